@@ -1,0 +1,153 @@
+//! The normalised form in which every adapter hands inbound traffic to the desk.
+
+use crate::channel::{ChannelKind, DeliveryState, Visibility};
+use crate::domain::{Attachment, AuthorProfile, Identity};
+use crate::ids::ThreadKey;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What an inbound event is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A customer wrote something.
+    Message,
+    /// The brand's own message, seen coming back from the platform (X and
+    /// Messenger echo what the page sends; a reply typed in the platform's
+    /// own app arrives this way too). Recorded as outbound, never answered.
+    Echo,
+    /// The customer edited an earlier message (`external_id` names the edit
+    /// event; [`ThreadHints::parents`] starts with the edited message).
+    Edited,
+    /// The customer removed a message (`external_id` names the removal).
+    Removed,
+    /// A delivery update for a message the brand sent.
+    Delivery {
+        /// The platform id of the brand's message.
+        provider_id: String,
+        /// Its new state.
+        state: DeliveryState,
+        /// The platform's error code or reason, for failures.
+        error: Option<String>,
+    },
+    /// The customer opted out of (`opted_in: false`) or back into a channel
+    /// (SMS STOP/START). Stored, so it outlives the process.
+    Consent {
+        /// `true` for START/UNSTOP, `false` for STOP and its synonyms.
+        opted_in: bool,
+    },
+}
+
+/// Where an event belongs, as far as the platform can tell.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadHints {
+    /// The platform's thread (X conversation id, Messenger page+PSID, SMS
+    /// number pair, email thread root).
+    pub key: Option<ThreadKey>,
+    /// Platform ids of the messages this answers, nearest first (the tweet
+    /// replied to, the parent comment, `In-Reply-To` then `References`).
+    pub parents: Vec<String>,
+}
+
+/// An inbound event, normalised. Adapters produce it; platform JSON never
+/// travels past the adapter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InboundEvent {
+    /// Which platform.
+    pub channel: ChannelKind,
+    /// The brand's account it arrived on (X user id, page id, business number, mailbox).
+    pub account: String,
+    /// The platform's stable id for this event; the dedupe key with `channel`.
+    pub external_id: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// Public or private.
+    pub visibility: Visibility,
+    /// Who wrote it (for echoes: the customer the brand wrote to).
+    pub author: Identity,
+    /// What the platform said about the author.
+    pub author_profile: AuthorProfile,
+    /// The text, empty for events that carry none.
+    pub text: String,
+    /// Subject line (email).
+    pub subject: Option<String>,
+    /// Attachments.
+    pub attachments: Vec<Attachment>,
+    /// Threading hints.
+    pub thread: ThreadHints,
+    /// When the platform says it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// Whether an automatic answer is allowed (false for auto-submitted
+    /// mail, bulk mail, delivery reports).
+    pub auto_reply_allowed: bool,
+}
+
+impl InboundEvent {
+    /// A customer message with the required facts; refine with the `with_*` methods.
+    pub fn message(
+        channel: ChannelKind,
+        visibility: Visibility,
+        external_id: impl Into<String>,
+        author: Identity,
+        text: impl Into<String>,
+        occurred_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            channel,
+            account: String::new(),
+            external_id: external_id.into(),
+            kind: EventKind::Message,
+            visibility,
+            author,
+            author_profile: AuthorProfile::default(),
+            text: text.into(),
+            subject: None,
+            attachments: Vec::new(),
+            thread: ThreadHints::default(),
+            occurred_at,
+            auto_reply_allowed: true,
+        }
+    }
+    /// Sets the kind.
+    pub fn with_kind(mut self, kind: EventKind) -> Self {
+        self.kind = kind;
+        self
+    }
+    /// Sets the brand account.
+    pub fn with_account(mut self, account: impl Into<String>) -> Self {
+        self.account = account.into();
+        self
+    }
+    /// Sets the thread key.
+    pub fn with_thread_key(mut self, key: impl Into<String>) -> Self {
+        self.thread.key = Some(ThreadKey::new(key));
+        self
+    }
+    /// Adds a parent (call nearest first).
+    pub fn with_parent(mut self, external_id: impl Into<String>) -> Self {
+        self.thread.parents.push(external_id.into());
+        self
+    }
+    /// Sets the author profile.
+    pub fn with_profile(mut self, profile: AuthorProfile) -> Self {
+        self.author_profile = profile;
+        self
+    }
+    /// Sets the subject.
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+    /// Adds an attachment.
+    pub fn with_attachment(mut self, attachment: Attachment) -> Self {
+        self.attachments.push(attachment);
+        self
+    }
+    /// Forbids automatic answers (auto-submitted or bulk mail).
+    pub fn without_auto_reply(mut self) -> Self {
+        self.auto_reply_allowed = false;
+        self
+    }
+}

@@ -1,0 +1,92 @@
+//! A message in a conversation, in either direction.
+
+use crate::channel::{DeliveryState, Visibility};
+use crate::classify::Classification;
+use crate::ids::{ConversationId, CustomerId, MessageId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Which way a message went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the customer.
+    Inbound,
+    /// From the brand.
+    Outbound,
+}
+
+/// Who wrote a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Author {
+    /// The customer.
+    Customer(CustomerId),
+    /// A human agent, by the app's agent id.
+    Agent(String),
+    /// Automation (acknowledgements, surveys, holding statements).
+    Bot,
+    /// The brand, outside carekit (an echo of a message sent from the platform's own app).
+    Brand,
+}
+
+impl Author {
+    /// Whether a person at the brand wrote it (an agent, or the brand from elsewhere).
+    pub fn is_human_brand(&self) -> bool {
+        matches!(self, Author::Agent(_) | Author::Brand)
+    }
+}
+
+/// A file attached to a message. Only metadata: bytes stay with the platform
+/// or the app's storage.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// File name, if any.
+    pub name: Option<String>,
+    /// MIME type, if known.
+    pub content_type: Option<String>,
+    /// Where the platform serves it.
+    pub url: Option<String>,
+    /// Size in bytes, if known.
+    pub size: Option<u64>,
+}
+
+/// One message of a conversation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Message {
+    /// carekit's id.
+    pub id: MessageId,
+    /// The conversation it belongs to.
+    pub conversation_id: ConversationId,
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// Who wrote it.
+    pub author: Author,
+    /// Public or private.
+    pub visibility: Visibility,
+    /// The platform's id, once known (inbound: always; outbound: after sending).
+    pub external_id: Option<String>,
+    /// The text.
+    pub text: String,
+    /// Attachments.
+    pub attachments: Vec<Attachment>,
+    /// When it was written (inbound: the platform's time; outbound: when queued).
+    pub at: DateTime<Utc>,
+    /// Outbound only: delivery progress.
+    pub delivery: Option<DeliveryState>,
+    /// Outbound only: why delivery failed, in the platform's words.
+    pub delivery_error: Option<String>,
+    /// Inbound only: what the classifiers said.
+    pub classification: Option<Classification>,
+    /// The message was hidden on the platform (audited separately).
+    pub hidden: bool,
+}
+
+impl Message {
+    /// Whether this is a brand message a person (not automation) wrote.
+    pub fn is_human_response(&self) -> bool {
+        self.direction == Direction::Outbound && self.author.is_human_brand()
+    }
+}

@@ -1,0 +1,455 @@
+//! An in-memory store: the default for tests and examples, and the reference
+//! the conformance suite holds the SQL stores to.
+
+use super::{
+    Claim, Commit, ConsentRecord, ConversationFilter, ConversationWrite, MessageLocation,
+    OutboxItem, Store, StoreError,
+};
+use crate::channel::{ChannelKind, DeliveryState};
+use crate::domain::{AuditEntry, ConversationRecord, Customer, Message, Status};
+use crate::ids::{ConversationId, CustomerId, MessageId, ThreadKey};
+use crate::store::Lease;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
+
+type ThreadIndexKey = (ChannelKind, String, ThreadKey);
+
+#[derive(Default)]
+struct Inner {
+    dedupe: HashSet<(ChannelKind, String)>,
+    customers: HashMap<CustomerId, Customer>,
+    identities: HashMap<(ChannelKind, String), CustomerId>,
+    conversations: HashMap<ConversationId, ConversationRecord>,
+    messages: HashMap<MessageId, Message>,
+    conversation_messages: HashMap<ConversationId, Vec<MessageId>>,
+    message_index: HashMap<(ChannelKind, String), MessageLocation>,
+    threads: HashMap<ThreadIndexKey, Vec<ConversationId>>,
+    audit: HashMap<ConversationId, Vec<AuditEntry>>,
+    outbox: HashMap<MessageId, OutboxItem>,
+    consent: HashMap<(ChannelKind, String), ConsentRecord>,
+    cursors: HashMap<String, String>,
+    deadlines: BTreeSet<(DateTime<Utc>, ConversationId)>,
+    deadline_leases: HashMap<ConversationId, DateTime<Utc>>,
+}
+
+/// Keeps everything in memory behind one lock. Fast, and lost on exit: use
+/// `carekit-store-sql` for anything that must survive a restart.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn active_with_key(inner: &Inner, record: &ConversationRecord) -> Option<ConversationId> {
+    let key = record.thread_key.clone()?;
+    inner
+        .threads
+        .get(&(record.channel, record.account.clone(), key))?
+        .iter()
+        .copied()
+        .find(|id| {
+            *id != record.id
+                && inner
+                    .conversations
+                    .get(id)
+                    .is_some_and(|c| c.status != Status::Closed)
+        })
+}
+
+impl Inner {
+    fn validate(&self, commit: &Commit) -> Result<(), StoreError> {
+        let mut keys = HashSet::new();
+        for (channel, external_id) in &commit.dedupe {
+            if self.dedupe.contains(&(*channel, external_id.clone()))
+                || !keys.insert((*channel, external_id.clone()))
+            {
+                return Err(StoreError::Duplicate {
+                    channel: *channel,
+                    external_id: external_id.clone(),
+                });
+            }
+        }
+        for customer in &commit.customers {
+            for identity in &customer.identities {
+                if let Some(owner) = self
+                    .identities
+                    .get(&(identity.channel, identity.handle.clone()))
+                    && *owner != customer.id
+                {
+                    return Err(StoreError::Conflict(format!(
+                        "identity {}:{} belongs to another customer",
+                        identity.channel, identity.handle
+                    )));
+                }
+            }
+        }
+        for write in &commit.conversations {
+            let record = write.record();
+            match write {
+                ConversationWrite::Insert(_) if self.conversations.contains_key(&record.id) => {
+                    return Err(StoreError::Conflict(format!(
+                        "conversation {} exists",
+                        record.id
+                    )));
+                }
+                ConversationWrite::Update {
+                    expected_version, ..
+                } => {
+                    let stored = self.conversations.get(&record.id).ok_or_else(|| {
+                        StoreError::Conflict(format!("conversation {} does not exist", record.id))
+                    })?;
+                    if stored.version != *expected_version {
+                        return Err(StoreError::Conflict(format!(
+                            "conversation {} is at version {}, not {}",
+                            record.id, stored.version, expected_version
+                        )));
+                    }
+                }
+                ConversationWrite::Insert(_) => {}
+            }
+            if record.status != Status::Closed && active_with_key(self, record).is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "another open conversation has thread key {:?}",
+                    record.thread_key
+                )));
+            }
+        }
+        for message in &commit.messages {
+            let known = self.conversations.contains_key(&message.conversation_id)
+                || commit
+                    .conversations
+                    .iter()
+                    .any(|w| w.record().id == message.conversation_id);
+            if !known {
+                return Err(StoreError::Backend(format!(
+                    "message {} refers to unknown conversation {}",
+                    message.id, message.conversation_id
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, commit: Commit) {
+        for key in commit.dedupe {
+            self.dedupe.insert(key);
+        }
+        for customer in commit.customers {
+            if let Some(old) = self.customers.get(&customer.id) {
+                for identity in &old.identities {
+                    self.identities
+                        .remove(&(identity.channel, identity.handle.clone()));
+                }
+            }
+            for identity in &customer.identities {
+                self.identities
+                    .insert((identity.channel, identity.handle.clone()), customer.id);
+            }
+            self.customers.insert(customer.id, customer);
+        }
+        for write in commit.conversations {
+            let mut record = match write {
+                ConversationWrite::Insert(r) | ConversationWrite::Update { record: r, .. } => r,
+            };
+            record.messages.clear();
+            if let Some(old) = self.conversations.get(&record.id)
+                && let Some(at) = old.next_deadline
+            {
+                self.deadlines.remove(&(at, record.id));
+            }
+            if let Some(at) = record.next_deadline {
+                self.deadlines.insert((at, record.id));
+            }
+            self.deadline_leases.remove(&record.id);
+            if let Some(key) = record.thread_key.clone() {
+                let ids = self
+                    .threads
+                    .entry((record.channel, record.account.clone(), key))
+                    .or_default();
+                if !ids.contains(&record.id) {
+                    ids.push(record.id);
+                }
+            }
+            if !self.customers.contains_key(&record.customer.id) {
+                self.customers
+                    .insert(record.customer.id, record.customer.clone());
+            }
+            self.conversations.insert(record.id, record);
+        }
+        for message in commit.messages {
+            let channel = self.conversations[&message.conversation_id].channel;
+            if let Some(external_id) = &message.external_id {
+                self.message_index.insert(
+                    (channel, external_id.clone()),
+                    MessageLocation {
+                        conversation_id: message.conversation_id,
+                        message_id: message.id,
+                    },
+                );
+            }
+            if !self.messages.contains_key(&message.id) {
+                self.conversation_messages
+                    .entry(message.conversation_id)
+                    .or_default()
+                    .push(message.id);
+            }
+            self.messages.insert(message.id, message);
+        }
+        for entry in commit.audit {
+            self.audit
+                .entry(entry.conversation_id)
+                .or_default()
+                .push(entry);
+        }
+        for item in commit.outbox {
+            self.outbox.insert(item.id, item);
+        }
+        for record in commit.consent {
+            self.consent
+                .insert((record.channel, record.handle.clone()), record);
+        }
+        for (name, value) in commit.cursors {
+            self.cursors.insert(name, value);
+        }
+    }
+
+    fn full(&self, id: ConversationId) -> Option<ConversationRecord> {
+        let mut record = self.conversations.get(&id)?.clone();
+        if let Some(customer) = self.customers.get(&record.customer.id) {
+            record.customer = customer.clone();
+        }
+        record.messages = self
+            .conversation_messages
+            .get(&id)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|m| self.messages.get(m).cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        record.messages.sort_by_key(|m| m.at);
+        Some(record)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn apply(&self, commit: Commit) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.validate(&commit)?;
+        inner.write(commit);
+        Ok(())
+    }
+
+    async fn seen(&self, channel: ChannelKind, external_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .dedupe
+            .contains(&(channel, external_id.to_owned())))
+    }
+
+    async fn customer_by_identity(
+        &self,
+        channel: ChannelKind,
+        handle: &str,
+    ) -> Result<Option<Customer>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .identities
+            .get(&(channel, handle.to_owned()))
+            .and_then(|id| inner.customers.get(id))
+            .cloned())
+    }
+
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        Ok(self.lock().customers.get(&id).cloned())
+    }
+
+    async fn locate_message(
+        &self,
+        channel: ChannelKind,
+        external_id: &str,
+    ) -> Result<Option<MessageLocation>, StoreError> {
+        Ok(self
+            .lock()
+            .message_index
+            .get(&(channel, external_id.to_owned()))
+            .copied())
+    }
+
+    async fn conversation_by_thread(
+        &self,
+        channel: ChannelKind,
+        account: &str,
+        key: &ThreadKey,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .threads
+            .get(&(channel, account.to_owned(), key.clone()))
+            .and_then(|ids| {
+                ids.iter()
+                    .filter_map(|id| inner.conversations.get(id))
+                    .max_by_key(|c| (c.opened_at, c.id))
+                    .map(|c| c.id)
+            }))
+    }
+
+    async fn awaiting_handoff(
+        &self,
+        customer: CustomerId,
+        channel: ChannelKind,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        Ok(self
+            .lock()
+            .conversations
+            .values()
+            .filter(|c| {
+                c.customer.id == customer
+                    && c.channel == channel
+                    && c.awaiting_customer
+                    && c.status.is_active()
+            })
+            .max_by_key(|c| (c.opened_at, c.id))
+            .map(|c| c.id))
+    }
+
+    async fn conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        Ok(self.lock().full(id))
+    }
+
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<ConversationRecord>, StoreError> {
+        let inner = self.lock();
+        let mut found: Vec<&ConversationRecord> = inner
+            .conversations
+            .values()
+            .filter(|c| {
+                let customer = inner.customers.get(&c.customer.id).unwrap_or(&c.customer);
+                filter.matches(c) && filter.customer.is_none_or(|id| customer.id == id)
+            })
+            .collect();
+        found.sort_by(|a, b| (b.opened_at, b.id).cmp(&(a.opened_at, a.id)));
+        Ok(found
+            .into_iter()
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .filter_map(|c| inner.full(c.id))
+            .collect())
+    }
+
+    async fn audit_trail(&self, id: ConversationId) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(self.lock().audit.get(&id).cloned().unwrap_or_default())
+    }
+
+    async fn consent(
+        &self,
+        channel: ChannelKind,
+        handle: &str,
+    ) -> Result<Option<ConsentRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .consent
+            .get(&(channel, handle.to_owned()))
+            .cloned())
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().cursors.get(name).cloned())
+    }
+
+    async fn outbox_item(&self, id: MessageId) -> Result<Option<OutboxItem>, StoreError> {
+        Ok(self.lock().outbox.get(&id).cloned())
+    }
+
+    async fn claim_outbox(&self, claim: &Claim) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut inner = self.lock();
+        let mut due: Vec<&mut OutboxItem> = inner
+            .outbox
+            .values_mut()
+            .filter(|item| {
+                let claimable = match item.state {
+                    DeliveryState::Queued => {
+                        item.lease.as_ref().is_none_or(|l| l.until <= claim.now)
+                    }
+                    DeliveryState::Sending => {
+                        item.lease.as_ref().is_none_or(|l| l.until <= claim.now)
+                    }
+                    _ => false,
+                };
+                claimable && item.next_attempt_at <= claim.now
+            })
+            .collect();
+        due.sort_by_key(|item| (item.next_attempt_at, item.created_at, item.id));
+        let mut claimed = Vec::new();
+        for item in due.into_iter().take(claim.limit) {
+            claimed.push(item.clone());
+            item.state = DeliveryState::Sending;
+            item.lease = Some(Lease {
+                worker: claim.worker.clone(),
+                until: claim.now + claim.lease,
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn outbox_in_states(
+        &self,
+        states: &[DeliveryState],
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let inner = self.lock();
+        let mut items: Vec<OutboxItem> = inner
+            .outbox
+            .values()
+            .filter(|i| states.contains(&i.state))
+            .cloned()
+            .collect();
+        items.sort_by_key(|i| (i.created_at, i.id));
+        items.truncate(limit);
+        Ok(items)
+    }
+
+    async fn claim_due(&self, claim: &Claim) -> Result<Vec<ConversationId>, StoreError> {
+        let mut inner = self.lock();
+        let mut picked = Vec::new();
+        for (at, id) in inner.deadlines.iter() {
+            if *at > claim.now || picked.len() >= claim.limit {
+                break;
+            }
+            let held = inner
+                .deadline_leases
+                .get(id)
+                .is_some_and(|until| *until > claim.now);
+            if !held {
+                picked.push(*id);
+            }
+        }
+        for id in &picked {
+            inner.deadline_leases.insert(*id, claim.now + claim.lease);
+        }
+        Ok(picked)
+    }
+}

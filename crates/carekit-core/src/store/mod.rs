@@ -1,0 +1,342 @@
+//! Persistence behind one trait.
+//!
+//! The desk reads what it needs, decides, and writes everything one event
+//! causes as a single [`Commit`], which a store applies in one transaction.
+//! Stores stay simple (no engine logic); correctness under many workers
+//! comes from three constraints every store enforces:
+//!
+//! 1. a dedupe key `(channel, external_id)` is stored once
+//!    ([`StoreError::Duplicate`]);
+//! 2. a conversation update succeeds only against the version it was read at
+//!    ([`StoreError::Conflict`]), and at most one conversation per
+//!    `(channel, account, thread_key)` is not [`Status::Closed`];
+//! 3. an identity `(channel, handle)` belongs to one customer.
+//!
+//! On `Conflict` the desk re-reads and decides again.
+//!
+//! [`Status::Closed`]: crate::Status::Closed
+
+mod memory;
+mod outbox;
+
+pub use memory::MemoryStore;
+pub use outbox::{Claim, Lease, OutboxItem};
+
+use crate::channel::ChannelKind;
+use crate::domain::{AuditEntry, ConversationRecord, Customer, Message, Priority};
+use crate::ids::{ConversationId, CustomerId, MessageId, ThreadKey};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// This `(channel, external_id)` was stored before: the event is a replay.
+    #[error("duplicate event {channel}:{external_id}")]
+    Duplicate {
+        /// The channel.
+        channel: ChannelKind,
+        /// The platform id.
+        external_id: String,
+    },
+    /// Someone else changed the data since it was read; read again and retry.
+    #[error("concurrent update: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or failed transiently.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The file or database is not a carekit store (or not a database at all).
+    #[error("not a carekit store: {0}")]
+    NotAStore(String),
+    /// The schema was written by a newer carekit; refusing to touch it.
+    #[error("store schema version {found} is newer than this carekit supports ({supported})")]
+    SchemaTooNew {
+        /// Version found.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// Stored data could not be decoded.
+    #[error("corrupt data in store: {0}")]
+    Corrupt(String),
+    /// Any other backend failure.
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// Whether trying again can help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Conflict(_) | StoreError::Unavailable(_))
+    }
+}
+
+/// Where a message lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageLocation {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The message.
+    pub message_id: MessageId,
+}
+
+/// A conversation write inside a [`Commit`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ConversationWrite {
+    /// A new conversation; `Conflict` if another non-closed conversation has
+    /// the same `(channel, account, thread_key)`. Its `messages` are ignored
+    /// (write them in [`Commit::messages`]).
+    Insert(ConversationRecord),
+    /// An update; `Conflict` unless the stored version equals
+    /// `expected_version`. The stored version becomes `record.version`.
+    /// Also clears any deadline claim on the conversation.
+    Update {
+        /// The new state (its `messages` are ignored).
+        record: ConversationRecord,
+        /// The version it was read at.
+        expected_version: u64,
+    },
+}
+
+impl ConversationWrite {
+    /// The record written.
+    pub fn record(&self) -> &ConversationRecord {
+        match self {
+            ConversationWrite::Insert(r) => r,
+            ConversationWrite::Update { record, .. } => record,
+        }
+    }
+}
+
+/// A stored opt-in/opt-out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    /// The channel.
+    pub channel: ChannelKind,
+    /// The handle (an E.164 number for SMS).
+    pub handle: String,
+    /// `false` once opted out.
+    pub opted_in: bool,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What caused it (`"keyword STOP"`, `"twilio error 21610"`).
+    pub source: String,
+}
+
+/// Everything one decision writes, applied atomically: all or nothing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Commit {
+    /// Dedupe keys to insert; any already present fails the whole commit
+    /// with [`StoreError::Duplicate`].
+    pub dedupe: Vec<(ChannelKind, String)>,
+    /// Customers to insert or replace (identities included).
+    pub customers: Vec<Customer>,
+    /// Conversations to insert or update.
+    pub conversations: Vec<ConversationWrite>,
+    /// Messages to insert or replace (by id).
+    pub messages: Vec<Message>,
+    /// Audit entries to append.
+    pub audit: Vec<AuditEntry>,
+    /// Outbox items to insert or replace (by id). Replacing releases the lease.
+    pub outbox: Vec<OutboxItem>,
+    /// Consent changes.
+    pub consent: Vec<ConsentRecord>,
+    /// Named cursors (poll positions such as an X `since_id` or an IMAP UID).
+    pub cursors: Vec<(String, String)>,
+}
+
+impl Commit {
+    /// An empty commit.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Whether it writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.dedupe.is_empty()
+            && self.customers.is_empty()
+            && self.conversations.is_empty()
+            && self.messages.is_empty()
+            && self.audit.is_empty()
+            && self.outbox.is_empty()
+            && self.consent.is_empty()
+            && self.cursors.is_empty()
+    }
+}
+
+/// Which conversations to list. All fields narrow the result; the default
+/// lists everything, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ConversationFilter {
+    /// Only these statuses (by [`Status::as_str`](crate::Status::as_str)).
+    pub status: Option<String>,
+    /// Only this channel.
+    pub channel: Option<ChannelKind>,
+    /// Only this priority.
+    pub priority: Option<Priority>,
+    /// Only this customer.
+    pub customer: Option<CustomerId>,
+    /// Only conversations opened at or after.
+    pub opened_from: Option<DateTime<Utc>>,
+    /// Only conversations opened before.
+    pub opened_to: Option<DateTime<Utc>>,
+    /// At most this many (newest first).
+    pub limit: Option<usize>,
+}
+
+impl ConversationFilter {
+    /// Everything.
+    pub fn all() -> Self {
+        Self::default()
+    }
+    /// Sets the status filter.
+    pub fn with_status(mut self, status: impl Into<String>) -> Self {
+        self.status = Some(status.into());
+        self
+    }
+    /// Sets the channel filter.
+    pub fn with_channel(mut self, channel: ChannelKind) -> Self {
+        self.channel = Some(channel);
+        self
+    }
+    /// Sets the priority filter.
+    pub fn with_priority(mut self, priority: Priority) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+    /// Sets the customer filter.
+    pub fn with_customer(mut self, customer: CustomerId) -> Self {
+        self.customer = Some(customer);
+        self
+    }
+    /// Sets the opened-at range.
+    pub fn opened_between(
+        mut self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Self {
+        self.opened_from = from;
+        self.opened_to = to;
+        self
+    }
+    /// Sets the limit.
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Whether `record` passes the filter (limit aside). Stores that filter
+    /// in memory use this so every backend agrees.
+    pub fn matches(&self, record: &ConversationRecord) -> bool {
+        self.status
+            .as_deref()
+            .is_none_or(|s| record.status.as_str() == s)
+            && self.channel.is_none_or(|c| record.channel == c)
+            && self.priority.is_none_or(|p| record.priority == p)
+            && self.customer.is_none_or(|c| record.customer.id == c)
+            && self.opened_from.is_none_or(|t| record.opened_at >= t)
+            && self.opened_to.is_none_or(|t| record.opened_at < t)
+    }
+}
+
+/// Where the desk keeps everything. See the module docs for the contract;
+/// `carekit-store-sql` runs one conformance suite against every backend.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Applies `commit` atomically.
+    async fn apply(&self, commit: Commit) -> Result<(), StoreError>;
+
+    /// Whether `(channel, external_id)` was stored as a dedupe key.
+    async fn seen(&self, channel: ChannelKind, external_id: &str) -> Result<bool, StoreError>;
+
+    /// The customer who owns an identity.
+    async fn customer_by_identity(
+        &self,
+        channel: ChannelKind,
+        handle: &str,
+    ) -> Result<Option<Customer>, StoreError>;
+
+    /// A customer by id.
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError>;
+
+    /// Where a message with this platform id lives (inbound, or outbound
+    /// once the platform gave it an id).
+    async fn locate_message(
+        &self,
+        channel: ChannelKind,
+        external_id: &str,
+    ) -> Result<Option<MessageLocation>, StoreError>;
+
+    /// The most recently opened conversation with this thread key, whatever
+    /// its status.
+    async fn conversation_by_thread(
+        &self,
+        channel: ChannelKind,
+        account: &str,
+        key: &ThreadKey,
+    ) -> Result<Option<ConversationId>, StoreError>;
+
+    /// The customer's newest active conversation on `channel` that was
+    /// created by a handoff and still awaits the customer's first message.
+    async fn awaiting_handoff(
+        &self,
+        customer: CustomerId,
+        channel: ChannelKind,
+    ) -> Result<Option<ConversationId>, StoreError>;
+
+    /// A conversation with its customer and messages (oldest first).
+    async fn conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<ConversationRecord>, StoreError>;
+
+    /// Conversations matching `filter`, newest first, with customers and messages.
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<ConversationRecord>, StoreError>;
+
+    /// A conversation's audit trail, oldest first.
+    async fn audit_trail(&self, id: ConversationId) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The latest consent record for a handle.
+    async fn consent(
+        &self,
+        channel: ChannelKind,
+        handle: &str,
+    ) -> Result<Option<ConsentRecord>, StoreError>;
+
+    /// A named cursor.
+    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// An outbox item by id.
+    async fn outbox_item(&self, id: MessageId) -> Result<Option<OutboxItem>, StoreError>;
+
+    /// Claims up to `claim.limit` outbox items that are due: state
+    /// `Queued`, or `Sending` whose lease expired (its worker died), with
+    /// `next_attempt_at <= claim.now`. Each is leased to `claim.worker` until
+    /// `claim.now + claim.lease` and stored as `Sending`; no other worker gets
+    /// it until the lease expires or the item is rewritten. The items are
+    /// returned as they were *before* the claim, so a `Sending` state tells
+    /// the caller a previous attempt's outcome is unknown.
+    async fn claim_outbox(&self, claim: &Claim) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// Outbox items in any of `states`, oldest first (for dashboards and reconciling).
+    async fn outbox_in_states(
+        &self,
+        states: &[crate::channel::DeliveryState],
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError>;
+
+    /// Claims up to `claim.limit` conversations whose `next_deadline <= claim.now`
+    /// and which no other worker holds, earliest deadline first, leasing each
+    /// until `claim.now + claim.lease`. Writing the conversation releases it.
+    async fn claim_due(&self, claim: &Claim) -> Result<Vec<ConversationId>, StoreError>;
+}
+
+// Stores are used as `Arc<dyn Store>`.
+const _: fn(&dyn Store) = |_| {};

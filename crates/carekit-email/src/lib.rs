@@ -1,0 +1,1 @@
+//! carekit-email (skeleton; being built).

@@ -1,0 +1,1 @@
+//! carekit-facebook (skeleton; being built).

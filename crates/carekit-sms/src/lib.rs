@@ -1,0 +1,1 @@
+//! carekit-sms (skeleton; being built).

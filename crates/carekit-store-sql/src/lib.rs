@@ -1,0 +1,1 @@
+//! carekit-store-sql (skeleton; being built).

@@ -1,0 +1,1 @@
+//! carekit-testing (skeleton; being built).

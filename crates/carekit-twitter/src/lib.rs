@@ -1,0 +1,1 @@
+//! carekit-twitter (skeleton; being built).

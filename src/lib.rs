@@ -1,0 +1,30 @@
+//! # carekit
+//!
+//! Social-media customer care for Rust apps. This facade re-exports
+//! [`carekit_core`] and, behind features, the adapters and stores.
+
+pub use carekit_core::*;
+
+/// The X (Twitter) adapter.
+#[cfg(feature = "twitter")]
+pub use carekit_twitter as twitter;
+
+/// The Facebook adapter (page comments and Messenger).
+#[cfg(feature = "facebook")]
+pub use carekit_facebook as facebook;
+
+/// The email adapter.
+#[cfg(feature = "email")]
+pub use carekit_email as email;
+
+/// The SMS adapter.
+#[cfg(feature = "sms")]
+pub use carekit_sms as sms;
+
+/// SQL stores (SQLite, Postgres).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use carekit_store_sql as store_sql;
+
+/// Test doubles.
+#[cfg(feature = "testing")]
+pub use carekit_testing as testing;
