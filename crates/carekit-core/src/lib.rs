@@ -19,6 +19,7 @@ pub mod clock;
 pub mod desk;
 pub mod domain;
 pub mod ids;
+pub mod intake;
 pub mod policy;
 pub mod store;
 
@@ -35,5 +36,6 @@ pub use domain::{
     SlaEvent, SlaEventKind, SlaMetric, Status, ThreadDecision, ThreadHints, ThreadRule,
 };
 pub use ids::{CaseId, ConversationId, CustomerId, MessageId, ThreadKey};
+pub use intake::{Cursors, EventSink, IntakeError};
 pub use policy::{Escalation, EscalationPolicy, EscalationReason, PolicyContext, Trigger};
 pub use store::{Commit, ConsentRecord, ConversationFilter, MemoryStore, Store, StoreError};

@@ -1,1 +1,16 @@
-//! carekit-testing (skeleton; being built).
+//! # carekit-testing
+//!
+//! Test doubles apps want too (like lettre's stub transport): a
+//! [`RecordingChannel`] that keeps what it was asked to send and can be told
+//! to fail, a [`CollectingSink`] for adapter tests, the [`FakeClock`], event
+//! builders, and the [`conformance`] suite every `Store` must pass.
+
+pub mod conformance;
+mod events;
+mod recording;
+mod sink;
+
+pub use carekit_core::FakeClock;
+pub use events::{at, sample_event};
+pub use recording::RecordingChannel;
+pub use sink::CollectingSink;
