@@ -5,6 +5,9 @@
 
 pub use carekit_core::*;
 
+/// SLA policies, business hours, built-in escalation policies, what-if replay.
+pub use carekit_policy as policies;
+
 /// The X (Twitter) adapter.
 #[cfg(feature = "twitter")]
 pub use carekit_twitter as twitter;

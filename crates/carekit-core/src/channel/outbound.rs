@@ -16,6 +16,9 @@ pub struct ReplyContext {
     /// A human agent (not automation) wrote this message; some platforms allow
     /// a longer window for human agents (Messenger's `HUMAN_AGENT` tag).
     pub human_agent: bool,
+    /// When the message being answered was written (Facebook allows one
+    /// private reply to a comment within 7 days of it).
+    pub in_reply_to_at: Option<DateTime<Utc>>,
 }
 
 /// A message to send. Build with [`OutboundMessage::new`] and the `with_*`
@@ -202,6 +205,9 @@ pub struct Delivery {
     pub state: DeliveryState,
     /// How many billable parts it took (SMS segments), if known.
     pub parts: Option<u32>,
+    /// The platform thread this send established (an X DM conversation id,
+    /// an email reply token), so later customer messages thread here.
+    pub thread_key: Option<ThreadKey>,
 }
 
 impl Delivery {
@@ -211,11 +217,17 @@ impl Delivery {
             provider_id: provider_id.into(),
             state: DeliveryState::Sent,
             parts: None,
+            thread_key: None,
         }
     }
     /// Sets the state.
     pub fn with_state(mut self, state: DeliveryState) -> Self {
         self.state = state;
+        self
+    }
+    /// Sets the thread key the send established.
+    pub fn with_thread_key(mut self, key: ThreadKey) -> Self {
+        self.thread_key = Some(key);
         self
     }
     /// Sets the number of billable parts.

@@ -1,0 +1,1 @@
+//! carekit-policy (skeleton; being built).
