@@ -60,6 +60,16 @@ pub trait Channel: Send + Sync {
         let _ = external_id;
         Err(ChannelError::Unsupported("delete"))
     }
+
+    /// Looks on the platform for a message this desk may already have sent
+    /// (matched by its id, recipient and text), after a crash left the outcome
+    /// of a send unknown. `Ok(None)` means it is certainly not there;
+    /// `Err(Unsupported)` means the platform cannot tell, and the desk will not
+    /// re-post a public message blindly.
+    async fn find_sent(&self, message: &OutboundMessage) -> Result<Option<Delivery>, ChannelError> {
+        let _ = message;
+        Err(ChannelError::Unsupported("find_sent"))
+    }
 }
 
 #[async_trait]
@@ -82,6 +92,9 @@ impl<C: Channel + ?Sized> Channel for Arc<C> {
     async fn delete(&self, external_id: &str) -> Result<(), ChannelError> {
         (**self).delete(external_id).await
     }
+    async fn find_sent(&self, message: &OutboundMessage) -> Result<Option<Delivery>, ChannelError> {
+        (**self).find_sent(message).await
+    }
 }
 
 #[async_trait]
@@ -103,6 +116,9 @@ impl<C: Channel + ?Sized> Channel for Box<C> {
     }
     async fn delete(&self, external_id: &str) -> Result<(), ChannelError> {
         (**self).delete(external_id).await
+    }
+    async fn find_sent(&self, message: &OutboundMessage) -> Result<Option<Delivery>, ChannelError> {
+        (**self).find_sent(message).await
     }
 }
 

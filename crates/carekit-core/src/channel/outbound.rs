@@ -43,6 +43,9 @@ pub struct OutboundMessage {
     /// The platform id of the message this answers (tweet id, comment id,
     /// email Message-ID).
     pub in_reply_to: Option<String>,
+    /// Answer this public message privately (a Facebook private reply to a
+    /// comment): the platform id of the public message.
+    pub reply_privately_to: Option<String>,
     /// Older ancestors, nearest first (email `References`).
     pub references: Vec<String>,
     /// The platform thread this belongs to, if known.
@@ -70,6 +73,7 @@ impl OutboundMessage {
             visibility,
             recipient: None,
             in_reply_to: None,
+            reply_privately_to: None,
             references: Vec::new(),
             thread_key: None,
             subject: None,
@@ -102,6 +106,11 @@ impl OutboundMessage {
     /// Sets the message this answers.
     pub fn with_in_reply_to(mut self, external_id: impl Into<String>) -> Self {
         self.in_reply_to = Some(external_id.into());
+        self
+    }
+    /// Answers the public message `external_id` privately.
+    pub fn with_reply_privately_to(mut self, external_id: impl Into<String>) -> Self {
+        self.reply_privately_to = Some(external_id.into());
         self
     }
     /// Sets older ancestors, nearest first.

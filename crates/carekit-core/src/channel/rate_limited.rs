@@ -98,4 +98,7 @@ impl<C: Channel> Channel for RateLimited<C> {
         self.limiter.until_ready().await;
         self.inner.delete(external_id).await
     }
+    async fn find_sent(&self, message: &OutboundMessage) -> Result<Option<Delivery>, ChannelError> {
+        self.inner.find_sent(message).await
+    }
 }

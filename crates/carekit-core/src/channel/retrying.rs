@@ -118,4 +118,7 @@ impl<C: Channel> Channel for Retrying<C> {
     async fn delete(&self, external_id: &str) -> Result<(), ChannelError> {
         self.inner.delete(external_id).await
     }
+    async fn find_sent(&self, message: &OutboundMessage) -> Result<Option<Delivery>, ChannelError> {
+        self.inner.find_sent(message).await
+    }
 }

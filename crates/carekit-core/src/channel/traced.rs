@@ -60,4 +60,7 @@ impl<C: Channel> Channel for Traced<C> {
         tracing::info!(channel = %self.inner.kind(), external_id, ok = result.is_ok(), "channel.delete");
         result
     }
+    async fn find_sent(&self, message: &OutboundMessage) -> Result<Option<Delivery>, ChannelError> {
+        self.inner.find_sent(message).await
+    }
 }

@@ -1,15 +1,193 @@
-//! The engine.
+//! The `Desk`: the engine that turns inbound events into conversations,
+//! decides what to do, and drives outbound replies through the outbox.
+//!
+//! The desk owns orchestration; adapters own platform details; the store
+//! owns durability. Every decision the desk takes for one event is written
+//! as one [`Commit`](crate::store::Commit), so a crash leaves all of it or
+//! none of it, and a replayed webhook changes nothing.
 
+mod actions;
+mod assign;
+mod builder;
 mod error;
+mod evaluate;
+mod events;
+mod ingest;
+mod notify;
+mod ops;
+mod outbox;
+mod thread;
 
+pub use actions::{Action, AutoAcknowledge, Rule, RuleContext, TagTopics};
+pub use assign::{Agent, Assigner};
+pub use builder::{DeskBuilder, OutboxConfig};
 pub use error::DeskError;
+pub use events::DeskEvent;
+pub use ingest::IngestOutcome;
+pub use notify::{LogNotifier, Notification, Notifier};
+pub use ops::{HandoffOutcome, HandoffRequest, HideRequest, ReplyRequest};
+pub use outbox::{ChannelHealth, OutboxReport, TickReport};
 
-/// The care desk engine (being built).
-pub struct Desk {
-    _private: (),
+use crate::InboundEvent;
+use crate::channel::{Channel, ChannelKind};
+use crate::classify::Classifier;
+use crate::clock::Clock;
+use crate::domain::{AuditEntry, ConversationRecord};
+use crate::ids::ConversationId;
+use crate::intake::{EventSink, IntakeError};
+use crate::policy::EscalationPolicy;
+use crate::store::{ConversationFilter, Store, StoreError};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::broadcast;
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) channels: HashMap<ChannelKind, Vec<Arc<dyn Channel>>>,
+    pub(crate) classifiers: Vec<Arc<dyn Classifier>>,
+    pub(crate) policies: Vec<Arc<dyn EscalationPolicy>>,
+    pub(crate) rules: Vec<Arc<dyn Rule>>,
+    pub(crate) notifier: Arc<dyn Notifier>,
+    pub(crate) assigner: Option<Assigner>,
+    pub(crate) allow_hide: bool,
+    pub(crate) worker: String,
+    pub(crate) outbox: OutboxConfig,
+    pub(crate) conflict_retries: usize,
+    pub(crate) events: broadcast::Sender<DeskEvent>,
+    pub(crate) health: Mutex<HashMap<ChannelKind, ChannelHealth>>,
+    pub(crate) crisis: AtomicBool,
 }
 
-/// Builds a [`Desk`].
-pub struct DeskBuilder {
-    _private: (),
+/// The care desk engine. Cheap to clone: clones share one engine.
+///
+/// ```
+/// # use carekit_core::*;
+/// # use std::sync::Arc;
+/// # async fn demo(channel: Arc<dyn Channel>) -> Result<(), DeskError> {
+/// let desk = Desk::builder()
+///     .store(Arc::new(MemoryStore::new()))
+///     .channel(channel)
+///     .build()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Desk {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk")
+            .field("worker", &self.inner.worker)
+            .field("channels", &self.inner.channels.keys().collect::<Vec<_>>())
+            .field("policies", &self.inner.policies.len())
+            .field("rules", &self.inner.rules.len())
+            .field("allow_hide", &self.inner.allow_hide)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Desk {
+    /// Starts building a desk.
+    pub fn builder() -> DeskBuilder {
+        DeskBuilder::new()
+    }
+
+    /// The store the desk writes to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The desk's clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// This worker's name (used for outbox and deadline leases).
+    pub fn worker(&self) -> &str {
+        &self.inner.worker
+    }
+
+    /// Subscribes to what the desk does, as it happens (for dashboards,
+    /// metrics and printing). Slow subscribers miss events rather than
+    /// slowing the desk.
+    pub fn subscribe(&self) -> broadcast::Receiver<DeskEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// A conversation with its customer and messages.
+    pub async fn conversation(&self, id: ConversationId) -> Result<ConversationRecord, DeskError> {
+        self.inner
+            .store
+            .conversation(id)
+            .await?
+            .ok_or(DeskError::UnknownConversation(id))
+    }
+
+    /// Conversations matching `filter`, newest first.
+    pub async fn conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<ConversationRecord>, DeskError> {
+        Ok(self.inner.store.list_conversations(filter).await?)
+    }
+
+    /// A conversation's audit trail: threading decisions, SLA events,
+    /// escalations, hides, handoffs, delivery changes.
+    pub async fn audit_trail(&self, id: ConversationId) -> Result<Vec<AuditEntry>, DeskError> {
+        Ok(self.inner.store.audit_trail(id).await?)
+    }
+
+    /// The channel for `kind`, preferring one that serves `account`.
+    pub(crate) fn channel_for(
+        &self,
+        kind: ChannelKind,
+        account: &str,
+    ) -> Result<Arc<dyn Channel>, DeskError> {
+        let candidates = self
+            .inner
+            .channels
+            .get(&kind)
+            .ok_or(DeskError::NoChannel(kind))?;
+        candidates
+            .iter()
+            .find(|c| c.account().as_deref() == Some(account))
+            .or_else(|| candidates.iter().find(|c| c.account().is_none()))
+            .or_else(|| candidates.first())
+            .cloned()
+            .ok_or(DeskError::NoChannel(kind))
+    }
+
+    /// Crisis mode holds back public automated replies (a prepared holding
+    /// statement goes out by hand instead). Off by default.
+    pub fn set_crisis_mode(&self, on: bool) {
+        self.inner.crisis.store(on, Ordering::SeqCst);
+    }
+
+    /// Whether crisis mode is on.
+    pub fn crisis_mode(&self) -> bool {
+        self.inner.crisis.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn emit(&self, event: DeskEvent) {
+        // No subscribers is fine.
+        let _ = self.inner.events.send(event);
+    }
+}
+
+#[async_trait]
+impl EventSink for Desk {
+    async fn accept(&self, event: InboundEvent) -> Result<(), IntakeError> {
+        match self.ingest(event).await {
+            Ok(_) => Ok(()),
+            Err(DeskError::InvalidEvent(reason)) => Err(IntakeError::Rejected(reason)),
+            Err(DeskError::Store(StoreError::Corrupt(reason))) => {
+                Err(IntakeError::Rejected(reason))
+            }
+            Err(other) => Err(IntakeError::Unavailable(other.to_string())),
+        }
+    }
 }

@@ -203,6 +203,8 @@ pub struct ConversationRecord {
     /// Created by a handoff and waiting for the customer to write on the
     /// private channel; the first such message is threaded here.
     pub awaiting_customer: bool,
+    /// The subject of the first message, where the platform has subjects (email).
+    pub subject: Option<String>,
     /// The customer (loaded with the record).
     pub customer: Customer,
     /// Status.
@@ -254,6 +256,7 @@ impl ConversationRecord {
             case_id: CaseId::new(),
             linked: Vec::new(),
             awaiting_customer: false,
+            subject: None,
             customer,
             status: Status::Open,
             priority: Priority::Normal,

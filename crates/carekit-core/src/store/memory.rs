@@ -188,10 +188,9 @@ impl Inner {
                     ids.push(record.id);
                 }
             }
-            if !self.customers.contains_key(&record.customer.id) {
-                self.customers
-                    .insert(record.customer.id, record.customer.clone());
-            }
+            self.customers
+                .entry(record.customer.id)
+                .or_insert_with(|| record.customer.clone());
             self.conversations.insert(record.id, record);
         }
         for message in commit.messages {
@@ -352,7 +351,7 @@ impl Store for MemoryStore {
                 filter.matches(c) && filter.customer.is_none_or(|id| customer.id == id)
             })
             .collect();
-        found.sort_by(|a, b| (b.opened_at, b.id).cmp(&(a.opened_at, a.id)));
+        found.sort_by_key(|c| std::cmp::Reverse((c.opened_at, c.id)));
         Ok(found
             .into_iter()
             .take(filter.limit.unwrap_or(usize::MAX))

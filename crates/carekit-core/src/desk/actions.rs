@@ -1,0 +1,159 @@
+//! Automation: rules look at a conversation after each customer message and
+//! return actions; the desk carries them out and records them.
+
+use super::ops::HandoffRequest;
+use crate::channel::Visibility;
+use crate::domain::{Conversation, Direction, Message, Priority, Status};
+use crate::policy::Escalation;
+use chrono::{DateTime, Utc};
+
+/// Something a rule wants done.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Action {
+    /// An automated reply (recorded as written by a bot).
+    Reply {
+        /// The text.
+        text: String,
+        /// Public or private; `None` answers where the customer wrote.
+        visibility: Option<Visibility>,
+    },
+    /// Move the conversation to a private channel (done after the commit).
+    HandOff(HandoffRequest),
+    /// Assign to the next agent with capacity, optionally within a team.
+    AutoAssign {
+        /// Limit to this team.
+        team: Option<String>,
+    },
+    /// Assign to a given agent and/or team.
+    Assign {
+        /// The agent.
+        agent: Option<String>,
+        /// The team.
+        team: Option<String>,
+    },
+    /// Add a tag.
+    Tag(String),
+    /// Raise (or lower) the priority.
+    SetPriority(Priority),
+    /// Change the status.
+    SetStatus(Status),
+    /// Tell people.
+    Notify {
+        /// One line.
+        subject: String,
+        /// Details.
+        body: String,
+        /// The team to reach.
+        team: Option<String>,
+    },
+    /// Hide the triggering public message. Only carried out when the desk was
+    /// built with `allow_hide(true)`; always audited.
+    Hide {
+        /// Why, recorded in the audit trail.
+        reason: String,
+    },
+}
+
+/// What a rule may consult.
+#[derive(Clone, Debug)]
+pub struct RuleContext<'a> {
+    /// The instant (from the desk's clock).
+    pub now: DateTime<Utc>,
+    /// The customer message that triggered the rule.
+    pub message: &'a Message,
+    /// The message opened a new conversation.
+    pub new_conversation: bool,
+    /// An automatic answer is allowed (false for auto-submitted or bulk mail).
+    pub auto_reply_allowed: bool,
+    /// Escalations raised by this same message.
+    pub escalations: &'a [Escalation],
+}
+
+/// An automation rule. Pure: the desk executes what it returns.
+pub trait Rule: Send + Sync {
+    /// A stable name, recorded as the actor of what it does.
+    fn name(&self) -> &str;
+    /// Actions to take after a customer message.
+    fn on_inbound(&self, conversation: &dyn Conversation, ctx: &RuleContext<'_>) -> Vec<Action>;
+}
+
+const _: fn(&dyn Rule) = |_| {};
+
+/// Acknowledges a customer's first message with a short, human-sounding
+/// note, publicly or privately as they wrote. Never answers mail that
+/// forbids auto-replies, and never twice in one conversation.
+#[derive(Clone, Debug)]
+pub struct AutoAcknowledge {
+    public_text: String,
+    private_text: String,
+}
+
+impl AutoAcknowledge {
+    /// Acknowledges with `public_text` in public and `private_text` in private.
+    pub fn new(public_text: impl Into<String>, private_text: impl Into<String>) -> Self {
+        Self {
+            public_text: public_text.into(),
+            private_text: private_text.into(),
+        }
+    }
+}
+
+impl Rule for AutoAcknowledge {
+    fn name(&self) -> &str {
+        "auto-acknowledge"
+    }
+    fn on_inbound(&self, conversation: &dyn Conversation, ctx: &RuleContext<'_>) -> Vec<Action> {
+        let already_answered = conversation
+            .messages()
+            .iter()
+            .any(|m| m.direction == Direction::Outbound);
+        if !ctx.auto_reply_allowed || already_answered {
+            return Vec::new();
+        }
+        let text = match conversation.visibility() {
+            Visibility::Public => &self.public_text,
+            Visibility::Private => &self.private_text,
+        };
+        if text.trim().is_empty() {
+            return Vec::new();
+        }
+        vec![Action::Reply {
+            text: text.clone(),
+            visibility: None,
+        }]
+    }
+}
+
+/// Tags a conversation `topic:<name>` for each topic a classifier found on
+/// the message with at least `min_score`.
+#[derive(Clone, Debug)]
+pub struct TagTopics {
+    min_score: f32,
+}
+
+impl TagTopics {
+    /// Tags topics scoring at least `min_score`.
+    pub fn new(min_score: f32) -> Self {
+        Self { min_score }
+    }
+}
+
+impl Rule for TagTopics {
+    fn name(&self) -> &str {
+        "tag-topics"
+    }
+    fn on_inbound(&self, conversation: &dyn Conversation, ctx: &RuleContext<'_>) -> Vec<Action> {
+        let Some(classification) = &ctx.message.classification else {
+            return Vec::new();
+        };
+        classification
+            .topics
+            .iter()
+            .filter(|t| t.score >= self.min_score)
+            .map(|t| format!("topic:{}", t.name))
+            .filter(|tag| !conversation.tags().contains(tag))
+            .map(Action::Tag)
+            .collect()
+    }
+}

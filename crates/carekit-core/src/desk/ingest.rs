@@ -1,0 +1,668 @@
+//! `Desk::ingest`: one inbound event in, one commit out.
+//!
+//! 1. validate; 2. dedupe on `(channel, external_id)`; 3. classify;
+//! 4. resolve the customer; 5. thread; 6. update the conversation;
+//! 7. evaluate policies; 8. run rules; 9. commit everything at once;
+//! 10. after the commit: notify, hand off, hide, broadcast.
+//!
+//! A conflict with another worker restarts from step 4 on fresh data.
+
+use super::actions::{Action, RuleContext};
+use super::evaluate::Change;
+use super::thread::Target;
+use super::{Desk, DeskError, DeskEvent, HandoffRequest, HideRequest, Notification};
+use crate::channel::{ChannelKind, DeliveryState, Visibility};
+use crate::classify::Classification;
+use crate::domain::{
+    Actor, AuditKind, Author, ConversationRecord, Customer, Direction, EventKind, InboundEvent,
+    Message, Status, ThreadDecision, ThreadRule,
+};
+use crate::ids::{ConversationId, MessageId};
+use crate::policy::{Escalation, Trigger};
+use crate::store::{Commit, ConsentRecord, ConversationWrite, StoreError};
+
+/// Longest external id accepted.
+const MAX_EXTERNAL_ID: usize = 512;
+/// Longest text accepted (larger bodies are an adapter bug or an attack).
+const MAX_TEXT_BYTES: usize = 256 * 1024;
+
+/// What ingesting one event did.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum IngestOutcome {
+    /// A message was stored and threaded.
+    Ingested {
+        /// Its conversation.
+        conversation_id: ConversationId,
+        /// The stored message.
+        message_id: MessageId,
+        /// Why it went there.
+        decision: ThreadDecision,
+        /// It opened a new conversation.
+        new_conversation: bool,
+        /// Escalations it raised.
+        escalations: Vec<Escalation>,
+        /// Replies automation queued.
+        queued: Vec<MessageId>,
+    },
+    /// The event was stored before; nothing changed.
+    Duplicate,
+    /// An earlier message or delivery state was updated.
+    Updated {
+        /// The conversation.
+        conversation_id: ConversationId,
+    },
+    /// An opt-in or opt-out was stored.
+    Consent {
+        /// The new state.
+        opted_in: bool,
+    },
+    /// Stored as seen, but nothing to do (reason given).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl IngestOutcome {
+    /// The conversation touched, if any.
+    pub fn conversation_id(&self) -> Option<ConversationId> {
+        match self {
+            IngestOutcome::Ingested {
+                conversation_id, ..
+            }
+            | IngestOutcome::Updated { conversation_id } => Some(*conversation_id),
+            _ => None,
+        }
+    }
+    /// Whether the event was a replay.
+    pub fn is_duplicate(&self) -> bool {
+        matches!(self, IngestOutcome::Duplicate)
+    }
+}
+
+/// Work left for after the commit.
+enum After {
+    HandOff(String, HandoffRequest),
+    Hide(String, MessageId, String),
+    Notify(Notification),
+}
+
+fn validate(event: &InboundEvent) -> Result<(), DeskError> {
+    let id = event.external_id.trim();
+    if id.is_empty() {
+        return Err(DeskError::InvalidEvent("empty external id".into()));
+    }
+    if id.len() > MAX_EXTERNAL_ID {
+        return Err(DeskError::InvalidEvent(format!(
+            "external id is {} bytes; at most {MAX_EXTERNAL_ID}",
+            id.len()
+        )));
+    }
+    if event.text.len() > MAX_TEXT_BYTES {
+        return Err(DeskError::InvalidEvent(format!(
+            "text is {} bytes; at most {MAX_TEXT_BYTES}",
+            event.text.len()
+        )));
+    }
+    let needs_author = matches!(
+        event.kind,
+        EventKind::Message | EventKind::Echo | EventKind::Consent { .. }
+    );
+    if needs_author && event.author.handle.trim().is_empty() {
+        return Err(DeskError::InvalidEvent("event has no author handle".into()));
+    }
+    Ok(())
+}
+
+impl Desk {
+    /// Takes one inbound event: dedupes it, threads it into a conversation,
+    /// classifies it, evaluates policies and rules, and stores all of it in
+    /// one commit. Replaying the same event returns
+    /// [`IngestOutcome::Duplicate`] and changes nothing.
+    ///
+    /// # Errors
+    /// [`DeskError::InvalidEvent`] for unusable events (nothing is stored);
+    /// [`DeskError::Store`] when the store fails (nothing is stored, the
+    /// platform should retry).
+    pub async fn ingest(&self, event: InboundEvent) -> Result<IngestOutcome, DeskError> {
+        validate(&event)?;
+        let store = &self.inner.store;
+        if store.seen(event.channel, &event.external_id).await? {
+            return Ok(self.duplicate(&event));
+        }
+        let classification = self.classify(&event).await;
+        let mut last_conflict = String::new();
+        for _ in 0..self.inner.conflict_retries {
+            let attempt = match &event.kind {
+                EventKind::Message | EventKind::Echo => {
+                    self.try_message(&event, classification.clone()).await
+                }
+                EventKind::Edited | EventKind::Removed => self.try_change(&event).await,
+                EventKind::Delivery {
+                    provider_id,
+                    state,
+                    error,
+                } => {
+                    self.try_delivery(&event, provider_id, *state, error.clone())
+                        .await
+                }
+                EventKind::Consent { opted_in } => self.try_consent(&event, *opted_in).await,
+            };
+            match attempt {
+                Err(DeskError::Store(StoreError::Duplicate { .. })) => {
+                    return Ok(self.duplicate(&event));
+                }
+                Err(DeskError::Store(StoreError::Conflict(reason))) => {
+                    tracing::debug!(external_id = %event.external_id, %reason, "ingest conflict; retrying");
+                    last_conflict = reason;
+                    tokio::task::yield_now().await;
+                }
+                other => return other,
+            }
+        }
+        Err(DeskError::Store(StoreError::Conflict(format!(
+            "gave up after {} attempts: {last_conflict}",
+            self.inner.conflict_retries
+        ))))
+    }
+
+    fn duplicate(&self, event: &InboundEvent) -> IngestOutcome {
+        self.emit(DeskEvent::Duplicate {
+            channel: event.channel,
+            external_id: event.external_id.clone(),
+        });
+        IngestOutcome::Duplicate
+    }
+
+    async fn classify(&self, event: &InboundEvent) -> Option<Classification> {
+        if event.kind != EventKind::Message
+            || event.text.trim().is_empty()
+            || self.inner.classifiers.is_empty()
+        {
+            return None;
+        }
+        let mut merged = Classification::default();
+        for classifier in &self.inner.classifiers {
+            merged.merge(classifier.classify(&event.text).await);
+        }
+        Some(merged)
+    }
+
+    async fn resolve_customer(&self, event: &InboundEvent) -> Result<(Customer, bool), DeskError> {
+        let now = self.inner.clock.now();
+        let found = self
+            .inner
+            .store
+            .customer_by_identity(event.channel, &event.author.handle)
+            .await?;
+        let (mut customer, mut dirty) = match found {
+            Some(c) => (c, false),
+            None => (Customer::new(event.author.clone(), now), true),
+        };
+        if let Some(name) = &event.author.display_name
+            && let Some(identity) = customer
+                .identities
+                .iter_mut()
+                .find(|i| i.same_account(&event.author))
+            && identity.display_name.as_ref() != Some(name)
+        {
+            identity.display_name = Some(name.clone());
+            if customer.name.is_none() {
+                customer.name = Some(name.clone());
+            }
+            dirty = true;
+        }
+        let before = customer.followers;
+        customer.observe_profile(&event.author_profile);
+        dirty |= before != customer.followers;
+        Ok((customer, dirty))
+    }
+
+    async fn try_message(
+        &self,
+        event: &InboundEvent,
+        classification: Option<Classification>,
+    ) -> Result<IngestOutcome, DeskError> {
+        let store = &self.inner.store;
+        let now = self.inner.clock.now();
+        let echo = event.kind == EventKind::Echo;
+        let (customer, customer_dirty) = self.resolve_customer(event).await?;
+        let target = self.thread(event, &customer).await?;
+        let mut commit = Commit::new();
+        commit
+            .dedupe
+            .push((event.channel, event.external_id.clone()));
+        if echo && matches!(target, Target::New { .. }) {
+            store.apply(commit).await?;
+            return Ok(IngestOutcome::Skipped {
+                reason: "echo of a brand message outside any known conversation".into(),
+            });
+        }
+        if customer_dirty {
+            commit.customers.push(customer.clone());
+        }
+        let (mut record, expected, history, rule, explanation) = match target {
+            Target::Existing {
+                record,
+                rule,
+                explanation,
+            } => {
+                let history = store.audit_trail(record.id).await?;
+                let version = record.version;
+                (*record, Some(version), history, rule, explanation)
+            }
+            Target::New { explanation } => {
+                let mut record = ConversationRecord::new(
+                    event.channel,
+                    event.account.clone(),
+                    event.visibility,
+                    customer.clone(),
+                    event.occurred_at,
+                );
+                record.thread_key = event.thread.key.clone();
+                record.subject = event.subject.clone();
+                (record, None, Vec::new(), ThreadRule::New, explanation)
+            }
+        };
+        record.customer = customer;
+        let message = Message {
+            id: MessageId::new(),
+            conversation_id: record.id,
+            direction: if echo {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            },
+            author: if echo {
+                Author::Brand
+            } else {
+                Author::Customer(record.customer.id)
+            },
+            visibility: event.visibility,
+            external_id: Some(event.external_id.clone()),
+            text: event.text.clone(),
+            attachments: event.attachments.clone(),
+            at: event.occurred_at,
+            delivery: echo.then_some(DeliveryState::Sent),
+            delivery_error: None,
+            classification,
+            hidden: false,
+        };
+        let mut audit = Vec::new();
+        let mut queued = Vec::new();
+        let mut after = Vec::new();
+        let mut reopened = false;
+        {
+            let mut change = Change {
+                record: &mut record,
+                audit: &mut audit,
+                commit: &mut commit,
+                now,
+                queued: &mut queued,
+            };
+            if echo {
+                let r = &mut *change.record;
+                r.last_outbound_at = r.last_outbound_at.max(Some(event.occurred_at));
+                r.first_response_at.get_or_insert(event.occurred_at);
+                r.first_human_response_at.get_or_insert(event.occurred_at);
+            } else {
+                match change.record.status {
+                    Status::Resolved => {
+                        change.set_status(Status::Open, Actor::Customer);
+                        reopened = true;
+                    }
+                    Status::Pending | Status::Snoozed { .. } => {
+                        change.set_status(Status::Open, Actor::Customer)
+                    }
+                    _ => {}
+                }
+                let r = &mut *change.record;
+                r.last_inbound_at = r.last_inbound_at.max(Some(event.occurred_at));
+                r.awaiting_customer = false;
+            }
+            if change.record.thread_key.is_none() {
+                change.record.thread_key = event.thread.key.clone();
+            }
+            change.record.messages.push(message.clone());
+            change.commit.messages.push(message.clone());
+            let decision = ThreadDecision {
+                message_id: message.id,
+                conversation_id: change.record.id,
+                rule: rule.clone(),
+                reopened,
+                explanation: if reopened {
+                    format!("{explanation}; reopened a resolved conversation")
+                } else {
+                    explanation
+                },
+            };
+            change.note(AuditKind::Threaded(decision));
+        }
+        let trigger = if echo {
+            Trigger::Outbound(message.id)
+        } else {
+            Trigger::Inbound(message.id)
+        };
+        let mut escalations = self.evaluate(&mut record, &history, &mut audit, trigger, now);
+        if !echo && !self.inner.rules.is_empty() {
+            let ctx = RuleContext {
+                now,
+                message: &message,
+                new_conversation: expected.is_none(),
+                auto_reply_allowed: event.auto_reply_allowed,
+                escalations: &escalations,
+            };
+            let actions: Vec<(String, Action)> = self
+                .inner
+                .rules
+                .iter()
+                .flat_map(|rule| {
+                    let name = rule.name().to_owned();
+                    rule.on_inbound(&record, &ctx)
+                        .into_iter()
+                        .map(move |a| (name.clone(), a))
+                })
+                .collect();
+            if !actions.is_empty() {
+                let mut change = Change {
+                    record: &mut record,
+                    audit: &mut audit,
+                    commit: &mut commit,
+                    now,
+                    queued: &mut queued,
+                };
+                for (rule, action) in actions {
+                    self.apply_action(&mut change, &rule, action, message.id, &mut after);
+                }
+                escalations.extend(self.evaluate(
+                    &mut record,
+                    &history,
+                    &mut audit,
+                    Trigger::Changed,
+                    now,
+                ));
+            }
+        }
+        let decision = audit
+            .iter()
+            .find_map(|e| match &e.kind {
+                AuditKind::Threaded(d) if d.message_id == message.id => Some(d.clone()),
+                _ => None,
+            })
+            .ok_or_else(|| DeskError::Config("threading decision missing".into()))?;
+        record.version = expected.map_or(0, |v| v + 1);
+        commit.audit.extend(audit);
+        commit.conversations.push(match expected {
+            None => ConversationWrite::Insert(record.clone()),
+            Some(expected_version) => ConversationWrite::Update {
+                record: record.clone(),
+                expected_version,
+            },
+        });
+        store.apply(commit).await?;
+        self.emit(DeskEvent::Ingested {
+            channel: event.channel,
+            decision: decision.clone(),
+        });
+        self.after_commit(&record, &escalations, &queued).await;
+        self.run_after(record.id, after).await;
+        Ok(IngestOutcome::Ingested {
+            conversation_id: record.id,
+            message_id: message.id,
+            decision,
+            new_conversation: expected.is_none(),
+            escalations,
+            queued: queued.into_iter().map(|(id, _)| id).collect(),
+        })
+    }
+
+    fn apply_action(
+        &self,
+        change: &mut Change<'_>,
+        rule: &str,
+        action: Action,
+        message_id: MessageId,
+        after: &mut Vec<After>,
+    ) {
+        let by = Actor::Automation(rule.to_owned());
+        match action {
+            Action::Reply { text, visibility } => {
+                let visibility = visibility.unwrap_or(change.record.visibility);
+                if visibility == Visibility::Public && self.crisis_mode() {
+                    change.note(AuditKind::Note {
+                        text: format!("{rule}: public auto-reply held back (crisis mode)"),
+                    });
+                    return;
+                }
+                change.queue(text, visibility, Author::Bot, None);
+            }
+            Action::HandOff(request) => after.push(After::HandOff(rule.to_owned(), request)),
+            Action::AutoAssign { team } => {
+                let picked = self
+                    .inner
+                    .assigner
+                    .as_ref()
+                    .and_then(|a| a.pick(team.as_deref()));
+                match picked {
+                    Some(agent) => {
+                        change.record.assignee = Some(agent.id.clone());
+                        change.record.team = agent.team.clone().or(team);
+                        let (agent, team) =
+                            (change.record.assignee.clone(), change.record.team.clone());
+                        change.note(AuditKind::Assigned { agent, team, by });
+                    }
+                    None => change.note(AuditKind::Note {
+                        text: format!("{rule}: no agent with capacity to assign"),
+                    }),
+                }
+            }
+            Action::Assign { agent, team } => {
+                change.record.assignee = agent.clone();
+                change.record.team = team.clone();
+                change.note(AuditKind::Assigned { agent, team, by });
+            }
+            Action::Tag(tag) => {
+                if change.record.tags.insert(tag.clone()) {
+                    change.note(AuditKind::Tagged { tag, added: true });
+                }
+            }
+            Action::SetPriority(priority) => {
+                let from = change.record.priority;
+                if from != priority {
+                    change.record.priority = priority;
+                    change.note(AuditKind::PriorityChanged {
+                        from,
+                        to: priority,
+                        reason: rule.to_owned(),
+                    });
+                }
+            }
+            Action::SetStatus(status) => change.set_status(status, by),
+            Action::Notify {
+                subject,
+                body,
+                team,
+            } => {
+                change.note(AuditKind::Notified {
+                    target: team.clone().unwrap_or_else(|| "team".into()),
+                    subject: subject.clone(),
+                });
+                after.push(After::Notify(
+                    Notification::new(change.record.id, subject, body).with_team(team),
+                ));
+            }
+            Action::Hide { reason } => after.push(After::Hide(rule.to_owned(), message_id, reason)),
+        }
+    }
+
+    async fn run_after(&self, conversation_id: ConversationId, after: Vec<After>) {
+        for work in after {
+            let result = match work {
+                After::HandOff(rule, mut request) => {
+                    request.by = Actor::Automation(rule);
+                    self.handoff(conversation_id, request).await.map(|_| ())
+                }
+                After::Hide(rule, message_id, reason) => {
+                    let request = HideRequest::new(Actor::Automation(rule), reason);
+                    self.hide(conversation_id, message_id, request).await
+                }
+                After::Notify(note) => self
+                    .inner
+                    .notifier
+                    .notify(&note)
+                    .await
+                    .map_err(|e| DeskError::InvalidRequest(format!("notifier: {e}"))),
+            };
+            if let Err(e) = result {
+                tracing::warn!(conversation = %conversation_id, error = %e, "automation step failed");
+            }
+        }
+    }
+
+    async fn try_change(&self, event: &InboundEvent) -> Result<IngestOutcome, DeskError> {
+        let store = &self.inner.store;
+        let target = match event.thread.parents.first() {
+            Some(parent) => store.locate_message(event.channel, parent).await?,
+            None => None,
+        };
+        let Some(found) = target else {
+            let mut commit = Commit::new();
+            commit
+                .dedupe
+                .push((event.channel, event.external_id.clone()));
+            store.apply(commit).await?;
+            return Ok(IngestOutcome::Skipped {
+                reason: "edit or removal of a message that is not stored".into(),
+            });
+        };
+        let removed = event.kind == EventKind::Removed;
+        let applied = self
+            .mutate(found.conversation_id, Trigger::Changed, |c| {
+                c.commit
+                    .dedupe
+                    .push((event.channel, event.external_id.clone()));
+                let Some(message) = c
+                    .record
+                    .messages
+                    .iter_mut()
+                    .find(|m| m.id == found.message_id)
+                else {
+                    return Err(DeskError::UnknownMessage(found.message_id));
+                };
+                let text = if removed {
+                    format!(
+                        "customer removed message {}; its text is kept here",
+                        message.external_id.as_deref().unwrap_or("?")
+                    )
+                } else {
+                    let previous = std::mem::replace(&mut message.text, event.text.clone());
+                    c.commit.messages.push(message.clone());
+                    format!("customer edited their message; previous text: {previous}")
+                };
+                c.note(AuditKind::Note { text });
+                Ok(())
+            })
+            .await?;
+        Ok(IngestOutcome::Updated {
+            conversation_id: applied.record.id,
+        })
+    }
+
+    async fn try_delivery(
+        &self,
+        event: &InboundEvent,
+        provider_id: &str,
+        state: DeliveryState,
+        error: Option<String>,
+    ) -> Result<IngestOutcome, DeskError> {
+        let store = &self.inner.store;
+        let Some(found) = store.locate_message(event.channel, provider_id).await? else {
+            let mut commit = Commit::new();
+            commit
+                .dedupe
+                .push((event.channel, event.external_id.clone()));
+            store.apply(commit).await?;
+            return Ok(IngestOutcome::Skipped {
+                reason: format!("delivery update for unknown message {provider_id}"),
+            });
+        };
+        let item = store.outbox_item(found.message_id).await?;
+        let applied = self
+            .mutate(found.conversation_id, Trigger::Changed, |c| {
+                c.commit
+                    .dedupe
+                    .push((event.channel, event.external_id.clone()));
+                let Some(message) = c
+                    .record
+                    .messages
+                    .iter_mut()
+                    .find(|m| m.id == found.message_id)
+                else {
+                    return Err(DeskError::UnknownMessage(found.message_id));
+                };
+                let current = message.delivery.unwrap_or(DeliveryState::Sent);
+                if state.rank() <= current.rank() {
+                    return Ok(false);
+                }
+                message.delivery = Some(state);
+                message.delivery_error = error.clone();
+                c.commit.messages.push(message.clone());
+                if let Some(mut item) = item.clone() {
+                    item.state = state;
+                    item.last_error = error.clone();
+                    c.commit.outbox.push(item);
+                }
+                c.note(AuditKind::Delivery {
+                    message_id: found.message_id,
+                    state,
+                    error: error.clone(),
+                });
+                Ok(true)
+            })
+            .await?;
+        if applied.value {
+            self.emit(DeskEvent::Delivery {
+                conversation_id: applied.record.id,
+                message_id: found.message_id,
+                channel: event.channel,
+                state,
+                error,
+            });
+        }
+        Ok(IngestOutcome::Updated {
+            conversation_id: applied.record.id,
+        })
+    }
+
+    async fn try_consent(
+        &self,
+        event: &InboundEvent,
+        opted_in: bool,
+    ) -> Result<IngestOutcome, DeskError> {
+        let mut commit = Commit::new();
+        commit
+            .dedupe
+            .push((event.channel, event.external_id.clone()));
+        commit.consent.push(ConsentRecord {
+            channel: event.channel,
+            handle: event.author.handle.clone(),
+            opted_in,
+            at: event.occurred_at,
+            source: format!("customer message {}", event.external_id),
+        });
+        self.inner.store.apply(commit).await?;
+        tracing::info!(channel = %event.channel, opted_in, "consent recorded");
+        Ok(IngestOutcome::Consent { opted_in })
+    }
+
+    /// Whether the customer opted out of `channel` for `handle`.
+    pub async fn opted_out(&self, channel: ChannelKind, handle: &str) -> Result<bool, DeskError> {
+        Ok(self
+            .inner
+            .store
+            .consent(channel, handle)
+            .await?
+            .is_some_and(|c| !c.opted_in))
+    }
+}

@@ -1,0 +1,493 @@
+//! The outbox worker and the deadline tick.
+//!
+//! Delivery state machine: `queued → sending → sent → delivered/read`, or
+//! `failed` (the platform refused for good), or `dead_lettered` (retries
+//! exhausted). Intent is recorded before the platform is called (the claim
+//! stores `sending` with a lease); a worker that dies mid-send leaves the
+//! item `sending`, and whoever claims it next first asks the channel whether
+//! the message already went out ([`Channel::find_sent`]). A public message
+//! whose fate cannot be checked is dead-lettered, never posted twice;
+//! private messages are re-sent (at-least-once).
+//!
+//! [`Channel::find_sent`]: crate::Channel::find_sent
+
+use super::{Desk, DeskError, DeskEvent};
+use crate::channel::{Channel, ChannelError, ChannelKind, Delivery, DeliveryState, Visibility};
+use crate::domain::AuditKind;
+use crate::ids::MessageId;
+use crate::policy::Trigger;
+use crate::store::{Claim, Commit, ConsentRecord, OutboxItem};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+/// Whether a channel can send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChannelHealth {
+    /// Sending normally.
+    Healthy,
+    /// Credentials failed; sends wait (nothing is lost) until `retry_at`.
+    Degraded {
+        /// The platform's reason.
+        reason: String,
+        /// Since when.
+        since: DateTime<Utc>,
+        /// When sends are tried again.
+        retry_at: DateTime<Utc>,
+    },
+}
+
+/// What one outbox round did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutboxReport {
+    /// Items claimed.
+    pub claimed: usize,
+    /// Accepted by the platform.
+    pub sent: usize,
+    /// Rescheduled after a retryable failure.
+    pub retried: usize,
+    /// Refused for good.
+    pub failed: usize,
+    /// Retries exhausted, or an unknown public outcome.
+    pub dead_lettered: usize,
+    /// Held back (channel degraded).
+    pub deferred: usize,
+}
+
+/// What one deadline tick did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TickReport {
+    /// Conversations whose deadline had come.
+    pub due: usize,
+    /// Escalations raised.
+    pub escalations: usize,
+}
+
+enum Outcome {
+    Sent,
+    Retried,
+    Failed,
+    Dead,
+    Deferred,
+}
+
+impl Desk {
+    /// Sends what is due in the outbox, once. Run it in a loop (see
+    /// [`Desk::run`]) or from your own scheduler; several workers may share
+    /// a store, each item goes to one of them.
+    pub async fn run_outbox_once(&self) -> Result<OutboxReport, DeskError> {
+        let now = self.inner.clock.now();
+        let claim = Claim {
+            worker: self.inner.worker.clone(),
+            now,
+            lease: self.inner.outbox.lease,
+            limit: self.inner.outbox.batch,
+        };
+        let items = self.inner.store.claim_outbox(&claim).await?;
+        let mut report = OutboxReport {
+            claimed: items.len(),
+            ..OutboxReport::default()
+        };
+        for item in items {
+            let id = item.id;
+            match self.deliver(item).await {
+                Ok(Outcome::Sent) => report.sent += 1,
+                Ok(Outcome::Retried) => report.retried += 1,
+                Ok(Outcome::Failed) => report.failed += 1,
+                Ok(Outcome::Dead) => report.dead_lettered += 1,
+                Ok(Outcome::Deferred) => report.deferred += 1,
+                Err(e) => {
+                    // The lease will lapse and another round retries.
+                    tracing::warn!(message = %id, error = %e, "could not record outbox outcome");
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// The health of each channel that has had trouble.
+    pub fn channel_health(&self) -> Vec<(ChannelKind, ChannelHealth)> {
+        let health = self.inner.health.lock().unwrap_or_else(|p| p.into_inner());
+        let mut all: Vec<_> = health.iter().map(|(k, h)| (*k, h.clone())).collect();
+        all.sort_by_key(|(k, _)| *k);
+        all
+    }
+
+    /// Marks a channel healthy again (after replacing its credentials), so
+    /// its held sends go out on the next round.
+    pub fn reset_channel_health(&self, kind: ChannelKind) {
+        let was = self
+            .inner
+            .health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&kind);
+        if matches!(was, Some(ChannelHealth::Degraded { .. })) {
+            self.emit(DeskEvent::ChannelRecovered { channel: kind });
+        }
+    }
+
+    fn degraded_until(&self, kind: ChannelKind, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let health = self.inner.health.lock().unwrap_or_else(|p| p.into_inner());
+        match health.get(&kind) {
+            Some(ChannelHealth::Degraded { retry_at, .. }) if *retry_at > now => Some(*retry_at),
+            _ => None,
+        }
+    }
+
+    async fn deliver(&self, mut item: OutboxItem) -> Result<Outcome, DeskError> {
+        let now = self.inner.clock.now();
+        let kind = item.message.channel;
+        let channel = match self.channel_for(kind, item.message.account.as_deref().unwrap_or("")) {
+            Ok(c) => c,
+            Err(e) => {
+                return self
+                    .finish_failed(item, DeliveryState::Failed, e.to_string(), None)
+                    .await;
+            }
+        };
+        if let Some(until) = self.degraded_until(kind, now) {
+            item.state = DeliveryState::Queued;
+            item.next_attempt_at = until;
+            item.lease = None;
+            self.write_item(item).await?;
+            return Ok(Outcome::Deferred);
+        }
+        if let Some(recipient) = &item.message.recipient
+            && item.message.visibility == Visibility::Private
+            && self.opted_out(recipient.channel, &recipient.handle).await?
+        {
+            return self
+                .finish_failed(
+                    item,
+                    DeliveryState::Failed,
+                    ChannelError::OptedOut.to_string(),
+                    None,
+                )
+                .await;
+        }
+        if item.state == DeliveryState::Sending {
+            // A worker died between claiming and recording: did it go out?
+            match channel.find_sent(&item.message).await {
+                Ok(Some(delivery)) => return self.finish_sent(item, delivery).await,
+                Ok(None) => {}
+                Err(ChannelError::Unsupported(_))
+                    if item.message.visibility == Visibility::Public =>
+                {
+                    let reason = "an earlier send attempt's outcome is unknown and the platform cannot be checked; \
+                                  not re-posting in public (check the platform, then retry manually)";
+                    return self
+                        .finish_failed(item, DeliveryState::DeadLettered, reason.into(), None)
+                        .await;
+                }
+                Err(ChannelError::Unsupported(_)) => {}
+                Err(e) => return self.reschedule(item, &e).await,
+            }
+        }
+        item.attempts += 1;
+        match channel.send(&item.message).await {
+            Ok(delivery) => {
+                self.reset_channel_health(kind);
+                self.finish_sent(item, delivery).await
+            }
+            Err(e) => self.handle_failure(item, &channel, e).await,
+        }
+    }
+
+    async fn handle_failure(
+        &self,
+        mut item: OutboxItem,
+        channel: &Arc<dyn Channel>,
+        error: ChannelError,
+    ) -> Result<Outcome, DeskError> {
+        let now = self.inner.clock.now();
+        let kind = channel.kind();
+        match &error {
+            ChannelError::Unauthorized { reason } => {
+                // Not the message's fault: hold it, don't spend its attempts.
+                item.attempts = item.attempts.saturating_sub(1);
+                let retry_at = now + self.inner.outbox.credential_pause;
+                {
+                    let mut health = self.inner.health.lock().unwrap_or_else(|p| p.into_inner());
+                    let since = match health.get(&kind) {
+                        Some(ChannelHealth::Degraded { since, .. }) => *since,
+                        _ => now,
+                    };
+                    health.insert(
+                        kind,
+                        ChannelHealth::Degraded {
+                            reason: reason.clone(),
+                            since,
+                            retry_at,
+                        },
+                    );
+                }
+                self.emit(DeskEvent::ChannelDegraded {
+                    channel: kind,
+                    reason: reason.clone(),
+                });
+                item.state = DeliveryState::Queued;
+                item.next_attempt_at = retry_at;
+                item.lease = None;
+                item.last_error = Some(error.to_string());
+                self.write_item(item).await?;
+                Ok(Outcome::Deferred)
+            }
+            ChannelError::OptedOut => {
+                let consent = item.message.recipient.as_ref().map(|r| ConsentRecord {
+                    channel: r.channel,
+                    handle: r.handle.clone(),
+                    opted_in: false,
+                    at: now,
+                    source: "platform reported the recipient opted out".into(),
+                });
+                self.finish_failed(item, DeliveryState::Failed, error.to_string(), consent)
+                    .await
+            }
+            e if e.is_retryable() && item.attempts < self.inner.outbox.max_attempts => {
+                self.reschedule(item, e).await
+            }
+            e if e.is_retryable() => {
+                let reason = format!("gave up after {} attempts: {e}", item.attempts);
+                self.finish_failed(item, DeliveryState::DeadLettered, reason, None)
+                    .await
+            }
+            e => {
+                self.finish_failed(item, DeliveryState::Failed, e.to_string(), None)
+                    .await
+            }
+        }
+    }
+
+    async fn reschedule(
+        &self,
+        mut item: OutboxItem,
+        error: &ChannelError,
+    ) -> Result<Outcome, DeskError> {
+        let now = self.inner.clock.now();
+        let cfg = &self.inner.outbox;
+        let exponent = item.attempts.saturating_sub(1).min(16);
+        let backoff = cfg.backoff * 2i32.pow(exponent);
+        let backoff = backoff.min(cfg.max_backoff);
+        let asked = error
+            .retry_after()
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .unwrap_or_default();
+        item.state = DeliveryState::Queued;
+        item.next_attempt_at = now + backoff.max(asked);
+        item.lease = None;
+        item.last_error = Some(error.to_string());
+        self.write_item(item).await?;
+        Ok(Outcome::Retried)
+    }
+
+    async fn write_item(&self, item: OutboxItem) -> Result<(), DeskError> {
+        let mut commit = Commit::new();
+        commit.outbox.push(item);
+        Ok(self.inner.store.apply(commit).await?)
+    }
+
+    async fn finish_sent(
+        &self,
+        mut item: OutboxItem,
+        delivery: Delivery,
+    ) -> Result<Outcome, DeskError> {
+        let message_id = item.id;
+        let kind = item.message.channel;
+        item.state = delivery.state;
+        item.provider_id = Some(delivery.provider_id.clone());
+        item.lease = None;
+        item.last_error = None;
+        let applied = self
+            .mutate(item.conversation_id, Trigger::Outbound(message_id), |c| {
+                let now = c.now;
+                let human = match c.record.messages.iter_mut().find(|m| m.id == message_id) {
+                    Some(m) => {
+                        m.delivery = Some(delivery.state);
+                        m.delivery_error = None;
+                        m.external_id = Some(delivery.provider_id.clone());
+                        c.commit.messages.push(m.clone());
+                        m.is_human_response()
+                    }
+                    None => false,
+                };
+                let r = &mut *c.record;
+                r.last_outbound_at = r.last_outbound_at.max(Some(now));
+                r.first_response_at.get_or_insert(now);
+                if human {
+                    r.first_human_response_at.get_or_insert(now);
+                }
+                if r.thread_key.is_none() {
+                    r.thread_key = delivery.thread_key.clone();
+                }
+                c.commit.outbox.push(item.clone());
+                c.note(AuditKind::Delivery {
+                    message_id,
+                    state: delivery.state,
+                    error: None,
+                });
+                Ok(())
+            })
+            .await?;
+        self.emit(DeskEvent::Delivery {
+            conversation_id: applied.record.id,
+            message_id,
+            channel: kind,
+            state: delivery.state,
+            error: None,
+        });
+        Ok(Outcome::Sent)
+    }
+
+    async fn finish_failed(
+        &self,
+        mut item: OutboxItem,
+        state: DeliveryState,
+        reason: String,
+        consent: Option<ConsentRecord>,
+    ) -> Result<Outcome, DeskError> {
+        let message_id = item.id;
+        let kind = item.message.channel;
+        item.state = state;
+        item.lease = None;
+        item.last_error = Some(reason.clone());
+        let applied = self
+            .mutate(item.conversation_id, Trigger::Changed, |c| {
+                if let Some(m) = c.record.messages.iter_mut().find(|m| m.id == message_id) {
+                    m.delivery = Some(state);
+                    m.delivery_error = Some(reason.clone());
+                    c.commit.messages.push(m.clone());
+                }
+                c.commit.outbox.push(item.clone());
+                c.commit.consent.extend(consent.clone());
+                c.note(AuditKind::Delivery {
+                    message_id,
+                    state,
+                    error: Some(reason.clone()),
+                });
+                Ok(())
+            })
+            .await?;
+        self.emit(DeskEvent::Delivery {
+            conversation_id: applied.record.id,
+            message_id,
+            channel: kind,
+            state,
+            error: Some(reason),
+        });
+        Ok(if state == DeliveryState::DeadLettered {
+            Outcome::Dead
+        } else {
+            Outcome::Failed
+        })
+    }
+
+    /// Sends a failed or dead-lettered message again, now. A manual retry
+    /// always re-sends (it does not re-check the platform first).
+    pub async fn retry_message(&self, message_id: MessageId) -> Result<(), DeskError> {
+        let mut item = self
+            .inner
+            .store
+            .outbox_item(message_id)
+            .await?
+            .ok_or(DeskError::UnknownMessage(message_id))?;
+        if item.state.is_accepted() {
+            return Err(DeskError::InvalidRequest(
+                "message was already accepted by the platform".into(),
+            ));
+        }
+        item.state = DeliveryState::Queued;
+        item.attempts = 0;
+        item.lease = None;
+        item.last_error = None;
+        self.mutate(item.conversation_id, Trigger::Changed, |c| {
+            item.next_attempt_at = c.now;
+            if let Some(m) = c.record.messages.iter_mut().find(|m| m.id == message_id) {
+                m.delivery = Some(DeliveryState::Queued);
+                m.delivery_error = None;
+                c.commit.messages.push(m.clone());
+            }
+            c.commit.outbox.push(item.clone());
+            c.note(AuditKind::Delivery {
+                message_id,
+                state: DeliveryState::Queued,
+                error: None,
+            });
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Evaluates every conversation whose deadline has come (SLA warnings,
+    /// breaches, snoozes ending). Several workers may tick one store; each
+    /// conversation goes to one of them.
+    pub async fn tick(&self) -> Result<TickReport, DeskError> {
+        let now = self.inner.clock.now();
+        let claim = Claim {
+            worker: self.inner.worker.clone(),
+            now,
+            lease: self.inner.outbox.lease,
+            limit: 1024,
+        };
+        let due = self.inner.store.claim_due(&claim).await?;
+        let mut report = TickReport {
+            due: due.len(),
+            escalations: 0,
+        };
+        for id in due {
+            let applied = self
+                .mutate(id, Trigger::Deadline, |c| {
+                    if let crate::domain::Status::Snoozed { until } = c.record.status
+                        && until <= c.now
+                    {
+                        c.set_status(crate::domain::Status::Open, crate::domain::Actor::System);
+                    }
+                    Ok(())
+                })
+                .await;
+            match applied {
+                Ok(applied) => report.escalations += applied.escalations.len(),
+                Err(e) => {
+                    tracing::warn!(conversation = %id, error = %e, "deadline evaluation failed")
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs the outbox and the deadline tick until `shutdown` completes,
+    /// polling every `every`. In-flight work finishes before it returns.
+    pub async fn run(
+        &self,
+        every: std::time::Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            let busy = match self.run_outbox_once().await {
+                Ok(report) => report.claimed > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox round failed");
+                    false
+                }
+            };
+            if let Err(e) = self.tick().await {
+                tracing::warn!(error = %e, "deadline tick failed");
+            }
+            if busy {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::task::yield_now() => {}
+                }
+            } else {
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        }
+    }
+}
