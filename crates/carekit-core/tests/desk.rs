@@ -856,3 +856,68 @@ async fn concurrent_ingest_of_one_thread_makes_one_conversation() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].messages.len(), 50);
 }
+
+struct SurveyOnResolve;
+
+impl desk::Rule for SurveyOnResolve {
+    fn name(&self) -> &str {
+        "survey"
+    }
+    fn on_inbound(&self, _: &dyn Conversation, _: &desk::RuleContext<'_>) -> Vec<desk::Action> {
+        Vec::new()
+    }
+    fn on_status(
+        &self,
+        conversation: &dyn Conversation,
+        change: &desk::StatusChange,
+    ) -> Vec<desk::Action> {
+        if change.to == Status::Resolved && conversation.visibility() == Visibility::Private {
+            vec![desk::Action::Reply {
+                text: "How did we do? Reply 1-5.".into(),
+                visibility: None,
+            }]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[tokio::test]
+async fn status_rules_run_in_the_same_commit_as_the_change() {
+    let sms = Arc::new(RecordingChannel::new(ChannelKind::Sms));
+    let twitter = Arc::new(RecordingChannel::new(ChannelKind::Twitter));
+    let desk = Desk::builder()
+        .clock(Arc::new(clock()))
+        .channel(sms.clone())
+        .channel(twitter.clone())
+        .rule(Arc::new(SurveyOnResolve))
+        .build()
+        .unwrap();
+    let private = sample_event(
+        ChannelKind::Sms,
+        "SM1",
+        "+14155550100",
+        "help",
+        at("2026-03-02T09:00:00Z"),
+    );
+    let id = desk
+        .ingest(private)
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap();
+    let public = desk
+        .ingest(tweet("1", "u1", "help", "1"))
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap();
+    desk.resolve(id, Actor::Agent("ann".into())).await.unwrap();
+    desk.resolve(public, Actor::Agent("ann".into()))
+        .await
+        .unwrap();
+    desk.run_outbox_once().await.unwrap();
+    assert_eq!(sms.sent().len(), 1);
+    assert!(sms.sent()[0].text.contains("How did we do"));
+    assert!(twitter.sent().is_empty(), "never surveyed in public");
+}

@@ -3,7 +3,7 @@
 
 use super::ops::HandoffRequest;
 use crate::channel::Visibility;
-use crate::domain::{Conversation, Direction, Message, Priority, Status};
+use crate::domain::{AuditKind, Conversation, Direction, Message, Priority, Status};
 use crate::policy::Escalation;
 use chrono::{DateTime, Utc};
 
@@ -47,6 +47,8 @@ pub enum Action {
         /// The team to reach.
         team: Option<String>,
     },
+    /// Record an audit entry (a CSAT answer, an incident link).
+    Record(AuditKind),
     /// Hide the triggering public message. Only carried out when the desk was
     /// built with `allow_hide(true)`; always audited.
     Hide {
@@ -76,6 +78,24 @@ pub trait Rule: Send + Sync {
     fn name(&self) -> &str;
     /// Actions to take after a customer message.
     fn on_inbound(&self, conversation: &dyn Conversation, ctx: &RuleContext<'_>) -> Vec<Action>;
+
+    /// Actions to take when a conversation's status changes (a survey after
+    /// resolution). `conversation` already has the new status.
+    fn on_status(&self, conversation: &dyn Conversation, change: &StatusChange) -> Vec<Action> {
+        let _ = (conversation, change);
+        Vec::new()
+    }
+}
+
+/// A status change, as rules see it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusChange {
+    /// The instant.
+    pub now: DateTime<Utc>,
+    /// Before.
+    pub from: Status,
+    /// After.
+    pub to: Status,
 }
 
 const _: fn(&dyn Rule) = |_| {};

@@ -82,7 +82,7 @@ impl IngestOutcome {
 }
 
 /// Work left for after the commit.
-enum After {
+pub(crate) enum After {
     HandOff(String, HandoffRequest),
     Hide(String, MessageId, String),
     Notify(Notification),
@@ -373,7 +373,7 @@ impl Desk {
                     queued: &mut queued,
                 };
                 for (rule, action) in actions {
-                    self.apply_action(&mut change, &rule, action, message.id, &mut after);
+                    self.apply_action(&mut change, &rule, action, Some(message.id), &mut after);
                 }
                 escalations.extend(self.evaluate(
                     &mut record,
@@ -417,12 +417,12 @@ impl Desk {
         })
     }
 
-    fn apply_action(
+    pub(crate) fn apply_action(
         &self,
         change: &mut Change<'_>,
         rule: &str,
         action: Action,
-        message_id: MessageId,
+        message_id: Option<MessageId>,
         after: &mut Vec<After>,
     ) {
         let by = Actor::Automation(rule.to_owned());
@@ -492,11 +492,17 @@ impl Desk {
                     Notification::new(change.record.id, subject, body).with_team(team),
                 ));
             }
-            Action::Hide { reason } => after.push(After::Hide(rule.to_owned(), message_id, reason)),
+            Action::Hide { reason } => match message_id {
+                Some(id) => after.push(After::Hide(rule.to_owned(), id, reason)),
+                None => change.note(AuditKind::Note {
+                    text: format!("{rule}: nothing to hide"),
+                }),
+            },
+            Action::Record(kind) => change.note(kind),
         }
     }
 
-    async fn run_after(&self, conversation_id: ConversationId, after: Vec<After>) {
+    pub(crate) async fn run_after(&self, conversation_id: ConversationId, after: Vec<After>) {
         for work in after {
             let result = match work {
                 After::HandOff(rule, mut request) => {

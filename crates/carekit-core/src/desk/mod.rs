@@ -18,7 +18,7 @@ mod ops;
 mod outbox;
 mod thread;
 
-pub use actions::{Action, AutoAcknowledge, Rule, RuleContext, TagTopics};
+pub use actions::{Action, AutoAcknowledge, Rule, RuleContext, StatusChange, TagTopics};
 pub use assign::{Agent, Assigner};
 pub use builder::{DeskBuilder, OutboxConfig};
 pub use error::DeskError;

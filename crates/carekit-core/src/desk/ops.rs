@@ -2,7 +2,7 @@
 //! resolve, snooze, assign, tag.
 
 use super::evaluate::outbound_for;
-use super::{Desk, DeskError, DeskEvent};
+use super::{Desk, DeskError, DeskEvent, StatusChange};
 use crate::channel::{ChannelError, ChannelKind, DeliveryState, Visibility};
 use crate::domain::{
     Actor, AuditKind, Author, ConversationRecord, Direction, Identity, Message, Priority, Status,
@@ -460,13 +460,31 @@ impl Desk {
         status: Status,
         by: Actor,
     ) -> Result<(), DeskError> {
+        let rules = self.inner.rules.clone();
+        let mut after = Vec::new();
         let applied = self
             .mutate(conversation_id, Trigger::Changed, |c| {
-                let was_active = c.record.status.is_active();
+                after.clear();
+                let from = c.record.status;
+                let was_active = from.is_active();
                 c.set_status(status, by.clone());
+                if from != status {
+                    let change = StatusChange {
+                        now: c.now,
+                        from,
+                        to: status,
+                    };
+                    for rule in &rules {
+                        for action in rule.on_status(&*c.record, &change) {
+                            self.apply_action(c, rule.name(), action, None, &mut after);
+                        }
+                    }
+                }
                 Ok(was_active && !status.is_active())
             })
             .await?;
+        self.after_commit(&applied.record, &[], &[]).await;
+        self.run_after(conversation_id, after).await;
         if applied.value
             && let (Some(assigner), Some(agent)) = (&self.inner.assigner, &applied.record.assignee)
         {

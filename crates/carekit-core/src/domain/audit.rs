@@ -202,6 +202,18 @@ pub enum AuditKind {
         /// The platform's reason, for failures.
         error: Option<String>,
     },
+    /// A satisfaction survey went out.
+    CsatRequested {
+        /// The survey message.
+        message_id: MessageId,
+    },
+    /// The customer answered a satisfaction survey.
+    CsatAnswered {
+        /// 1 (very unhappy) to 5 (very happy).
+        rating: u8,
+        /// The customer's words.
+        answer: String,
+    },
     /// A free-form note.
     Note {
         /// The text.
