@@ -8,6 +8,9 @@ pub use carekit_core::*;
 /// SLA policies, business hours, built-in escalation policies, what-if replay.
 pub use carekit_policy as policies;
 
+/// Reports, CSAT, top issues, crisis detection, proactive outreach.
+pub use carekit_insight as insight;
+
 /// The X (Twitter) adapter.
 #[cfg(feature = "twitter")]
 pub use carekit_twitter as twitter;

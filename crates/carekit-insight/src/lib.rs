@@ -1,0 +1,1 @@
+//! carekit-insight (skeleton; being built).
