@@ -1,0 +1,1 @@
+//! carekit-desk (skeleton; being built).
