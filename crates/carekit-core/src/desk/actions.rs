@@ -107,6 +107,7 @@ const _: fn(&dyn Rule) = |_| {};
 pub struct AutoAcknowledge {
     public_text: String,
     private_text: String,
+    praise: Option<(String, f32)>,
 }
 
 impl AutoAcknowledge {
@@ -115,7 +116,15 @@ impl AutoAcknowledge {
         Self {
             public_text: public_text.into(),
             private_text: private_text.into(),
+            praise: None,
         }
+    }
+
+    /// Thanks customers whose message a classifier scored at least
+    /// `min_sentiment` with `text` instead (nobody wants "sorry" for praise).
+    pub fn with_praise(mut self, text: impl Into<String>, min_sentiment: f32) -> Self {
+        self.praise = Some((text.into(), min_sentiment));
+        self
     }
 }
 
@@ -131,9 +140,15 @@ impl Rule for AutoAcknowledge {
         if !ctx.auto_reply_allowed || already_answered {
             return Vec::new();
         }
-        let text = match conversation.visibility() {
-            Visibility::Public => &self.public_text,
-            Visibility::Private => &self.private_text,
+        let sentiment = ctx
+            .message
+            .classification
+            .as_ref()
+            .and_then(|c| c.sentiment);
+        let text = match (&self.praise, sentiment, conversation.visibility()) {
+            (Some((praise, min)), Some(score), _) if score >= *min => praise,
+            (_, _, Visibility::Public) => &self.public_text,
+            (_, _, Visibility::Private) => &self.private_text,
         };
         if text.trim().is_empty() {
             return Vec::new();
