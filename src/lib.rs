@@ -1,7 +1,4 @@
-//! # carekit
-//!
-//! Social-media customer care for Rust apps. This facade re-exports
-//! [`carekit_core`] and, behind features, the adapters and stores.
+#![doc = include_str!("../README.md")]
 
 pub use carekit_core::*;
 
