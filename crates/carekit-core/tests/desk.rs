@@ -921,3 +921,36 @@ async fn status_rules_run_in_the_same_commit_as_the_change() {
     assert!(sms.sent()[0].text.contains("How did we do"));
     assert!(twitter.sent().is_empty(), "never surveyed in public");
 }
+
+struct FixedMood(f32);
+
+#[async_trait]
+impl Classifier for FixedMood {
+    async fn classify(&self, _: &str) -> Classification {
+        Classification {
+            sentiment: Some(self.0),
+            ..Classification::default()
+        }
+    }
+}
+
+#[tokio::test]
+async fn praise_is_thanked_not_apologised_for() {
+    for (mood, expected) in [(0.9, "Thank you!"), (-0.7, "So sorry.")] {
+        let twitter = Arc::new(RecordingChannel::new(ChannelKind::Twitter));
+        let desk = Desk::builder()
+            .clock(Arc::new(clock()))
+            .channel(twitter.clone())
+            .classifier(Arc::new(FixedMood(mood)))
+            .rule(Arc::new(
+                AutoAcknowledge::new("So sorry.", "Sorry.").with_praise("Thank you!", 0.5),
+            ))
+            .build()
+            .unwrap();
+        desk.ingest(tweet("1", "u1", "whatever", "1"))
+            .await
+            .unwrap();
+        desk.run_outbox_once().await.unwrap();
+        assert_eq!(twitter.sent()[0].text, expected);
+    }
+}
