@@ -1,1 +1,697 @@
-//! The `Store` conformance suite (being built by the store work; see carekit-store-sql).
+//! The `Store` conformance suite: every backend must pass the same cases.
+//!
+//! Each case takes a fresh, empty store. Run them all with the
+//! [`store_conformance!`](crate::store_conformance) macro, which writes one
+//! `#[tokio::test]` per case:
+//!
+//! ```ignore
+//! carekit_testing::store_conformance!(async { std::sync::Arc::new(MyStore::new()) });
+//! ```
+
+use carekit_core::store::{Claim, ConsentRecord, ConversationWrite, OutboxItem};
+use carekit_core::*;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+type S = Arc<dyn Store>;
+
+fn t(minutes: i64) -> DateTime<Utc> {
+    crate::at("2026-03-02T09:00:00Z") + Duration::minutes(minutes)
+}
+
+fn customer(handle: &str) -> Customer {
+    Customer::new(
+        Identity::new(ChannelKind::Twitter, handle).with_display_name(handle),
+        t(0),
+    )
+}
+
+fn conversation(customer: &Customer, key: Option<&str>, opened: i64) -> ConversationRecord {
+    let mut record = ConversationRecord::new(
+        ChannelKind::Twitter,
+        "brand",
+        Visibility::Public,
+        customer.clone(),
+        t(opened),
+    );
+    record.thread_key = key.map(ThreadKey::new);
+    record
+}
+
+fn message(conversation: &ConversationRecord, external: &str, minute: i64, text: &str) -> Message {
+    let m = Message::new(
+        conversation.id,
+        Direction::Inbound,
+        Author::Customer(conversation.customer.id),
+        Visibility::Public,
+        text,
+        t(minute),
+    );
+    if external.is_empty() {
+        m
+    } else {
+        m.with_external_id(external)
+    }
+}
+
+fn new_conversation_commit(
+    customer: &Customer,
+    record: &ConversationRecord,
+    messages: Vec<Message>,
+) -> Commit {
+    let mut commit = Commit::new();
+    commit.customers.push(customer.clone());
+    commit
+        .conversations
+        .push(ConversationWrite::Insert(record.clone()));
+    commit.messages = messages;
+    commit
+}
+
+fn claim(worker: &str, minute: i64, limit: usize) -> Claim {
+    Claim {
+        worker: worker.into(),
+        now: t(minute),
+        lease: Duration::minutes(2),
+        limit,
+    }
+}
+
+fn outbox_item(record: &ConversationRecord, minute: i64) -> OutboxItem {
+    let msg = OutboundMessage::new(ChannelKind::Twitter, Visibility::Public, "reply")
+        .with_conversation(record.id);
+    OutboxItem::queued(record.id, msg, t(minute))
+}
+
+/// A dedupe key is stored once; a replay fails the whole commit as `Duplicate`.
+pub async fn dedupe_key_is_stored_once(store: S) {
+    let mut first = Commit::new();
+    first.dedupe.push((ChannelKind::Twitter, "1".into()));
+    store.apply(first.clone()).await.expect("first");
+    assert!(store.seen(ChannelKind::Twitter, "1").await.unwrap());
+    assert!(
+        !store.seen(ChannelKind::Facebook, "1").await.unwrap(),
+        "scoped by channel"
+    );
+    let c = customer("u1");
+    let mut again = first;
+    again.customers.push(c.clone());
+    let err = store.apply(again).await.expect_err("replay must fail");
+    assert!(matches!(err, StoreError::Duplicate { .. }), "got {err:?}");
+    assert!(
+        store.customer(c.id).await.unwrap().is_none(),
+        "nothing of a failed commit is stored"
+    );
+}
+
+/// Everything written comes back: customer, conversation, messages in time
+/// order, the message index, thread lookup, the audit trail in order.
+pub async fn conversation_round_trips(store: S) {
+    let c = customer("u1");
+    let mut record = conversation(&c, Some("thread-1"), 0);
+    record.tags.insert("billing".into());
+    record.subject = Some("Late order".into());
+    let late = message(&record, "m2", 5, "second");
+    let early = message(&record, "m1", 1, "first");
+    let mut commit = new_conversation_commit(&c, &record, vec![late.clone(), early.clone()]);
+    for (i, text) in ["one", "two", "three"].iter().enumerate() {
+        commit.audit.push(AuditEntry::new(
+            record.id,
+            t(i as i64 % 2),
+            AuditKind::Note {
+                text: (*text).into(),
+            },
+        ));
+    }
+    store.apply(commit).await.unwrap();
+    let loaded = store
+        .conversation(record.id)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        loaded
+            .messages
+            .iter()
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>(),
+        ["first", "second"]
+    );
+    assert_eq!(loaded.customer, c);
+    assert_eq!(loaded.tags, record.tags);
+    assert_eq!(loaded.subject.as_deref(), Some("Late order"));
+    assert_eq!(loaded.version, 0);
+    let found = store
+        .locate_message(ChannelKind::Twitter, "m2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.conversation_id, found.message_id),
+        (record.id, late.id)
+    );
+    assert!(
+        store
+            .locate_message(ChannelKind::Sms, "m2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .conversation_by_thread(ChannelKind::Twitter, "brand", &ThreadKey::new("thread-1"))
+            .await
+            .unwrap(),
+        Some(record.id)
+    );
+    assert!(
+        store
+            .conversation_by_thread(ChannelKind::Twitter, "other", &ThreadKey::new("thread-1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .customer_by_identity(ChannelKind::Twitter, "u1")
+            .await
+            .unwrap(),
+        Some(c.clone())
+    );
+    let trail: Vec<String> = store
+        .audit_trail(record.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| match e.kind {
+            AuditKind::Note { text } => text,
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        trail,
+        ["one", "three", "two"],
+        "by time, then insertion order"
+    );
+    // Message updates replace by id.
+    let mut edited = early;
+    edited.text = "first (edited)".into();
+    let mut update = Commit::new();
+    update.messages.push(edited);
+    store.apply(update).await.unwrap();
+    let loaded = store.conversation(record.id).await.unwrap().unwrap();
+    assert_eq!(loaded.messages.len(), 2);
+    assert_eq!(loaded.messages[0].text, "first (edited)");
+}
+
+/// An update succeeds only at the version it was read at.
+pub async fn stale_updates_conflict(store: S) {
+    let c = customer("u1");
+    let record = conversation(&c, None, 0);
+    store
+        .apply(new_conversation_commit(&c, &record, vec![]))
+        .await
+        .unwrap();
+    let mut next = record.clone();
+    next.version = 1;
+    next.priority = Priority::High;
+    let mut commit = Commit::new();
+    commit.conversations.push(ConversationWrite::Update {
+        record: next.clone(),
+        expected_version: 0,
+    });
+    store.apply(commit.clone()).await.unwrap();
+    let mut stale = next.clone();
+    stale.priority = Priority::Low;
+    stale.version = 1;
+    let mut commit = Commit::new();
+    commit.dedupe.push((ChannelKind::Twitter, "x".into()));
+    commit.conversations.push(ConversationWrite::Update {
+        record: stale,
+        expected_version: 0,
+    });
+    assert!(matches!(
+        store.apply(commit).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let loaded = store.conversation(record.id).await.unwrap().unwrap();
+    assert_eq!((loaded.version, loaded.priority), (1, Priority::High));
+    assert!(
+        !store.seen(ChannelKind::Twitter, "x").await.unwrap(),
+        "the failed commit left no dedupe key"
+    );
+    let mut missing = conversation(&c, None, 0);
+    missing.version = 1;
+    let mut commit = Commit::new();
+    commit.conversations.push(ConversationWrite::Update {
+        record: missing,
+        expected_version: 0,
+    });
+    assert!(matches!(
+        store.apply(commit).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+/// At most one non-closed conversation per thread key; the newest is found.
+pub async fn one_open_conversation_per_thread_key(store: S) {
+    let c = customer("u1");
+    let first = conversation(&c, Some("k"), 0);
+    store
+        .apply(new_conversation_commit(&c, &first, vec![]))
+        .await
+        .unwrap();
+    let second = conversation(&c, Some("k"), 5);
+    let mut commit = Commit::new();
+    commit
+        .conversations
+        .push(ConversationWrite::Insert(second.clone()));
+    assert!(matches!(
+        store.apply(commit.clone()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut closed = first.clone();
+    closed.status = Status::Closed;
+    closed.version = 1;
+    let mut close = Commit::new();
+    close.conversations.push(ConversationWrite::Update {
+        record: closed,
+        expected_version: 0,
+    });
+    store.apply(close).await.unwrap();
+    store.apply(commit).await.unwrap();
+    assert_eq!(
+        store
+            .conversation_by_thread(ChannelKind::Twitter, "brand", &ThreadKey::new("k"))
+            .await
+            .unwrap(),
+        Some(second.id)
+    );
+    // The same id twice is a conflict too.
+    let mut again = Commit::new();
+    again
+        .conversations
+        .push(ConversationWrite::Insert(conversation(&c, None, 9)));
+    again.conversations.push(ConversationWrite::Insert(second));
+    assert!(matches!(
+        store.apply(again).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+/// An identity belongs to one customer.
+pub async fn identities_have_one_owner(store: S) {
+    let a = customer("shared");
+    let mut commit = Commit::new();
+    commit.customers.push(a.clone());
+    store.apply(commit).await.unwrap();
+    let b = customer("shared");
+    let mut commit = Commit::new();
+    commit.customers.push(b.clone());
+    assert!(matches!(
+        store.apply(commit).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .customer_by_identity(ChannelKind::Twitter, "shared")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        a.id
+    );
+    // Linking a new identity to the owner works and is found.
+    let mut linked = a.clone();
+    linked.link(Identity::new(ChannelKind::Sms, "+14155550100"));
+    let mut commit = Commit::new();
+    commit.customers.push(linked);
+    store.apply(commit).await.unwrap();
+    assert_eq!(
+        store
+            .customer_by_identity(ChannelKind::Sms, "+14155550100")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        a.id
+    );
+}
+
+/// A commit that fails on its last part leaves nothing behind.
+pub async fn commits_are_atomic(store: S) {
+    let c = customer("u1");
+    let record = conversation(&c, Some("k"), 0);
+    let mut commit = new_conversation_commit(&c, &record, vec![message(&record, "m1", 0, "hi")]);
+    commit.dedupe.push((ChannelKind::Twitter, "m1".into()));
+    let orphan = message(&conversation(&c, None, 0), "m2", 0, "orphan");
+    commit.messages.push(orphan);
+    assert!(store.apply(commit).await.is_err());
+    assert!(!store.seen(ChannelKind::Twitter, "m1").await.unwrap());
+    assert!(store.conversation(record.id).await.unwrap().is_none());
+    assert!(
+        store
+            .locate_message(ChannelKind::Twitter, "m1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .customer_by_identity(ChannelKind::Twitter, "u1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Filters narrow, newest first, limit applies last.
+pub async fn filters_list_newest_first(store: S) {
+    let a = customer("a");
+    let b = customer("b");
+    let mut records = Vec::new();
+    for (i, (cust, status, priority)) in [
+        (&a, Status::Open, Priority::Normal),
+        (&a, Status::Resolved, Priority::High),
+        (&b, Status::Open, Priority::High),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut r = conversation(cust, None, i as i64 * 10);
+        r.status = status;
+        r.priority = priority;
+        let mut commit = new_conversation_commit(cust, &r, vec![]);
+        if i > 0 {
+            commit.customers.clear();
+        }
+        if i == 2 {
+            commit.customers.push(b.clone());
+        }
+        store.apply(commit).await.unwrap();
+        records.push(r);
+    }
+    let ids = |list: Vec<ConversationRecord>| list.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = ids(store
+        .list_conversations(&ConversationFilter::all())
+        .await
+        .unwrap());
+    assert_eq!(all, vec![records[2].id, records[1].id, records[0].id]);
+    let open = ids(store
+        .list_conversations(&ConversationFilter::all().with_status("open"))
+        .await
+        .unwrap());
+    assert_eq!(open, vec![records[2].id, records[0].id]);
+    let high_a = ids(store
+        .list_conversations(
+            &ConversationFilter::all()
+                .with_priority(Priority::High)
+                .with_customer(a.id),
+        )
+        .await
+        .unwrap());
+    assert_eq!(high_a, vec![records[1].id]);
+    let limited = ids(store
+        .list_conversations(&ConversationFilter::all().with_limit(1))
+        .await
+        .unwrap());
+    assert_eq!(limited, vec![records[2].id]);
+    let ranged = ids(store
+        .list_conversations(&ConversationFilter::all().opened_between(Some(t(5)), Some(t(20))))
+        .await
+        .unwrap());
+    assert_eq!(ranged, vec![records[1].id]);
+    assert!(
+        store
+            .list_conversations(&ConversationFilter::all().with_channel(ChannelKind::Sms))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Consent and cursors keep their latest value.
+pub async fn consent_and_cursors_persist(store: S) {
+    assert!(
+        store
+            .consent(ChannelKind::Sms, "+1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.cursor("x:since_id").await.unwrap().is_none());
+    for (opted_in, minute) in [(false, 1), (true, 2), (false, 3)] {
+        let mut commit = Commit::new();
+        commit.consent.push(ConsentRecord {
+            channel: ChannelKind::Sms,
+            handle: "+1".into(),
+            opted_in,
+            at: t(minute),
+            source: format!("step {minute}"),
+        });
+        commit
+            .cursors
+            .push(("x:since_id".into(), format!("{minute}00")));
+        store.apply(commit).await.unwrap();
+    }
+    let consent = store
+        .consent(ChannelKind::Sms, "+1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!consent.opted_in);
+    assert_eq!(consent.source, "step 3");
+    assert_eq!(
+        store.cursor("x:since_id").await.unwrap().as_deref(),
+        Some("300")
+    );
+}
+
+/// Outbox items are leased to one worker; a lapsed lease hands the item on
+/// and reports the unknown outcome as `Sending`.
+pub async fn outbox_claims_are_exclusive_and_leased(store: S) {
+    let c = customer("u1");
+    let record = conversation(&c, None, 0);
+    let mut commit = new_conversation_commit(&c, &record, vec![]);
+    let due = outbox_item(&record, 0);
+    let mut later = outbox_item(&record, 0);
+    later.next_attempt_at = t(30);
+    commit.outbox = vec![due.clone(), later.clone()];
+    store.apply(commit).await.unwrap();
+    let got = store.claim_outbox(&claim("w1", 1, 10)).await.unwrap();
+    assert_eq!(got.iter().map(|i| i.id).collect::<Vec<_>>(), vec![due.id]);
+    assert_eq!(
+        got[0].state,
+        DeliveryState::Queued,
+        "returned as it was before the claim"
+    );
+    let stored = store.outbox_item(due.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, DeliveryState::Sending);
+    assert_eq!(stored.lease.as_ref().map(|l| l.worker.as_str()), Some("w1"));
+    assert!(
+        store
+            .claim_outbox(&claim("w2", 2, 10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased to w1"
+    );
+    let retaken = store.claim_outbox(&claim("w2", 4, 10)).await.unwrap();
+    assert_eq!(retaken.len(), 1);
+    assert_eq!(
+        retaken[0].state,
+        DeliveryState::Sending,
+        "a lapsed send's outcome is unknown"
+    );
+    let mut done = retaken[0].clone();
+    done.state = DeliveryState::Sent;
+    done.lease = None;
+    done.provider_id = Some("p1".into());
+    let mut commit = Commit::new();
+    commit.outbox.push(done);
+    store.apply(commit).await.unwrap();
+    assert!(
+        store
+            .claim_outbox(&claim("w3", 10, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .claim_outbox(&claim("w3", 31, 10))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "due at its time"
+    );
+    let sent = store
+        .outbox_in_states(&[DeliveryState::Sent], 10)
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].provider_id.as_deref(), Some("p1"));
+}
+
+/// Concurrent claimers never get the same item.
+pub async fn concurrent_outbox_claims_never_overlap(store: S) {
+    let c = customer("u1");
+    let record = conversation(&c, None, 0);
+    let mut commit = new_conversation_commit(&c, &record, vec![]);
+    commit.outbox = (0..60).map(|_| outbox_item(&record, 0)).collect();
+    store.apply(commit).await.unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = store
+                    .claim_outbox(&claim(&format!("w{w}"), 1, 7))
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    break;
+                }
+                mine.extend(got.into_iter().map(|i| i.id));
+            }
+            mine
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for task in tasks {
+        for id in task.await.unwrap() {
+            total += 1;
+            assert!(seen.insert(id), "item {id} claimed twice");
+        }
+    }
+    assert_eq!(total, 60);
+}
+
+/// Due deadlines come earliest first, once per lease; a write releases them.
+pub async fn due_deadlines_are_claimed_in_order(store: S) {
+    let c = customer("u1");
+    let mut ids = Vec::new();
+    for (i, deadline) in [20, 10, 40].into_iter().enumerate() {
+        let mut r = conversation(&c, None, i as i64);
+        r.next_deadline = Some(t(deadline));
+        let mut commit = new_conversation_commit(&c, &r, vec![]);
+        if i > 0 {
+            commit.customers.clear();
+        }
+        store.apply(commit).await.unwrap();
+        ids.push(r);
+    }
+    let got = store.claim_due(&claim("w1", 25, 10)).await.unwrap();
+    assert_eq!(got, vec![ids[1].id, ids[0].id]);
+    assert!(
+        store
+            .claim_due(&claim("w2", 26, 10))
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
+    let mut moved = ids[1].clone();
+    moved.version = 1;
+    moved.next_deadline = Some(t(50));
+    let mut commit = Commit::new();
+    commit.conversations.push(ConversationWrite::Update {
+        record: moved,
+        expected_version: 0,
+    });
+    store.apply(commit).await.unwrap();
+    assert_eq!(
+        store.claim_due(&claim("w2", 28, 10)).await.unwrap(),
+        vec![ids[0].id],
+        "lease lapsed; the other moved"
+    );
+    assert_eq!(
+        store.claim_due(&claim("w3", 60, 1)).await.unwrap(),
+        vec![ids[0].id],
+        "limit"
+    );
+    assert_eq!(
+        store.claim_due(&claim("w4", 60, 10)).await.unwrap(),
+        vec![ids[2].id, ids[1].id],
+        "earliest first, the leased one skipped"
+    );
+}
+
+/// A handoff conversation waits for the customer's first private message.
+pub async fn awaiting_handoff_is_found(store: S) {
+    let c = customer("u1");
+    let mut r = ConversationRecord::new(ChannelKind::Sms, "", Visibility::Private, c.clone(), t(0));
+    r.awaiting_customer = true;
+    r.status = Status::Pending;
+    store
+        .apply(new_conversation_commit(&c, &r, vec![]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .awaiting_handoff(c.id, ChannelKind::Sms)
+            .await
+            .unwrap(),
+        Some(r.id)
+    );
+    assert!(
+        store
+            .awaiting_handoff(c.id, ChannelKind::Email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut done = r.clone();
+    done.awaiting_customer = false;
+    done.version = 1;
+    let mut commit = Commit::new();
+    commit.conversations.push(ConversationWrite::Update {
+        record: done,
+        expected_version: 0,
+    });
+    store.apply(commit).await.unwrap();
+    assert!(
+        store
+            .awaiting_handoff(c.id, ChannelKind::Sms)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Writes one `#[tokio::test]` per conformance case, each with a fresh
+/// store from `$make` (an expression evaluating to a future of
+/// `Arc<dyn Store>`). Use it inside a test module.
+#[macro_export]
+macro_rules! store_conformance {
+    ($make:expr) => {
+        $crate::store_conformance!(@cases $make;
+            dedupe_key_is_stored_once,
+            conversation_round_trips,
+            stale_updates_conflict,
+            one_open_conversation_per_thread_key,
+            identities_have_one_owner,
+            commits_are_atomic,
+            filters_list_newest_first,
+            consent_and_cursors_persist,
+            outbox_claims_are_exclusive_and_leased,
+            concurrent_outbox_claims_never_overlap,
+            due_deadlines_are_claimed_in_order,
+            awaiting_handoff_is_found
+        );
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                if let Some(store) = $make.await {
+                    $crate::conformance::$case(store).await;
+                }
+            }
+        )*
+    };
+}

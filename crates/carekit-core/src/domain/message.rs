@@ -85,6 +85,39 @@ pub struct Message {
 }
 
 impl Message {
+    /// A message with a fresh id and no platform id, attachments, delivery
+    /// state or classification yet.
+    pub fn new(
+        conversation_id: ConversationId,
+        direction: Direction,
+        author: Author,
+        visibility: Visibility,
+        text: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: MessageId::new(),
+            conversation_id,
+            direction,
+            author,
+            visibility,
+            external_id: None,
+            text: text.into(),
+            attachments: Vec::new(),
+            at,
+            delivery: None,
+            delivery_error: None,
+            classification: None,
+            hidden: false,
+        }
+    }
+
+    /// Sets the platform id.
+    pub fn with_external_id(mut self, external_id: impl Into<String>) -> Self {
+        self.external_id = Some(external_id.into());
+        self
+    }
+
     /// Whether this is a brand message a person (not automation) wrote.
     pub fn is_human_response(&self) -> bool {
         self.direction == Direction::Outbound && self.author.is_human_brand()

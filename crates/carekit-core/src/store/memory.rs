@@ -360,7 +360,10 @@ impl Store for MemoryStore {
     }
 
     async fn audit_trail(&self, id: ConversationId) -> Result<Vec<AuditEntry>, StoreError> {
-        Ok(self.lock().audit.get(&id).cloned().unwrap_or_default())
+        let mut trail = self.lock().audit.get(&id).cloned().unwrap_or_default();
+        // Oldest first; entries of one instant keep their insertion order.
+        trail.sort_by_key(|e| e.at);
+        Ok(trail)
     }
 
     async fn consent(
