@@ -19,7 +19,7 @@ pub(crate) fn map(err: sqlx::Error) -> StoreError {
             ) || code.starts_with("08")
             {
                 StoreError::Unavailable(db.message().to_owned())
-            } else if matches!(code.as_str(), "26") {
+            } else if code == "26" || db.message().contains("not a database") {
                 StoreError::NotAStore(db.message().to_owned())
             } else {
                 StoreError::Backend(db.message().to_owned())

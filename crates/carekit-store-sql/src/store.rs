@@ -82,6 +82,15 @@ impl SqlStoreBuilder {
     }
 
     async fn open_sqlite(self, options: AnyConnectOptions) -> Result<SqlStore, StoreError> {
+        // Probe with one plain connection first, so "not a database" surfaces
+        // as itself rather than as a pool that keeps retrying.
+        {
+            let mut probe = options.connect().await.map_err(map)?;
+            sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+                .fetch_one(&mut probe)
+                .await
+                .map_err(map)?;
+        }
         // One writer connection: SQLite has one writer anyway, and a single
         // connection makes every write transaction effectively IMMEDIATE.
         let writer = AnyPoolOptions::new()
