@@ -28,6 +28,9 @@ pub struct OutboxConfig {
     /// How long sends on a channel with failed credentials wait before the
     /// desk tries again.
     pub credential_pause: chrono::Duration,
+    /// Conversations sent to concurrently in one round (one conversation's
+    /// replies always go out in order).
+    pub concurrency: usize,
 }
 
 impl Default for OutboxConfig {
@@ -39,6 +42,7 @@ impl Default for OutboxConfig {
             backoff: chrono::Duration::seconds(5),
             max_backoff: chrono::Duration::minutes(30),
             credential_pause: chrono::Duration::minutes(1),
+            concurrency: 8,
         }
     }
 }
@@ -63,6 +67,11 @@ impl OutboxConfig {
     pub fn with_backoff(mut self, first: chrono::Duration, max: chrono::Duration) -> Self {
         self.backoff = first;
         self.max_backoff = max;
+        self
+    }
+    /// Sets [`OutboxConfig::concurrency`].
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
         self
     }
     /// Sets [`OutboxConfig::credential_pause`].

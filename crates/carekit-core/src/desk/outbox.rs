@@ -18,6 +18,7 @@ use crate::ids::MessageId;
 use crate::policy::Trigger;
 use crate::store::{Claim, Commit, ConsentRecord, OutboxItem};
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use std::sync::Arc;
 
 /// Whether a channel can send.
@@ -90,9 +91,33 @@ impl Desk {
             claimed: items.len(),
             ..OutboxReport::default()
         };
+        // One conversation's replies go out in order; different
+        // conversations go out concurrently.
+        let mut groups: Vec<Vec<OutboxItem>> = Vec::new();
         for item in items {
-            let id = item.id;
-            match self.deliver(item).await {
+            match groups
+                .iter_mut()
+                .find(|g| g[0].conversation_id == item.conversation_id)
+            {
+                Some(group) => group.push(item),
+                None => groups.push(vec![item]),
+            }
+        }
+        let outcomes: Vec<Vec<(MessageId, Result<Outcome, DeskError>)>> =
+            futures::stream::iter(groups)
+                .map(|group| async move {
+                    let mut results = Vec::with_capacity(group.len());
+                    for item in group {
+                        let id = item.id;
+                        results.push((id, self.deliver(item).await));
+                    }
+                    results
+                })
+                .buffer_unordered(self.inner.outbox.concurrency.max(1))
+                .collect()
+                .await;
+        for (id, outcome) in outcomes.into_iter().flatten() {
+            match outcome {
                 Ok(Outcome::Sent) => report.sent += 1,
                 Ok(Outcome::Retried) => report.retried += 1,
                 Ok(Outcome::Failed) => report.failed += 1,
