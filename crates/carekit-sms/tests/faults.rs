@@ -173,6 +173,12 @@ async fn a_thousand_replies_survive_thirty_percent_faults() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+    let failed = desk
+        .store()
+        .outbox_in_states(&[DeliveryState::Failed, DeliveryState::DeadLettered], 10)
+        .await
+        .unwrap();
+    assert!(failed.is_empty(), "nothing failed for good: {failed:?}");
     let f = fake.lock().unwrap();
     let lost: Vec<&String> = expected
         .iter()
@@ -195,12 +201,6 @@ async fn a_thousand_replies_survive_thirty_percent_faults() {
         "rate limit exceeded: {} in one second",
         f.max_in_window
     );
-    let failed = desk
-        .store()
-        .outbox_in_states(&[DeliveryState::Failed, DeliveryState::DeadLettered], 10)
-        .await
-        .unwrap();
-    assert!(failed.is_empty(), "nothing failed for good: {failed:?}");
     eprintln!(
         "fault injection: {REPLIES} replies, faults {:?}, duplicates {duplicates} (at-least-once on timeouts), \
          peak {} requests/s (limit {RATE_PER_SECOND}), {:.1}s",
