@@ -1,0 +1,264 @@
+//! What-if replay: evaluate a policy set over recorded traffic on a virtual
+//! clock and report what would have warned, breached and escalated, without
+//! sending anything. Lets a team try a policy change on last month's
+//! traffic before turning it on.
+//!
+//! Each thread becomes a conversation; between recorded messages the replay
+//! jumps from one policy deadline to the next, exactly as the desk's tick
+//! would, so a warning due at 10:45 fires at 10:45 and not at the next message.
+
+use crate::LexiconSentiment;
+use crate::twcs::Tweet;
+use carekit_core::{
+    AuditEntry, AuditKind, Author, ChannelKind, Classification, ConversationRecord, Customer,
+    Direction, EscalationPolicy, EscalationReason, Identity, Message, PolicyContext, SlaEventKind,
+    Trigger, Visibility,
+};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// One recorded message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedMessage {
+    /// Its thread.
+    pub thread: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Written by the customer (else by the brand).
+    pub inbound: bool,
+    /// The author (customer handle or brand account).
+    pub author: String,
+    /// Text.
+    pub text: String,
+}
+
+/// What a replay found for one brand.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct AccountFigures {
+    /// Customer-started threads.
+    pub threads: usize,
+    /// Threads with at least one SLA warning.
+    pub warned: usize,
+    /// Threads with at least one SLA breach.
+    pub breached: usize,
+}
+
+/// What a replay found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ReplayReport {
+    /// Customer-started threads replayed.
+    pub threads: usize,
+    /// Threads with at least one SLA warning.
+    pub warned: usize,
+    /// Threads with at least one SLA breach.
+    pub breached: usize,
+    /// Escalations by reason code.
+    pub escalations: BTreeMap<String, usize>,
+    /// Per brand (the brand that answered first; `(unanswered)` otherwise).
+    pub accounts: BTreeMap<String, AccountFigures>,
+}
+
+/// Replays recorded traffic through a policy set.
+pub struct WhatIf {
+    policies: Vec<Arc<dyn EscalationPolicy>>,
+    horizon: Duration,
+}
+
+impl std::fmt::Debug for WhatIf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhatIf")
+            .field("policies", &self.policies.len())
+            .finish()
+    }
+}
+
+impl WhatIf {
+    /// Replays through `policies`; deadlines are followed up to `horizon`
+    /// after a thread's last message (default 7 days).
+    pub fn new(policies: Vec<Arc<dyn EscalationPolicy>>) -> Self {
+        Self {
+            policies,
+            horizon: Duration::days(7),
+        }
+    }
+
+    /// Sets the horizon.
+    pub fn horizon(mut self, horizon: Duration) -> Self {
+        self.horizon = horizon;
+        self
+    }
+
+    /// Replays TWCS tweets: customers' tweets inbound, brands' outbound.
+    pub fn run_twcs(&self, tweets: &[Tweet]) -> ReplayReport {
+        let threads = crate::twcs::threads(tweets);
+        let recorded: Vec<RecordedMessage> = tweets
+            .iter()
+            .map(|t| RecordedMessage {
+                thread: threads[&t.id].clone(),
+                at: t.created_at,
+                inbound: t.inbound,
+                author: t.author.clone(),
+                text: t.text.clone(),
+            })
+            .collect();
+        self.run(&recorded)
+    }
+
+    /// Replays recorded messages.
+    pub fn run(&self, messages: &[RecordedMessage]) -> ReplayReport {
+        let mut by_thread: HashMap<&str, Vec<&RecordedMessage>> = HashMap::new();
+        for m in messages {
+            by_thread.entry(m.thread.as_str()).or_default().push(m);
+        }
+        let mut report = ReplayReport::default();
+        let mut keys: Vec<&str> = by_thread.keys().copied().collect();
+        keys.sort();
+        for key in keys {
+            let mut thread = by_thread.remove(key).unwrap_or_default();
+            thread.sort_by_key(|m| m.at);
+            if !thread.first().is_some_and(|m| m.inbound) {
+                continue;
+            }
+            let brand = thread
+                .iter()
+                .find(|m| !m.inbound)
+                .map_or_else(|| "(unanswered)".to_owned(), |m| m.author.clone());
+            let history = self.replay_thread(&thread);
+            let warned = history
+                .iter()
+                .any(|e| matches!(&e.kind, AuditKind::Sla(ev) if ev.kind == SlaEventKind::Warning));
+            let breached = history.iter().any(|e| matches!(&e.kind, AuditKind::Sla(ev) if ev.kind == SlaEventKind::Breached))
+                || history.iter().any(|e| matches!(&e.kind, AuditKind::Escalated(esc) if matches!(esc.reason, EscalationReason::SlaBreach { .. })));
+            for e in &history {
+                if let AuditKind::Escalated(esc) = &e.kind {
+                    *report
+                        .escalations
+                        .entry(esc.reason.code().to_owned())
+                        .or_default() += 1;
+                }
+            }
+            report.threads += 1;
+            report.warned += usize::from(warned);
+            report.breached += usize::from(breached);
+            let figures = report.accounts.entry(brand).or_default();
+            figures.threads += 1;
+            figures.warned += usize::from(warned);
+            figures.breached += usize::from(breached);
+        }
+        report
+    }
+
+    fn replay_thread(&self, thread: &[&RecordedMessage]) -> Vec<AuditEntry> {
+        let first = thread[0];
+        let customer = Customer::new(
+            Identity::new(ChannelKind::Twitter, first.author.clone()),
+            first.at,
+        );
+        let mut record = ConversationRecord::new(
+            ChannelKind::Twitter,
+            "",
+            Visibility::Public,
+            customer,
+            first.at,
+        );
+        let mut history: Vec<AuditEntry> = Vec::new();
+        let end = thread.last().map_or(first.at, |m| m.at) + self.horizon;
+        let mut now = first.at;
+        for m in thread {
+            self.run_deadlines(&record, &mut history, &mut now, m.at);
+            now = now.max(m.at);
+            let mut message = Message::new(
+                record.id,
+                if m.inbound {
+                    Direction::Inbound
+                } else {
+                    Direction::Outbound
+                },
+                if m.inbound {
+                    Author::Customer(record.customer.id)
+                } else {
+                    Author::Brand
+                },
+                Visibility::Public,
+                m.text.clone(),
+                m.at,
+            );
+            if m.inbound {
+                message.classification = Some(Classification {
+                    sentiment: Some(LexiconSentiment::score(&m.text)),
+                    ..Classification::default()
+                });
+                record.last_inbound_at = Some(m.at);
+            } else {
+                record.first_response_at.get_or_insert(m.at);
+                record.first_human_response_at.get_or_insert(m.at);
+                record.last_outbound_at = Some(m.at);
+            }
+            let trigger = if m.inbound {
+                Trigger::Inbound(message.id)
+            } else {
+                Trigger::Outbound(message.id)
+            };
+            record.messages.push(message);
+            self.evaluate(&record, &mut history, m.at, trigger);
+        }
+        self.run_deadlines(&record, &mut history, &mut now, end);
+        history
+    }
+
+    /// Evaluates at every deadline strictly before `until`.
+    fn run_deadlines(
+        &self,
+        record: &ConversationRecord,
+        history: &mut Vec<AuditEntry>,
+        now: &mut DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) {
+        for _ in 0..1000 {
+            let ctx = PolicyContext::new(*now, Trigger::Deadline, history);
+            let next = self
+                .policies
+                .iter()
+                .filter_map(|p| p.next_deadline(record, &ctx))
+                .filter(|at| *at > *now)
+                .min();
+            match next {
+                Some(at) if at < until => {
+                    *now = at;
+                    self.evaluate(record, history, at, Trigger::Deadline);
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn evaluate(
+        &self,
+        record: &ConversationRecord,
+        history: &mut Vec<AuditEntry>,
+        now: DateTime<Utc>,
+        trigger: Trigger,
+    ) {
+        let mut added = Vec::new();
+        {
+            let ctx = PolicyContext::new(now, trigger, history);
+            for p in &self.policies {
+                for esc in p.evaluate(record, &ctx) {
+                    let seen = ctx.already_escalated(&esc.dedupe_key)
+                        || added.iter().any(|k: &AuditKind| matches!(k, AuditKind::Escalated(e) if e.dedupe_key == esc.dedupe_key));
+                    if !seen {
+                        added.push(AuditKind::Escalated(esc));
+                    }
+                }
+                added.extend(p.observe(record, &ctx));
+            }
+        }
+        history.extend(
+            added
+                .into_iter()
+                .map(|kind| AuditEntry::new(record.id, now, kind)),
+        );
+    }
+}

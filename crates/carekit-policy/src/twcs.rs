@@ -1,0 +1,153 @@
+//! The TWCS corpus ("Customer Support on Twitter", Thought Vector, CC BY-NC-SA
+//! 4.0): real brand–customer threads, for replays and benchmarks. carekit
+//! does not ship the data; point the loader at your copy.
+//!
+//! Columns: `tweet_id, author_id, inbound, created_at, text,
+//! response_tweet_id, in_response_to_tweet_id`.
+
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::io::Read;
+
+/// One tweet of the corpus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tweet {
+    /// Tweet id.
+    pub id: String,
+    /// A brand's screen name, or a customer's anonymised number.
+    pub author: String,
+    /// Written by a customer.
+    pub inbound: bool,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// Text.
+    pub text: String,
+    /// The tweet it answers, if any (may be absent from the file).
+    pub in_reply_to: Option<String>,
+}
+
+/// A row that could not be read; the rest of the file still is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based record number (header excluded).
+    pub record: usize,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// Reads TWCS CSV. Malformed rows are returned as [`RowError`]s, never a panic.
+pub fn read<R: Read>(reader: R) -> (Vec<Tweet>, Vec<RowError>) {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+    let mut tweets = Vec::new();
+    let mut errors = Vec::new();
+    for (i, record) in csv.records().enumerate() {
+        let record_no = i + 1;
+        let row = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(RowError {
+                    record: record_no,
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+        };
+        match parse_row(&row) {
+            Ok(t) => tweets.push(t),
+            Err(reason) => errors.push(RowError {
+                record: record_no,
+                reason,
+            }),
+        }
+    }
+    (tweets, errors)
+}
+
+fn parse_row(row: &csv::StringRecord) -> Result<Tweet, String> {
+    if row.len() != 7 {
+        return Err(format!("expected 7 columns, found {}", row.len()));
+    }
+    let id = row[0].trim();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("bad tweet_id `{id}`"));
+    }
+    let inbound = match row[2].trim() {
+        "True" => true,
+        "False" => false,
+        other => return Err(format!("bad inbound `{other}`")),
+    };
+    let created_at = DateTime::parse_from_str(row[3].trim(), "%a %b %d %H:%M:%S %z %Y")
+        .map_err(|e| format!("bad created_at `{}`: {e}", &row[3]))?
+        .to_utc();
+    let parent = row[6].trim().trim_end_matches(".0");
+    Ok(Tweet {
+        id: id.to_owned(),
+        author: row[1].trim().to_owned(),
+        inbound,
+        created_at,
+        text: row[4].to_owned(),
+        in_reply_to: (!parent.is_empty()).then(|| parent.to_owned()),
+    })
+}
+
+/// Thread of each tweet: connected components of the reply graph (tweets
+/// whose parent is absent start their own component). Returns tweet id →
+/// the thread's representative id.
+pub fn threads(tweets: &[Tweet]) -> HashMap<String, String> {
+    let index: HashMap<&str, usize> = tweets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.as_str(), i))
+        .collect();
+    let mut parent: Vec<usize> = (0..tweets.len()).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    for (i, t) in tweets.iter().enumerate() {
+        if let Some(p) = t.in_reply_to.as_deref().and_then(|p| index.get(p)) {
+            let (a, b) = (find(&mut parent, i), find(&mut parent, *p));
+            if a != b {
+                parent[a] = b;
+            }
+        }
+    }
+    (0..tweets.len())
+        .map(|i| {
+            let root = find(&mut parent, i);
+            (tweets[i].id.clone(), tweets[root].id.clone())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_rows_are_reported_not_fatal() {
+        let data = "tweet_id,author_id,inbound,created_at,text,response_tweet_id,in_response_to_tweet_id\n\
+                    1,sprintcare,False,Tue Oct 31 22:10:47 +0000 2017,hello,2,3\n\
+                    x,115712,True,Tue Oct 31 22:11:45 +0000 2017,bad id,,\n\
+                    4,115712,Maybe,Tue Oct 31 22:11:45 +0000 2017,bad flag,,\n\
+                    5,115712,True,yesterday,bad date,,\n\
+                    6,115712,True\n\
+                    7,115712,True,Tue Oct 31 22:11:45 +0000 2017,\"fine, with comma\",,1\n";
+        let (tweets, errors) = read(data.as_bytes());
+        assert_eq!(
+            tweets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+            ["1", "7"]
+        );
+        assert_eq!(
+            errors.iter().map(|e| e.record).collect::<Vec<_>>(),
+            [2, 3, 4, 5]
+        );
+        assert_eq!(tweets[1].text, "fine, with comma");
+        assert_eq!(tweets[1].in_reply_to.as_deref(), Some("1"));
+        let threads = threads(&tweets);
+        assert_eq!(threads["7"], threads["1"]);
+    }
+}
