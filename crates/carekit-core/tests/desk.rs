@@ -954,3 +954,83 @@ async fn praise_is_thanked_not_apologised_for() {
         assert_eq!(twitter.sent()[0].text, expected);
     }
 }
+
+#[tokio::test]
+async fn an_echo_never_changes_whose_conversation_it_is() {
+    let s = setup(false);
+    let id = s
+        .desk
+        .ingest(tweet("1", "u-cust", "help", "1"))
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap();
+    // The brand's own reply, seen coming back from the platform, authored by the brand account.
+    let echo = sample_event(
+        ChannelKind::Twitter,
+        "2",
+        "acme-brand",
+        "On it!",
+        at("2026-03-02T09:05:00Z"),
+    )
+    .with_kind(EventKind::Echo)
+    .with_parent("1");
+    assert_eq!(
+        s.desk.ingest(echo).await.unwrap().conversation_id(),
+        Some(id)
+    );
+    let record = s.desk.conversation(id).await.unwrap();
+    assert_eq!(record.customer.identities[0].handle, "u-cust");
+    assert_eq!(record.first_response_at, Some(at("2026-03-02T09:05:00Z")));
+    assert!(
+        s.desk
+            .store()
+            .customer_by_identity(ChannelKind::Twitter, "acme-brand")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_private_reply_carries_the_time_of_the_comment_it_answers() {
+    let s = setup(false);
+    let comment = sample_event(
+        ChannelKind::Facebook,
+        "c_1",
+        "fbuser",
+        "bad",
+        at("2026-03-01T09:00:00Z"),
+    )
+    .with_thread_key("post_1");
+    let id = s
+        .desk
+        .ingest(comment)
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap();
+    s.desk
+        .handoff(
+            id,
+            HandoffRequest::new(
+                ChannelKind::Facebook,
+                "We sent you a message.",
+                Actor::Agent("ann".into()),
+            )
+            .with_private_text("Hi, could you share your order number?"),
+        )
+        .await
+        .unwrap();
+    s.desk.run_outbox_once().await.unwrap();
+    let private = s
+        .facebook
+        .sent()
+        .into_iter()
+        .find(|m| m.visibility == Visibility::Private)
+        .unwrap();
+    assert_eq!(
+        private.context.in_reply_to_at,
+        Some(at("2026-03-01T09:00:00Z"))
+    );
+}

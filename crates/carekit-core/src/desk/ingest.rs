@@ -229,6 +229,12 @@ impl Desk {
         let echo = event.kind == EventKind::Echo;
         let (customer, customer_dirty) = self.resolve_customer(event).await?;
         let target = self.thread(event, &customer).await?;
+        // An echo is the brand writing into a conversation: it never changes
+        // whose conversation it is (its author may be the brand's account).
+        let (customer, customer_dirty) = match (&target, echo) {
+            (Target::Existing { record, .. }, true) => (record.customer.clone(), false),
+            _ => (customer, customer_dirty),
+        };
         let mut commit = Commit::new();
         commit
             .dedupe

@@ -301,10 +301,15 @@ impl Desk {
             let mut outbound =
                 outbound_for(&private, text.clone(), Visibility::Private, &author, None)
                     .with_recipient(recipient.clone());
-            if private_reply
-                && let Some(parent) = public.last_inbound().and_then(|m| m.external_id.clone())
-            {
-                outbound = outbound.with_reply_privately_to(parent);
+            if private_reply && let Some(parent) = public.last_inbound() {
+                if let Some(external_id) = parent.external_id.clone() {
+                    outbound = outbound.with_reply_privately_to(external_id);
+                }
+                // The platform's window runs from the public message answered.
+                let mut context = outbound.context.clone();
+                context.in_reply_to_at = Some(parent.at);
+                context.customer_last_message_at = public.last_inbound_at;
+                outbound = outbound.with_context(context);
             }
             let message = Message {
                 id: outbound.id,
