@@ -1,0 +1,267 @@
+//! carekit's `Channel` for a Facebook page: public replies to comments,
+//! private replies to comments, Messenger sends inside Meta's windows, and
+//! hides (never deletes unless the app calls [`Channel::delete`] itself).
+
+use crate::graph::{GraphClient, MessagingType};
+use crate::window::{HUMAN_AGENT_WINDOW, STANDARD_WINDOW, messaging_type, private_reply_allowed};
+use async_trait::async_trait;
+use carekit_core::{
+    Capabilities, Channel, ChannelError, ChannelKind, Cursors, Delivery, OutboundMessage,
+    ReplyWindow, StoreError, ThreadKey, Visibility,
+};
+use std::sync::Arc;
+
+/// Longest Messenger text Meta accepts, in characters.
+pub const MAX_MESSENGER_LENGTH: usize = 2000;
+
+/// Longest comment Meta accepts, in characters.
+pub const MAX_COMMENT_LENGTH: usize = 8000;
+
+/// The ledger key recording the one private reply a comment may get.
+pub fn private_reply_key(comment_id: &str) -> String {
+    format!("facebook:private_reply:{comment_id}")
+}
+
+/// A Facebook page as a carekit [`Channel`].
+///
+/// Private replies are recorded in a durable ledger (any carekit `Store`
+/// is one, through [`Cursors`]) so a comment never gets a second one, not
+/// even after a restart: a record `pending:{message id}` is written before
+/// the call and `sent:{mid}` after it. Only the same outbound message may
+/// retry a pending record, so a retry after a lost answer stays possible
+/// while a second, different private reply is refused.
+#[derive(Clone)]
+pub struct FacebookChannel {
+    client: GraphClient,
+    ledger: Arc<dyn Cursors>,
+}
+
+impl std::fmt::Debug for FacebookChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FacebookChannel")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+struct SharedCursors<C: ?Sized>(Arc<C>);
+
+#[async_trait]
+impl<C: Cursors + ?Sized> Cursors for SharedCursors<C> {
+    async fn load_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.0.load_cursor(name).await
+    }
+    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.0.save_cursor(name, value).await
+    }
+}
+
+impl FacebookChannel {
+    /// A channel sending through `client`, recording private replies in
+    /// `ledger` (usually the desk's store).
+    pub fn new<C: Cursors + ?Sized + 'static>(client: GraphClient, ledger: Arc<C>) -> Self {
+        Self {
+            client,
+            ledger: Arc::new(SharedCursors(ledger)),
+        }
+    }
+
+    /// The Graph client (for fetches and explicit deletes).
+    pub fn client(&self) -> &GraphClient {
+        &self.client
+    }
+
+    async fn public_reply(&self, message: &OutboundMessage) -> Result<Delivery, ChannelError> {
+        let target = message.in_reply_to.as_deref().ok_or_else(|| {
+            ChannelError::Invalid(
+                "a public Facebook reply needs the comment or post it answers".into(),
+            )
+        })?;
+        check_length(&message.text, MAX_COMMENT_LENGTH)?;
+        let id = self.client.reply_to_comment(target, &message.text).await?;
+        let mut delivery = Delivery::sent(id);
+        if let Some(key) = &message.thread_key {
+            delivery = delivery.with_thread_key(key.clone());
+        }
+        Ok(delivery)
+    }
+
+    async fn messenger(&self, message: &OutboundMessage) -> Result<Delivery, ChannelError> {
+        let psid = message
+            .recipient
+            .as_ref()
+            .filter(|r| r.channel == ChannelKind::Facebook && !r.handle.trim().is_empty())
+            .map(|r| r.handle.as_str())
+            .ok_or_else(|| {
+                ChannelError::Invalid("a Messenger message needs the customer's PSID".into())
+            })?;
+        check_length(&message.text, MAX_MESSENGER_LENGTH)?;
+        let kind = messaging_type(
+            self.client.clock().now(),
+            message.context.customer_last_message_at,
+            message.context.human_agent,
+        )?;
+        if kind == MessagingType::HumanAgent {
+            tracing::debug!(psid, "outside 24 h: sending with the HUMAN_AGENT tag");
+        }
+        let receipt = self.client.send_message(psid, &message.text, kind).await?;
+        Ok(
+            Delivery::sent(receipt.message_id).with_thread_key(ThreadKey::new(
+                self.client.thread_key_for(&receipt.recipient_id),
+            )),
+        )
+    }
+
+    async fn private_reply(
+        &self,
+        comment_id: &str,
+        message: &OutboundMessage,
+    ) -> Result<Delivery, ChannelError> {
+        check_length(&message.text, MAX_MESSENGER_LENGTH)?;
+        let comment_at = match message.context.in_reply_to_at {
+            Some(at) => at,
+            None => self.client.comment_created_at(comment_id).await?,
+        };
+        private_reply_allowed(self.client.clock().now(), comment_at)?;
+        let key = private_reply_key(comment_id);
+        let mine = format!("pending:{}", message.id);
+        match self.ledger.load_cursor(&key).await.map_err(ledger_error)? {
+            Some(record) if record.starts_with("sent:") => {
+                return Err(ChannelError::Rejected {
+                    code: Some("private_reply_used".into()),
+                    reason: format!(
+                        "comment {comment_id} already got its one private reply ({})",
+                        &record["sent:".len()..]
+                    ),
+                });
+            }
+            Some(record) if record.starts_with("pending:") && record != mine => {
+                return Err(ChannelError::Rejected {
+                    code: Some("private_reply_used".into()),
+                    reason: format!(
+                        "another private reply to comment {comment_id} was attempted and its outcome is unknown"
+                    ),
+                });
+            }
+            _ => {}
+        }
+        self.ledger
+            .save_cursor(&key, &mine)
+            .await
+            .map_err(ledger_error)?;
+        match self.client.private_reply(comment_id, &message.text).await {
+            Ok(receipt) => {
+                if let Err(e) = self
+                    .ledger
+                    .save_cursor(&key, &format!("sent:{}", receipt.message_id))
+                    .await
+                {
+                    // The reply went out; the pending record still blocks others.
+                    tracing::warn!(comment_id, error = %e, "private reply sent but not recorded as sent");
+                }
+                Ok(
+                    Delivery::sent(receipt.message_id).with_thread_key(ThreadKey::new(
+                        self.client.thread_key_for(&receipt.recipient_id),
+                    )),
+                )
+            }
+            Err(e) => {
+                // Meta answered and refused, or told us to wait: nothing went
+                // out, so the comment may still get its private reply.
+                let certainly_not_sent = matches!(
+                    e,
+                    ChannelError::Rejected { .. }
+                        | ChannelError::Unauthorized { .. }
+                        | ChannelError::OutsideWindow { .. }
+                        | ChannelError::RateLimited { .. }
+                        | ChannelError::Invalid(_)
+                );
+                if certainly_not_sent
+                    && let Err(save) = self
+                        .ledger
+                        .save_cursor(&key, &format!("failed:{}", message.id))
+                        .await
+                {
+                    tracing::warn!(comment_id, error = %save, "could not clear a failed private reply");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+fn check_length(text: &str, max: usize) -> Result<(), ChannelError> {
+    let length = text.chars().count();
+    if text.trim().is_empty() {
+        return Err(ChannelError::Invalid("the text is empty".into()));
+    }
+    if length > max {
+        return Err(ChannelError::TooLong { length, max });
+    }
+    Ok(())
+}
+
+fn ledger_error(e: StoreError) -> ChannelError {
+    ChannelError::Transport(format!("private-reply ledger: {e}"))
+}
+
+#[async_trait]
+impl Channel for FacebookChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Facebook
+    }
+
+    fn account(&self) -> Option<String> {
+        Some(self.client.config().page_id().to_owned())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new()
+            .with_public_reply(true)
+            .with_private_message(true)
+            .with_private_reply_to_public(true)
+            .with_hide(true)
+            .with_delete(true)
+            .with_max_length(Some(MAX_MESSENGER_LENGTH))
+            .with_reply_window(Some(ReplyWindow {
+                standard: STANDARD_WINDOW,
+                extended: Some(HUMAN_AGENT_WINDOW),
+            }))
+            .with_attachments(false)
+    }
+
+    async fn send(&self, message: &OutboundMessage) -> Result<Delivery, ChannelError> {
+        if message.channel != ChannelKind::Facebook {
+            return Err(ChannelError::Invalid(format!(
+                "a {} message sent to the Facebook channel",
+                message.channel
+            )));
+        }
+        let page = self.client.config().page_id();
+        if let Some(account) = message.account.as_deref()
+            && account != page
+        {
+            return Err(ChannelError::Invalid(format!(
+                "message is for page {account}, this channel serves page {page}"
+            )));
+        }
+        if !message.attachments.is_empty() {
+            return Err(ChannelError::Unsupported("attachments"));
+        }
+        if let Some(comment_id) = message.reply_privately_to.as_deref() {
+            return self.private_reply(comment_id, message).await;
+        }
+        match message.visibility {
+            Visibility::Public => self.public_reply(message).await,
+            Visibility::Private => self.messenger(message).await,
+        }
+    }
+
+    async fn hide(&self, external_id: &str, hidden: bool) -> Result<(), ChannelError> {
+        self.client.set_hidden(external_id, hidden).await
+    }
+
+    async fn delete(&self, external_id: &str) -> Result<(), ChannelError> {
+        self.client.delete_object(external_id).await
+    }
+}
