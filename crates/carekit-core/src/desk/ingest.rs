@@ -235,16 +235,18 @@ impl Desk {
             (Target::Existing { record, .. }, true) => (record.customer.clone(), false),
             _ => (customer, customer_dirty),
         };
+        if echo && matches!(target, Target::New { .. }) {
+            return self
+                .skip(
+                    event,
+                    "echo of a brand message outside any known conversation".into(),
+                )
+                .await;
+        }
         let mut commit = Commit::new();
         commit
             .dedupe
             .push((event.channel, event.external_id.clone()));
-        if echo && matches!(target, Target::New { .. }) {
-            store.apply(commit).await?;
-            return Ok(IngestOutcome::Skipped {
-                reason: "echo of a brand message outside any known conversation".into(),
-            });
-        }
         if customer_dirty {
             commit.customers.push(customer.clone());
         }
@@ -532,6 +534,17 @@ impl Desk {
         }
     }
 
+    /// Stores the event's dedupe key (so a replay is recognised) and reports
+    /// why nothing else was done.
+    async fn skip(&self, event: &InboundEvent, reason: String) -> Result<IngestOutcome, DeskError> {
+        let mut commit = Commit::new();
+        commit
+            .dedupe
+            .push((event.channel, event.external_id.clone()));
+        self.inner.store.apply(commit).await?;
+        Ok(IngestOutcome::Skipped { reason })
+    }
+
     async fn try_change(&self, event: &InboundEvent) -> Result<IngestOutcome, DeskError> {
         let store = &self.inner.store;
         let target = match event.thread.parents.first() {
@@ -539,14 +552,12 @@ impl Desk {
             None => None,
         };
         let Some(found) = target else {
-            let mut commit = Commit::new();
-            commit
-                .dedupe
-                .push((event.channel, event.external_id.clone()));
-            store.apply(commit).await?;
-            return Ok(IngestOutcome::Skipped {
-                reason: "edit or removal of a message that is not stored".into(),
-            });
+            return self
+                .skip(
+                    event,
+                    "edit or removal of a message that is not stored".into(),
+                )
+                .await;
         };
         let removed = event.kind == EventKind::Removed;
         let applied = self
@@ -590,14 +601,12 @@ impl Desk {
     ) -> Result<IngestOutcome, DeskError> {
         let store = &self.inner.store;
         let Some(found) = store.locate_message(event.channel, provider_id).await? else {
-            let mut commit = Commit::new();
-            commit
-                .dedupe
-                .push((event.channel, event.external_id.clone()));
-            store.apply(commit).await?;
-            return Ok(IngestOutcome::Skipped {
-                reason: format!("delivery update for unknown message {provider_id}"),
-            });
+            return self
+                .skip(
+                    event,
+                    format!("delivery update for unknown message {provider_id}"),
+                )
+                .await;
         };
         let item = store.outbox_item(found.message_id).await?;
         let applied = self
