@@ -380,7 +380,6 @@ impl Report {
                 emit(dimension, key, s);
             }
         }
-        drop(emit);
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
 }
