@@ -31,7 +31,14 @@ fn nearest_rank(sorted: &[i64], p: f64) -> Option<i64> {
 
 fn event(t: &Tweet) -> InboundEvent {
     let author = Identity::new(ChannelKind::Twitter, t.author.clone());
-    let mut e = InboundEvent::message(ChannelKind::Twitter, Visibility::Public, t.id.clone(), author, t.text.clone(), t.created_at);
+    let mut e = InboundEvent::message(
+        ChannelKind::Twitter,
+        Visibility::Public,
+        t.id.clone(),
+        author,
+        t.text.clone(),
+        t.created_at,
+    );
     if let Some(parent) = &t.in_reply_to {
         e = e.with_parent(parent.clone());
     }
@@ -44,11 +51,18 @@ fn event(t: &Tweet) -> InboundEvent {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let mut path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/twcs/twcs-head5000.csv").to_owned();
+    let mut path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/twcs/twcs-head5000.csv"
+    )
+    .to_owned();
     let mut json_out = None;
     while let Some(arg) = args.next() {
         if arg == "--json" {
-            json_out = Some(args.next().ok_or_else(|| anyhow::anyhow!("--json needs a file"))?);
+            json_out = Some(
+                args.next()
+                    .ok_or_else(|| anyhow::anyhow!("--json needs a file"))?,
+            );
         } else {
             path = arg;
         }
@@ -67,7 +81,11 @@ async fn main() -> anyhow::Result<()> {
     tweets.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
 
     // The desk, on a virtual clock moved to each tweet's time.
-    let clock = FakeClock::new(tweets.first().map_or_else(chrono::Utc::now, |t| t.created_at));
+    let clock = FakeClock::new(
+        tweets
+            .first()
+            .map_or_else(chrono::Utc::now, |t| t.created_at),
+    );
     let desk = Desk::builder().clock(Arc::new(clock.clone())).build()?;
     let started = Instant::now();
     let total = tweets.len();
@@ -76,7 +94,13 @@ async fn main() -> anyhow::Result<()> {
         desk.ingest(event(t)).await?;
         if (i + 1) % 1000 == 0 || i + 1 == total {
             let done = (i + 1) * 30 / total.max(1);
-            eprint!("\r[{}{}] {}/{} tweets", "#".repeat(done), " ".repeat(30 - done), i + 1, total);
+            eprint!(
+                "\r[{}{}] {}/{} tweets",
+                "#".repeat(done),
+                " ".repeat(30 - done),
+                i + 1,
+                total
+            );
         }
     }
     let elapsed = started.elapsed();
@@ -86,7 +110,10 @@ async fn main() -> anyhow::Result<()> {
     let threads = twcs::threads(&tweets);
     let mut by_thread: HashMap<&str, Vec<&Tweet>> = HashMap::new();
     for t in &tweets {
-        by_thread.entry(threads[&t.id].as_str()).or_default().push(t);
+        by_thread
+            .entry(threads[&t.id].as_str())
+            .or_default()
+            .push(t);
     }
     let (mut customer_started, mut answered) = (0usize, 0usize);
     let mut frts: Vec<i64> = Vec::new();
@@ -117,8 +144,16 @@ async fn main() -> anyhow::Result<()> {
     desk_frts.sort_unstable();
 
     let inbound = tweets.iter().filter(|t| t.inbound).count();
-    println!("TWCS replay through the desk: {total} tweets in {:.2} s ({:.0} tweets/s)", elapsed.as_secs_f64(), total as f64 / elapsed.as_secs_f64());
-    println!("  {} brands, {inbound} inbound tweets, {} threads ({customer_started} customer-started, {answered} answered)", brands.len(), by_thread.len());
+    println!(
+        "TWCS replay through the desk: {total} tweets in {:.2} s ({:.0} tweets/s)",
+        elapsed.as_secs_f64(),
+        total as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "  {} brands, {inbound} inbound tweets, {} threads ({customer_started} customer-started, {answered} answered)",
+        brands.len(),
+        by_thread.len()
+    );
     println!(
         "  first response p50 {} s, p90 {} s (desk conversations: {} with a response, p50 {} s)",
         nearest_rank(&frts, 50.0).unwrap_or(0),
