@@ -1,1 +1,39 @@
-//! carekit-desk (skeleton; being built).
+//! # carekit-desk
+//!
+//! A small, production-shaped care-desk server built from carekit's parts,
+//! and the reference for composing them yourself.
+//!
+//! - Webhooks: `GET|POST /webhooks/twitter` (CRC and events),
+//!   `GET|POST /webhooks/facebook` (handshake and events),
+//!   `POST /webhooks/twilio/sms` (+ `/status`), `POST /webhooks/email`
+//!   (`message/rfc822`). Each is authenticated by its platform's signature.
+//! - JSON API (bearer token): `GET /api/conversations`,
+//!   `GET /api/conversations/{id}`, `POST /api/conversations/{id}/reply`,
+//!   `…/handoff`, `…/resolve`, `GET /api/reports/summary`.
+//! - `GET /healthz` and `GET /metrics` (Prometheus text).
+//! - SQLite by default, Postgres by URL; the outbox and SLA worker and any
+//!   pollers run beside the server and stop with it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), carekit_desk::DeskServerError> {
+//! use carekit_desk::{DeskConfig, DeskServer, Secrets};
+//! let config = DeskConfig::from_file("desk.toml")?;
+//! let server = DeskServer::builder(config, Secrets::from_env()).build().await?;
+//! server.run().await
+//! # }
+//! ```
+
+mod api;
+mod app;
+mod config;
+mod error;
+pub mod metrics;
+mod server;
+
+pub use app::{DeskServer, DeskServerBuilder};
+pub use config::{
+    DeskConfig, EmailConfig, EngineConfig, FacebookConfig, ImapSettings, SECRET_NAMES, Secrets,
+    ServerConfig, SmsConfig, StoreConfig, TwitterConfig,
+};
+pub use error::DeskServerError;
+pub use server::{HEADER_READ_TIMEOUT, Shutdown, shutdown_signal};

@@ -1,0 +1,476 @@
+//! The JSON API agents and dashboards use, plus `/healthz` and `/metrics`.
+//!
+//! Every `/api` route needs `Authorization: Bearer <CAREKIT_API_TOKEN>`;
+//! webhooks are authenticated by their platform signatures instead, and
+//! health and metrics carry no customer data.
+
+use crate::metrics::{Gauge, Metrics, reason_label};
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use carekit_core::desk::{HandoffRequest, ReplyRequest};
+use carekit_core::{
+    Actor, AuditEntry, AuditKind, ChannelKind, ConversationFilter, ConversationId,
+    ConversationRecord, DeliveryState, Desk, DeskError, Direction, Escalation, Message, Priority,
+    Visibility,
+};
+use carekit_insight::{Report, ReportOptions};
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+
+/// What the API handlers share.
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    pub desk: Desk,
+    pub token: SecretString,
+    pub metrics: Metrics,
+    pub options: ReportDefaults,
+}
+
+/// How `/api/reports/summary` computes its figures.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ReportDefaults {
+    pub options: Arc<ReportOptions>,
+}
+
+pub(crate) fn router(state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/api/conversations", get(list))
+        .route("/api/conversations/{id}", get(detail))
+        .route("/api/conversations/{id}/reply", post(reply))
+        .route("/api/conversations/{id}/handoff", post(handoff))
+        .route("/api/conversations/{id}/resolve", post(resolve))
+        .route("/api/reports/summary", get(summary))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(api)
+        .with_state(state)
+}
+
+async fn authorize(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = state.token.expose_secret().as_bytes();
+    // Constant time, so the token cannot be guessed byte by byte.
+    let ok = !expected.is_empty()
+        && presented.len() == expected.len()
+        && presented
+            .as_bytes()
+            .iter()
+            .zip(expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if ok {
+        next.run(request).await
+    } else {
+        ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required").into_response()
+    }
+}
+
+/// A JSON error body: `{"error": "..."}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+impl From<DeskError> for ApiError {
+    fn from(e: DeskError) -> Self {
+        let status = match &e {
+            DeskError::UnknownConversation(_) | DeskError::UnknownMessage(_) => {
+                StatusCode::NOT_FOUND
+            }
+            DeskError::InvalidRequest(_)
+            | DeskError::Unsupported { .. }
+            | DeskError::NoChannel(_)
+            | DeskError::NoIdentity(_)
+            | DeskError::HideDisabled
+            | DeskError::Channel(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            DeskError::OptedOut(_) => StatusCode::CONFLICT,
+            DeskError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::warn!(error = %e, "API request failed");
+        }
+        ApiError::new(status, e.to_string())
+    }
+}
+
+fn parse_id(id: &str) -> Result<ConversationId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no conversation {id}")))
+}
+
+/// `GET /api/conversations` query.
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    channel: Option<String>,
+    priority: Option<String>,
+    limit: Option<usize>,
+}
+
+/// One conversation in a list.
+#[derive(Debug, Serialize)]
+struct Summary {
+    id: ConversationId,
+    channel: ChannelKind,
+    account: String,
+    visibility: Visibility,
+    status: &'static str,
+    priority: Priority,
+    customer: CustomerView,
+    message_count: usize,
+    opened_at: DateTime<Utc>,
+    first_response_at: Option<DateTime<Utc>>,
+    first_human_response_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    linked: Vec<ConversationId>,
+    tags: Vec<String>,
+    assignee: Option<String>,
+    team: Option<String>,
+    escalation_level: u8,
+    escalations: Vec<EscalationView>,
+}
+
+#[derive(Debug, Serialize)]
+struct CustomerView {
+    id: String,
+    name: Option<String>,
+    handles: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct EscalationView {
+    at: DateTime<Utc>,
+    policy: String,
+    reason: &'static str,
+    explanation: String,
+    level: u8,
+    team: Option<String>,
+}
+
+fn escalations(trail: &[AuditEntry]) -> Vec<EscalationView> {
+    trail
+        .iter()
+        .filter_map(|e| match &e.kind {
+            AuditKind::Escalated(esc) => Some(view(e.at, esc)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn view(at: DateTime<Utc>, e: &Escalation) -> EscalationView {
+    EscalationView {
+        at,
+        policy: e.policy.clone(),
+        reason: reason_label(&e.reason),
+        explanation: e.explanation.clone(),
+        level: e.level,
+        team: e.team.clone(),
+    }
+}
+
+fn summary_of(c: &ConversationRecord, trail: &[AuditEntry]) -> Summary {
+    Summary {
+        id: c.id,
+        channel: c.channel,
+        account: c.account.clone(),
+        visibility: c.visibility,
+        status: c.status.as_str(),
+        priority: c.priority,
+        customer: CustomerView {
+            id: c.customer.id.to_string(),
+            name: c.customer.name.clone(),
+            handles: c
+                .customer
+                .identities
+                .iter()
+                .map(|i| format!("{}:{}", i.channel, i.handle))
+                .collect(),
+        },
+        message_count: c.messages.len(),
+        opened_at: c.opened_at,
+        first_response_at: c.first_response_at,
+        first_human_response_at: c.first_human_response_at,
+        resolved_at: c.resolved_at,
+        linked: c.linked.clone(),
+        tags: c.tags.iter().cloned().collect(),
+        assignee: c.assignee.clone(),
+        team: c.team.clone(),
+        escalation_level: c.escalation_level,
+        escalations: escalations(trail),
+    }
+}
+
+async fn list(
+    State(state): State<ApiState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let mut filter = ConversationFilter::all().with_limit(q.limit.unwrap_or(100).min(1000));
+    if let Some(status) = q.status {
+        filter = filter.with_status(status);
+    }
+    if let Some(channel) = q.channel {
+        let kind: ChannelKind = channel.parse().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("unknown channel {channel:?}"),
+            )
+        })?;
+        filter = filter.with_channel(kind);
+    }
+    if let Some(priority) = q.priority {
+        let p: Priority = priority.parse().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("unknown priority {priority:?}"),
+            )
+        })?;
+        filter = filter.with_priority(p);
+    }
+    let records = state.desk.conversations(&filter).await?;
+    let mut out = Vec::with_capacity(records.len());
+    for c in &records {
+        let trail = state.desk.audit_trail(c.id).await?;
+        out.push(summary_of(c, &trail));
+    }
+    Ok(Json(json!({ "conversations": out })))
+}
+
+#[derive(Debug, Serialize)]
+struct MessageView<'a> {
+    id: String,
+    direction: Direction,
+    visibility: Visibility,
+    text: &'a str,
+    at: DateTime<Utc>,
+    author: String,
+    delivery: Option<DeliveryState>,
+}
+
+fn message_view(m: &Message) -> MessageView<'_> {
+    MessageView {
+        id: m.id.to_string(),
+        direction: m.direction,
+        visibility: m.visibility,
+        text: &m.text,
+        at: m.at,
+        author: format!("{:?}", m.author),
+        delivery: m.delivery,
+    }
+}
+
+async fn detail(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let c = state.desk.conversation(id).await?;
+    let trail = state.desk.audit_trail(id).await?;
+    let messages: Vec<_> = c.messages.iter().map(message_view).collect();
+    Ok(Json(json!({
+        "conversation": summary_of(&c, &trail),
+        "messages": messages,
+        "audit": trail,
+    })))
+}
+
+/// `POST …/reply`
+#[derive(Debug, Deserialize)]
+struct ReplyBody {
+    text: String,
+    agent: Option<String>,
+    visibility: Option<Visibility>,
+}
+
+async fn reply(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Json(body): Json<ReplyBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id = parse_id(&id)?;
+    let mut request = ReplyRequest::agent(body.agent.unwrap_or_else(|| "api".into()), body.text);
+    if let Some(v) = body.visibility {
+        request = request.with_visibility(v);
+    }
+    let message_id = state.desk.reply(id, request).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "message_id": message_id.to_string(), "status": "queued" })),
+    ))
+}
+
+/// `POST …/handoff`
+#[derive(Debug, Deserialize)]
+struct HandoffBody {
+    to: ChannelKind,
+    public_text: String,
+    private_text: Option<String>,
+    agent: Option<String>,
+}
+
+async fn handoff(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Json(body): Json<HandoffBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id = parse_id(&id)?;
+    let mut request = HandoffRequest::new(
+        body.to,
+        body.public_text,
+        Actor::Agent(body.agent.unwrap_or_else(|| "api".into())),
+    );
+    if let Some(text) = body.private_text {
+        request = request.with_private_text(text);
+    }
+    let outcome = state.desk.handoff(id, request).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "public_reply": outcome.public_reply.to_string(),
+            "private_conversation": outcome.private_conversation.to_string(),
+            "private_message": outcome.private_message.map(|m| m.to_string()),
+        })),
+    ))
+}
+
+/// `POST …/resolve`
+#[derive(Debug, Default, Deserialize)]
+struct ResolveBody {
+    agent: Option<String>,
+}
+
+async fn resolve(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Option<Json<ResolveBody>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let agent = body
+        .and_then(|Json(b)| b.agent)
+        .unwrap_or_else(|| "api".into());
+    state.desk.resolve(id, Actor::Agent(agent)).await?;
+    Ok(Json(json!({ "id": id.to_string(), "status": "resolved" })))
+}
+
+async fn summary(State(state): State<ApiState>) -> Result<Response, ApiError> {
+    let report = Report::from_store(
+        state.desk.store().as_ref(),
+        &ConversationFilter::all(),
+        &state.options.options,
+    )
+    .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        report.to_json(),
+    )
+        .into_response())
+}
+
+/// The outbox states that count as waiting.
+const WAITING: [DeliveryState; 2] = [DeliveryState::Queued, DeliveryState::Sending];
+
+async fn healthz(State(state): State<ApiState>) -> Response {
+    let store_ok = state.desk.store().cursor("healthz").await.is_ok();
+    let channels: Vec<_> = state
+        .desk
+        .channel_health()
+        .into_iter()
+        .map(|(kind, health)| match health {
+            carekit_core::desk::ChannelHealth::Degraded {
+                reason,
+                since,
+                retry_at,
+            } => json!({"channel": kind, "status": "degraded", "reason": reason, "since": since, "retry_at": retry_at}),
+            _ => json!({"channel": kind, "status": "ok"}),
+        })
+        .collect();
+    let degraded = channels.iter().any(|c| c["status"] == "degraded");
+    let status = if !store_ok {
+        "unavailable"
+    } else if degraded {
+        "degraded"
+    } else {
+        "ok"
+    };
+    let code = if store_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(json!({
+            "status": status,
+            "store": if store_ok { "ok" } else { "unreachable" },
+            "crisis_mode": state.desk.crisis_mode(),
+            "channels": channels,
+        })),
+    )
+        .into_response()
+}
+
+async fn metrics(State(state): State<ApiState>) -> Response {
+    let mut gauges = Vec::new();
+    if let Ok(items) = state.desk.store().outbox_in_states(&WAITING, 100_000).await {
+        gauges.push(Gauge {
+            name: "carekit_outbox_depth",
+            help: "Outbound messages queued or being sent.",
+            labels: Vec::new(),
+            value: items.len() as f64,
+        });
+    }
+    for (kind, health) in state.desk.channel_health() {
+        gauges.push(Gauge {
+            name: "carekit_channel_degraded",
+            help: "1 while a channel's credentials fail and its sends are paused.",
+            labels: vec![("channel", kind.to_string())],
+            value: if matches!(health, carekit_core::desk::ChannelHealth::Degraded { .. }) {
+                1.0
+            } else {
+                0.0
+            },
+        });
+    }
+    gauges.push(Gauge {
+        name: "carekit_crisis_mode",
+        help: "1 while the desk is in crisis mode.",
+        labels: Vec::new(),
+        value: if state.desk.crisis_mode() { 1.0 } else { 0.0 },
+    });
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(&gauges),
+    )
+        .into_response()
+}

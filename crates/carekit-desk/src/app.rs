@@ -1,0 +1,528 @@
+//! Composition: configuration in, a running desk out. This module is also
+//! the reference for apps that compose carekit themselves: each adapter is
+//! built from its own config, wrapped in rate limiting and retries, and
+//! handed to one `Desk`; each adapter's webhook router is nested under
+//! `/webhooks/…` and fed through the same metered sink.
+
+use crate::api;
+use crate::config::{DeskConfig, EmailConfig, FacebookConfig, Secrets, SmsConfig, TwitterConfig};
+use crate::metrics::{MeteredSink, Metrics};
+use crate::{DeskServerError, server};
+use async_trait::async_trait;
+use axum::Router;
+use carekit_core::desk::AutoAcknowledge;
+use carekit_core::{
+    Channel, Classifier, Clock, Cursors, Desk, EscalationPolicy, EventSink, Priority, RateLimited,
+    RetryPolicy, Retrying, SlaMetric, Store, StoreError, SystemClock, Visibility,
+};
+use carekit_policy::builtin::{
+    AudienceReach, CrisisTerms, NegativeSentiment, PublicNegative, RepeatedContact,
+};
+use carekit_policy::{LexiconSentiment, SlaPolicy, SlaSet};
+use chrono::Duration;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A background loop (a poller) started with the server and stopped with it.
+pub(crate) type Background =
+    Box<dyn FnOnce(server::Shutdown) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// A configured desk: the engine, its HTTP routes, and its pollers. Build
+/// it with [`DeskServer::builder`], then [`DeskServer::serve`] it.
+pub struct DeskServer {
+    pub(crate) config: DeskConfig,
+    pub(crate) desk: Desk,
+    pub(crate) router: Router,
+    pub(crate) metrics: Metrics,
+    pub(crate) background: Vec<Background>,
+}
+
+impl std::fmt::Debug for DeskServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeskServer")
+            .field("listen", &self.config.server.listen)
+            .field("store", &self.config.store.url)
+            .field("twitter", &self.config.twitter.is_some())
+            .field("facebook", &self.config.facebook.is_some())
+            .field("sms", &self.config.sms.is_some())
+            .field("email", &self.config.email.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`DeskServer`]: the configuration and secrets, plus what an app
+/// or a test wants to inject (a clock, a store, its own rules).
+#[must_use]
+pub struct DeskServerBuilder {
+    config: DeskConfig,
+    secrets: Secrets,
+    clock: Arc<dyn Clock>,
+    store: Option<Arc<dyn Store>>,
+    policies: Vec<Arc<dyn EscalationPolicy>>,
+    rules: Vec<Arc<dyn carekit_core::desk::Rule>>,
+    channels: Vec<Arc<dyn Channel>>,
+}
+
+impl DeskServer {
+    /// Starts a builder.
+    pub fn builder(config: DeskConfig, secrets: Secrets) -> DeskServerBuilder {
+        DeskServerBuilder {
+            config,
+            secrets,
+            clock: Arc::new(SystemClock),
+            store: None,
+            policies: Vec::new(),
+            rules: Vec::new(),
+            channels: Vec::new(),
+        }
+    }
+
+    /// The engine (to reply, hand off or subscribe from the app itself).
+    pub fn desk(&self) -> &Desk {
+        &self.desk
+    }
+
+    /// The HTTP routes (webhooks, API, health, metrics), for mounting in a
+    /// bigger app or driving in tests.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// The counters behind `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &DeskConfig {
+        &self.config
+    }
+}
+
+impl DeskServerBuilder {
+    /// The clock (a virtual one for the sandbox and replays).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Uses this store instead of opening `[store] url`.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Adds an escalation policy to the standard ones.
+    pub fn policy(mut self, policy: Arc<dyn EscalationPolicy>) -> Self {
+        self.policies.push(policy);
+        self
+    }
+
+    /// Adds a rule (a CSAT survey, a router) to the standard ones.
+    pub fn rule(mut self, rule: Arc<dyn carekit_core::desk::Rule>) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Adds a channel the configuration does not describe (an app's own).
+    pub fn channel(mut self, channel: Arc<dyn Channel>) -> Self {
+        self.channels.push(channel);
+        self
+    }
+
+    /// Opens the store (running migrations), builds every configured
+    /// adapter, and mounts the routes.
+    ///
+    /// # Errors
+    /// Invalid configuration, a missing secret, a store that cannot be
+    /// opened or migrated.
+    pub async fn build(self) -> Result<DeskServer, DeskServerError> {
+        let DeskServerBuilder {
+            config,
+            secrets,
+            clock,
+            store,
+            policies,
+            rules,
+            channels,
+        } = self;
+        let api_token = secrets
+            .require("CAREKIT_API_TOKEN", "the JSON API")?
+            .to_owned();
+        let store: Arc<dyn Store> = match store {
+            Some(store) => store,
+            None => open_store(&config).await?,
+        };
+        let mut builder = Desk::builder()
+            .store(store.clone())
+            .clock(clock.clone())
+            .worker_name(config.desk.worker.clone())
+            .allow_hide(config.desk.allow_hide)
+            .classifier(Arc::new(LexiconSentiment) as Arc<dyn Classifier>);
+        for policy in standard_policies(&config)? {
+            builder = builder.policy(policy);
+        }
+        for policy in policies {
+            builder = builder.policy(policy);
+        }
+        if !config.desk.ack_public.is_empty() || !config.desk.ack_private.is_empty() {
+            builder = builder.rule(Arc::new(AutoAcknowledge::new(
+                config.desk.ack_public.clone(),
+                config.desk.ack_private.clone(),
+            )));
+        }
+        for rule in rules {
+            builder = builder.rule(rule);
+        }
+        for channel in channels {
+            builder = builder.channel(channel);
+        }
+
+        // Channels first: they go into the desk, which the webhook
+        // routes then feed.
+        let mut mounts: Vec<Mount> = Vec::new();
+        if let Some(x) = &config.twitter {
+            let (channel, mount) = twitter(x, &secrets, &clock, &store)?;
+            builder = builder.channel(channel);
+            mounts.push(mount);
+        }
+        if let Some(fb) = &config.facebook {
+            let (channel, mount) = facebook(fb, &secrets, &clock, &store)?;
+            builder = builder.channel(channel);
+            mounts.push(mount);
+        }
+        if let Some(sms) = &config.sms {
+            let (channel, mount) = sms_adapter(sms, &config, &secrets, &clock)?;
+            builder = builder.channel(channel);
+            mounts.push(mount);
+        }
+        if let Some(email) = &config.email {
+            let (channel, mount) = email_adapter(email, &secrets, &clock, &store)?;
+            builder = builder.channel(channel);
+            mounts.push(mount);
+        }
+        let desk = builder.build()?;
+        let metrics = Metrics::new();
+        metrics.follow(&desk);
+        let sink: Arc<dyn EventSink> = Arc::new(MeteredSink::new(
+            Arc::new(desk.clone()) as Arc<dyn EventSink>,
+            metrics.clone(),
+        ));
+
+        let mut webhooks = Router::new();
+        let mut background = Vec::new();
+        for mount in mounts {
+            let (path, router, poller) = (mount)(sink.clone());
+            webhooks = webhooks.nest(path, router);
+            background.extend(poller);
+        }
+        let router = server::wrap(
+            webhooks.merge(api::router(api::ApiState {
+                desk: desk.clone(),
+                token: api_token.into(),
+                metrics: metrics.clone(),
+                options: crate::api::ReportDefaults::default(),
+            })),
+            &config.server,
+            metrics.clone(),
+        );
+        Ok(DeskServer {
+            config,
+            desk,
+            router,
+            metrics,
+            background,
+        })
+    }
+}
+
+/// Builds an adapter's routes (and poller) once the desk's sink exists.
+type Mount = Box<dyn FnOnce(Arc<dyn EventSink>) -> (&'static str, Router, Option<Background>)>;
+
+async fn open_store(config: &DeskConfig) -> Result<Arc<dyn Store>, DeskServerError> {
+    let mut builder = carekit_store_sql::SqlStore::builder(&config.store.url);
+    if let Some(schema) = &config.store.schema {
+        builder = builder.schema(schema.clone());
+    }
+    if let Some(n) = config.store.max_connections {
+        builder = builder.max_connections(n);
+    }
+    Ok(Arc::new(builder.open().await?))
+}
+
+/// SLA targets per visibility, then the built-in escalation rules.
+fn standard_policies(
+    config: &DeskConfig,
+) -> Result<Vec<Arc<dyn EscalationPolicy>>, DeskServerError> {
+    let d = &config.desk;
+    let sla = |name: &str, visibility: Visibility, minutes: i64| {
+        let target = Duration::minutes(minutes.max(1));
+        SlaPolicy::builder(name)
+            .visibility(visibility)
+            .target_all(SlaMetric::FirstResponse, target)
+            .target_all(SlaMetric::NextResponse, target)
+            .target(Priority::Urgent, SlaMetric::FirstResponse, target / 4)
+            .target(Priority::High, SlaMetric::FirstResponse, target / 2)
+            .warn_at(d.warn_at)
+            .level(1.0, 2, Some("leads"))
+            .build()
+            .map_err(|e| DeskServerError::Config(format!("[desk] SLA: {e}")))
+    };
+    let set = SlaSet::new(vec![
+        sla(
+            "public",
+            Visibility::Public,
+            d.public_first_response_minutes,
+        )?,
+        sla(
+            "private",
+            Visibility::Private,
+            d.private_first_response_minutes,
+        )?,
+    ])
+    .map_err(|e| DeskServerError::Config(format!("[desk] SLA: {e}")))?;
+    let crisis = if d.crisis_terms.is_empty() {
+        CrisisTerms::default_terms()
+    } else {
+        CrisisTerms::new(d.crisis_terms.clone(), "crisis")
+    };
+    Ok(vec![
+        Arc::new(set),
+        Arc::new(crisis),
+        Arc::new(RepeatedContact::new(d.repeated_contact.max(2))),
+        Arc::new(AudienceReach::new(d.large_audience)),
+        Arc::new(NegativeSentiment::new(-0.6)),
+        Arc::new(PublicNegative::new(-0.3, Priority::High)),
+    ])
+}
+
+/// Sends wait out the platform's rate limits, then retry transient failures.
+fn resilient<C: Channel + 'static>(
+    channel: C,
+    per_window: u32,
+    window: std::time::Duration,
+) -> Arc<dyn Channel> {
+    Arc::new(Retrying::new(
+        RateLimited::new(channel, per_window, window),
+        RetryPolicy::default(),
+    ))
+}
+
+fn twitter(
+    x: &TwitterConfig,
+    secrets: &Secrets,
+    clock: &Arc<dyn Clock>,
+    store: &Arc<dyn Store>,
+) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
+    use carekit_twitter::webhook::{self, WebhookConfig};
+    use carekit_twitter::{Auth, ParentResolver, Poller, TwitterChannel, XClient};
+    let need = "[twitter]";
+    let consumer_secret = secrets.require("X_CONSUMER_SECRET", need)?.to_owned();
+    let auth = match secrets.get("X_BEARER_TOKEN") {
+        Some(token) if secrets.get("X_ACCESS_TOKEN").is_none() => Auth::bearer(token),
+        _ => Auth::oauth1(
+            secrets.require("X_CONSUMER_KEY", need)?,
+            consumer_secret.clone(),
+            secrets.require("X_ACCESS_TOKEN", need)?,
+            secrets.require("X_ACCESS_TOKEN_SECRET", need)?,
+        ),
+    };
+    let client = XClient::builder(auth, &x.brand_user_id)
+        .api_base(x.api_base.clone())
+        .build()
+        .map_err(|e| DeskServerError::adapter("twitter", e))?;
+    // X's v2 user-context limit for posting is 100 per 15 minutes per user
+    // on the basic tier; the adapter also reads X's own headers.
+    let channel = resilient(
+        TwitterChannel::new(client.clone()),
+        100,
+        std::time::Duration::from_secs(15 * 60),
+    );
+    let mut hooks = WebhookConfig::new(consumer_secret)
+        .with_account(&x.brand_user_id)
+        .with_clock(clock.clone())
+        .with_parent_resolver(ParentResolver::new(client.clone(), store.clone()));
+    if let Some(secret) = secrets.get("X_OAUTH2_CLIENT_SECRET") {
+        hooks = hooks.with_oauth2_client_secret(secret);
+    }
+    let poll = x.poll_seconds;
+    let store = store.clone();
+    let mount: Mount = Box::new(move |sink: Arc<dyn EventSink>| {
+        let poller = (poll > 0).then(|| {
+            let poller = Poller::builder(client.clone(), sink.clone(), store.clone())
+                .interval(std::time::Duration::from_secs(poll))
+                .parent_resolver(ParentResolver::new(client, store))
+                .build();
+            let run: Background = Box::new(move |stop: server::Shutdown| {
+                Box::pin(async move { poller.run(stop.wait()).await })
+            });
+            run
+        });
+        ("/webhooks/twitter", webhook::router(hooks, sink), poller)
+    });
+    Ok((channel, mount))
+}
+
+fn facebook(
+    fb: &FacebookConfig,
+    secrets: &Secrets,
+    clock: &Arc<dyn Clock>,
+    store: &Arc<dyn Store>,
+) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
+    use carekit_facebook::{FacebookChannel, GraphClient, webhook};
+    let need = "[facebook]";
+    let mut builder = carekit_facebook::FacebookConfig::builder(&fb.page_id)
+        .page_token(secrets.require("FB_PAGE_TOKEN", need)?)
+        .app_secret(secrets.require("FB_APP_SECRET", need)?)
+        .verify_token(secrets.require("FB_VERIFY_TOKEN", need)?);
+    if let Some(base) = &fb.graph_base {
+        builder = builder.base_url(base.clone());
+    }
+    if let Some(version) = &fb.graph_version {
+        builder = builder.graph_version(version.clone());
+    }
+    let config = builder
+        .build()
+        .map_err(|e| DeskServerError::adapter("facebook", e))?;
+    let client = GraphClient::new(config.clone(), clock.clone())
+        .map_err(|e| DeskServerError::adapter("facebook", e))?;
+    // The Graph client paces itself from Meta's usage headers.
+    let channel: Arc<dyn Channel> = Arc::new(Retrying::new(
+        FacebookChannel::new(client, store.clone()),
+        RetryPolicy::default(),
+    ));
+    let clock = clock.clone();
+    let mount: Mount = Box::new(move |sink| {
+        (
+            "/webhooks/facebook",
+            webhook::router(config, sink, clock),
+            None,
+        )
+    });
+    Ok((channel, mount))
+}
+
+fn sms_adapter(
+    sms: &SmsConfig,
+    config: &DeskConfig,
+    secrets: &Secrets,
+    clock: &Arc<dyn Clock>,
+) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
+    use carekit_sms::{SmsChannel, TwilioConfig, TwilioProvider, WebhookConfig, webhook};
+    let token = secrets.require("TWILIO_AUTH_TOKEN", "[sms]")?.to_owned();
+    let public = config.server.public_url.trim_end_matches('/').to_owned();
+    let twilio = TwilioConfig::builder(sms.account_sid.clone(), token.clone())
+        .base_url(sms.api_base.clone())
+        .build()
+        .map_err(|e| DeskServerError::adapter("sms", e))?;
+    let channel = SmsChannel::builder(Arc::new(TwilioProvider::new(twilio)), sms.from.clone())
+        .default_region(sms.default_region.clone())
+        .status_callback(format!("{public}/webhooks/twilio/sms/status"))
+        .build()
+        .map_err(|e| DeskServerError::adapter("sms", e))?;
+    let per_second = channel.per_second();
+    let channel = resilient(channel, per_second, std::time::Duration::from_secs(1));
+    let mut hooks = WebhookConfig::builder(token, public)
+        .default_region(sms.default_region.clone())
+        .clock(clock.clone());
+    if let Some(help) = &sms.help_text {
+        hooks = hooks.help_text(help.clone());
+    }
+    let hooks = hooks.build();
+    let mount: Mount =
+        Box::new(move |sink| ("/webhooks/twilio/sms", webhook::router(hooks, sink), None));
+    Ok((channel, mount))
+}
+
+/// `Arc<dyn Store>` as the `Arc<dyn Cursors>` the email intake wants.
+struct StoreCursors(Arc<dyn Store>);
+
+#[async_trait]
+impl Cursors for StoreCursors {
+    async fn load_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.0.load_cursor(name).await
+    }
+    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.0.save_cursor(name, value).await
+    }
+}
+
+fn email_adapter(
+    email: &EmailConfig,
+    secrets: &Secrets,
+    clock: &Arc<dyn Clock>,
+    store: &Arc<dyn Store>,
+) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
+    use carekit_email::{
+        EmailChannel, EmailIntake, ImapConfig, ImapPoller, RouteGuard, SmtpConfig, SmtpSecurity,
+        raw_mail_router,
+    };
+    let need = "[email]";
+    let security = match email.smtp_security.as_str() {
+        "tls" => SmtpSecurity::Tls,
+        "starttls" => SmtpSecurity::StartTls,
+        "plain" => SmtpSecurity::PlainForTests,
+        other => {
+            return Err(DeskServerError::Config(format!(
+                "[email] smtp_security = {other:?}: use starttls, tls or plain"
+            )));
+        }
+    };
+    let mut smtp =
+        SmtpConfig::builder(email.smtp_host.clone(), email.mailbox.clone()).security(security);
+    if let Some(port) = email.smtp_port {
+        smtp = smtp.port(port);
+    }
+    if let (Some(user), Some(password)) = (secrets.get("SMTP_USER"), secrets.get("SMTP_PASSWORD")) {
+        smtp = smtp.credentials(user, password);
+    }
+    let smtp = smtp
+        .build()
+        .map_err(|e| DeskServerError::adapter("email", e))?;
+    let channel: Arc<dyn Channel> = Arc::new(Retrying::new(
+        EmailChannel::new(smtp, clock.clone()).map_err(|e| DeskServerError::adapter("email", e))?,
+        RetryPolicy::default(),
+    ));
+    let guard = RouteGuard::shared_secret(secrets.require("EMAIL_INBOUND_SECRET", need)?);
+    let imap = match &email.imap {
+        None => None,
+        Some(settings) => {
+            let mut imap = ImapConfig::builder(
+                settings.host.clone(),
+                settings.user.clone(),
+                secrets.require("IMAP_PASSWORD", "[email.imap]")?,
+            )
+            .mailbox(settings.folder.clone());
+            imap = if settings.plain_for_tests {
+                imap.plain_for_tests()
+            } else {
+                imap.tls_with_ca_file("/etc/ssl/certs/ca-certificates.crt")
+                    .map_err(|e| DeskServerError::adapter("email", e))?
+            };
+            if let Some(port) = settings.port {
+                imap = imap.port(port);
+            }
+            Some(
+                imap.build()
+                    .map_err(|e| DeskServerError::adapter("email", e))?,
+            )
+        }
+    };
+    let mailbox = email.mailbox.clone();
+    let clock = clock.clone();
+    let cursors: Arc<dyn Cursors> = Arc::new(StoreCursors(store.clone()));
+    let mount: Mount = Box::new(move |sink| {
+        let intake =
+            Arc::new(EmailIntake::new(mailbox, sink, clock).with_thread_index(cursors.clone()));
+        let poller = imap.map(|imap| {
+            let poller = ImapPoller::new(imap, intake.clone(), cursors);
+            let run: Background = Box::new(move |stop: server::Shutdown| {
+                Box::pin(async move { poller.run(stop.wait()).await })
+            });
+            run
+        });
+        ("/webhooks/email", raw_mail_router(intake, guard), poller)
+    });
+    Ok((channel, mount))
+}

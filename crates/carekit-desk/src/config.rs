@@ -1,0 +1,367 @@
+//! Configuration: a TOML file for everything that is not a secret, and
+//! [`Secrets`] (environment variables by default) for everything that is.
+//!
+//! Keeping secrets out of the file means the file can be committed and
+//! reviewed; the secrets come from the deployment's secret store.
+
+use crate::DeskServerError;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The whole configuration of a desk server.
+///
+/// ```
+/// let config = carekit_desk::DeskConfig::from_toml_str(r#"
+///     [server]
+///     listen = "127.0.0.1:8080"
+///     public_url = "https://desk.example.com"
+///
+///     [sms]
+///     account_sid = "AC00000000000000000000000000000000"
+///     from = "+14155550100"
+/// "#).unwrap();
+/// assert!(config.sms.is_some() && config.twitter.is_none());
+/// assert_eq!(config.store.url, "sqlite://carekit.db");
+/// ```
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DeskConfig {
+    /// Where to listen and how to treat requests.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where conversations are kept.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Engine settings.
+    #[serde(default)]
+    pub desk: EngineConfig,
+    /// X (Twitter); absent means off.
+    pub twitter: Option<TwitterConfig>,
+    /// Facebook page comments and Messenger; absent means off.
+    pub facebook: Option<FacebookConfig>,
+    /// SMS through Twilio; absent means off.
+    pub sms: Option<SmsConfig>,
+    /// Email (raw-mail webhook, optional IMAP, SMTP out); absent means off.
+    pub email: Option<EmailConfig>,
+}
+
+impl DeskConfig {
+    /// Parses a TOML document.
+    ///
+    /// # Errors
+    /// [`DeskServerError::Config`] naming the offending key.
+    pub fn from_toml_str(text: &str) -> Result<Self, DeskServerError> {
+        toml::from_str(text).map_err(|e| DeskServerError::Config(e.to_string()))
+    }
+
+    /// Reads and parses a TOML file.
+    ///
+    /// # Errors
+    /// The file cannot be read or parsed.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, DeskServerError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| DeskServerError::Config(format!("{}: {e}", path.display())))?;
+        Self::from_toml_str(&text)
+    }
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// The origin the platforms call (Twilio signs the full URL it called).
+    pub public_url: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// A request that takes longer is answered 408 and its work dropped
+    /// before anything is stored.
+    pub request_timeout_ms: u64,
+    /// How long shutdown waits for in-flight requests and the outbox.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            max_body_bytes: 1024 * 1024,
+            request_timeout_ms: 10_000,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+/// `[store]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// `sqlite://path.db` (the embedded default) or `postgres://…`.
+    pub url: String,
+    /// Postgres schema to use (created if missing); lets many desks share
+    /// a database.
+    pub schema: Option<String>,
+    /// Connection pool size.
+    pub max_connections: Option<u32>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://carekit.db".into(),
+            schema: None,
+            max_connections: None,
+        }
+    }
+}
+
+/// `[desk]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// This worker's name in leases and audit trails.
+    pub worker: String,
+    /// How often the outbox and SLA deadlines are checked when idle.
+    pub tick_ms: u64,
+    /// Whether agents may hide comments (audited; off by default).
+    pub allow_hide: bool,
+    /// Automatic public acknowledgement of complaints; empty means none.
+    pub ack_public: String,
+    /// Automatic acknowledgement of private messages; empty means none.
+    pub ack_private: String,
+    /// First-response target for public conversations, in minutes.
+    pub public_first_response_minutes: i64,
+    /// First-response target for private conversations, in minutes.
+    pub private_first_response_minutes: i64,
+    /// Fraction of a target after which a warning is raised.
+    pub warn_at: f64,
+    /// Unanswered messages from one customer that escalate.
+    pub repeated_contact: usize,
+    /// Words that send a conversation straight to the crisis team.
+    pub crisis_terms: Vec<String>,
+    /// Followers at which a public post escalates.
+    pub large_audience: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            worker: "desk".into(),
+            tick_ms: 500,
+            allow_hide: false,
+            ack_public: String::new(),
+            ack_private: String::new(),
+            public_first_response_minutes: 60,
+            private_first_response_minutes: 240,
+            warn_at: 0.75,
+            repeated_contact: 3,
+            crisis_terms: Vec::new(),
+            large_audience: 10_000,
+        }
+    }
+}
+
+/// `[twitter]`. Secrets: `X_CONSUMER_KEY`, `X_CONSUMER_SECRET`,
+/// `X_ACCESS_TOKEN`, `X_ACCESS_TOKEN_SECRET` (OAuth 1.0a user context), or
+/// `X_BEARER_TOKEN`; optionally `X_OAUTH2_CLIENT_SECRET` for the newer
+/// webhook signature.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TwitterConfig {
+    /// The brand's numeric user id.
+    pub brand_user_id: String,
+    /// API base URL.
+    #[serde(default = "default_x_base")]
+    pub api_base: String,
+    /// Poll mentions and DMs every this many seconds; 0 means webhooks only.
+    #[serde(default)]
+    pub poll_seconds: u64,
+}
+
+fn default_x_base() -> String {
+    "https://api.x.com".into()
+}
+
+/// `[facebook]`. Secrets: `FB_PAGE_TOKEN`, `FB_APP_SECRET`, `FB_VERIFY_TOKEN`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct FacebookConfig {
+    /// The page id.
+    pub page_id: String,
+    /// Graph API base URL (default Meta's).
+    pub graph_base: Option<String>,
+    /// Graph API version (default the adapter's pinned one).
+    pub graph_version: Option<String>,
+}
+
+/// `[sms]`. Secret: `TWILIO_AUTH_TOKEN`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SmsConfig {
+    /// The Twilio account SID.
+    pub account_sid: String,
+    /// The sending number (E.164) or messaging service.
+    pub from: String,
+    /// API base URL.
+    #[serde(default = "default_twilio_base")]
+    pub api_base: String,
+    /// Region for numbers written without a country code.
+    #[serde(default = "default_region")]
+    pub default_region: String,
+    /// The answer to HELP.
+    pub help_text: Option<String>,
+}
+
+fn default_twilio_base() -> String {
+    "https://api.twilio.com".into()
+}
+
+fn default_region() -> String {
+    "US".into()
+}
+
+/// `[email]`. Secrets: `EMAIL_INBOUND_SECRET` (checked on
+/// `POST /webhooks/email`), optionally `SMTP_USER`/`SMTP_PASSWORD` and
+/// `IMAP_PASSWORD`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct EmailConfig {
+    /// The support mailbox (`support@example.com`).
+    pub mailbox: String,
+    /// SMTP host.
+    pub smtp_host: String,
+    /// SMTP port (default by security: 465, 587, 25).
+    pub smtp_port: Option<u16>,
+    /// `starttls` (default), `tls`, or `plain` (local test servers only).
+    #[serde(default = "default_security")]
+    pub smtp_security: String,
+    /// IMAP polling; absent means the webhook only.
+    pub imap: Option<ImapSettings>,
+}
+
+fn default_security() -> String {
+    "starttls".into()
+}
+
+/// `[email.imap]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ImapSettings {
+    /// Host.
+    pub host: String,
+    /// Port (default 993 with TLS, 143 plain).
+    pub port: Option<u16>,
+    /// User.
+    pub user: String,
+    /// Folder (default INBOX).
+    #[serde(default = "default_folder")]
+    pub folder: String,
+    /// Plain connection for local test servers.
+    #[serde(default)]
+    pub plain_for_tests: bool,
+}
+
+fn default_folder() -> String {
+    "INBOX".into()
+}
+
+/// Named secrets (API tokens, app secrets, auth tokens). `Debug` shows
+/// only the names, so a logged configuration leaks nothing.
+///
+/// ```
+/// let secrets = carekit_desk::Secrets::new().with("CAREKIT_API_TOKEN", "s3cret");
+/// assert!(!format!("{secrets:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Secrets {
+    values: BTreeMap<String, SecretString>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.values.keys()).finish()
+    }
+}
+
+/// Every secret the server knows, by name.
+pub const SECRET_NAMES: &[&str] = &[
+    "CAREKIT_API_TOKEN",
+    "X_CONSUMER_KEY",
+    "X_CONSUMER_SECRET",
+    "X_ACCESS_TOKEN",
+    "X_ACCESS_TOKEN_SECRET",
+    "X_BEARER_TOKEN",
+    "X_OAUTH2_CLIENT_SECRET",
+    "FB_PAGE_TOKEN",
+    "FB_APP_SECRET",
+    "FB_VERIFY_TOKEN",
+    "TWILIO_AUTH_TOKEN",
+    "EMAIL_INBOUND_SECRET",
+    "SMTP_USER",
+    "SMTP_PASSWORD",
+    "IMAP_PASSWORD",
+];
+
+impl Secrets {
+    /// No secrets.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every name in [`SECRET_NAMES`] that is set in the environment.
+    pub fn from_env() -> Self {
+        let mut secrets = Self::new();
+        for name in SECRET_NAMES {
+            if let Ok(value) = std::env::var(name)
+                && !value.is_empty()
+            {
+                secrets = secrets.with(name, value);
+            }
+        }
+        secrets
+    }
+
+    /// Sets one secret.
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.values
+            .insert(name.to_owned(), SecretString::from(value.into()));
+        self
+    }
+
+    /// The value, if set.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(|s| s.expose_secret())
+    }
+
+    /// The value, or an error naming what needs it.
+    ///
+    /// # Errors
+    /// [`DeskServerError::MissingSecret`].
+    pub fn require(&self, name: &str, needed_by: &str) -> Result<&str, DeskServerError> {
+        self.get(name)
+            .ok_or_else(|| DeskServerError::MissingSecret {
+                name: name.to_owned(),
+                needed_by: needed_by.to_owned(),
+            })
+    }
+
+    /// Every value, for scanning logs and reports for leaks.
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.values.values().map(|s| s.expose_secret())
+    }
+}

@@ -1,0 +1,352 @@
+//! A desk server on a free port with local fake platforms (wiremock), and
+//! signed webhook payloads in each platform's documented shape.
+#![allow(dead_code)]
+
+use carekit_desk::{DeskConfig, DeskServer, Secrets};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+pub const API_TOKEN: &str = "api-token-7c1d2e";
+pub const X_CONSUMER_SECRET: &str = "x-consumer-secret-55aa";
+pub const FB_APP_SECRET: &str = "fb-app-secret-91bc";
+pub const FB_VERIFY: &str = "fb-verify-token-3344";
+pub const FB_PAGE_TOKEN: &str = "EAAB-page-token-0f0f";
+pub const TWILIO_TOKEN: &str = "twilio-auth-token-8d8d";
+pub const EMAIL_SECRET: &str = "email-inbound-secret-6e6e";
+pub const BRAND: &str = "2244994945";
+pub const PAGE: &str = "1234567890";
+pub const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub const SMS_FROM: &str = "+14155550100";
+
+/// Every secret the test desk is configured with.
+pub fn secrets() -> Secrets {
+    Secrets::new()
+        .with("CAREKIT_API_TOKEN", API_TOKEN)
+        .with("X_CONSUMER_KEY", "x-consumer-key-1")
+        .with("X_CONSUMER_SECRET", X_CONSUMER_SECRET)
+        .with("X_ACCESS_TOKEN", "x-access-token-2")
+        .with("X_ACCESS_TOKEN_SECRET", "x-access-secret-3")
+        .with("FB_PAGE_TOKEN", FB_PAGE_TOKEN)
+        .with("FB_APP_SECRET", FB_APP_SECRET)
+        .with("FB_VERIFY_TOKEN", FB_VERIFY)
+        .with("TWILIO_AUTH_TOKEN", TWILIO_TOKEN)
+        .with("EMAIL_INBOUND_SECRET", EMAIL_SECRET)
+}
+
+/// The fakes the desk's adapters call.
+pub struct Platforms {
+    pub x: MockServer,
+    pub graph: MockServer,
+    pub twilio: MockServer,
+}
+
+impl Platforms {
+    pub async fn start() -> Self {
+        let x = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/2/tweets"))
+            .respond_with(
+                ResponseTemplate::new(201)
+                    .set_body_json(json!({"data": {"id": "1900000000000000001", "text": "ok"}})),
+            )
+            .mount(&x)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/2/dm_conversations/with/\d+/messages$"))
+            .respond_with(ResponseTemplate::new(201).set_body_json(
+                json!({"data": {"dm_conversation_id": "1-2", "dm_event_id": "1900000000000000002"}}),
+            ))
+            .mount(&x)
+            .await;
+        let graph = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path_regex(r"/me/messages$"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(
+                    json!({"recipient_id": "6000000000000001", "message_id": "m_abc"}),
+                ),
+            )
+            .mount(&graph)
+            .await;
+        Mock::given(method("POST"))
+            .and(path_regex(r"/comments$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "444444444_999"})))
+            .mount(&graph)
+            .await;
+        let twilio = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(format!(
+                "/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+            )))
+            .respond_with(ResponseTemplate::new(201).set_body_json(
+                json!({"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued", "num_segments": "1"}),
+            ))
+            .mount(&twilio)
+            .await;
+        Self { x, graph, twilio }
+    }
+}
+
+/// A running desk.
+pub struct TestDesk {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub platforms: Platforms,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestDesk {
+    /// Starts a desk on a free port against `store_url` (and `schema` for Postgres).
+    pub async fn start(store_url: &str, schema: Option<&str>) -> Self {
+        let platforms = Platforms::start().await;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let schema_line = schema
+            .map(|s| format!("schema = \"{s}\""))
+            .unwrap_or_default();
+        let config = DeskConfig::from_toml_str(&format!(
+            r#"
+            [server]
+            listen = "{addr}"
+            public_url = "http://{addr}"
+            max_body_bytes = 262144
+            request_timeout_ms = 5000
+            [store]
+            url = "{store_url}"
+            {schema_line}
+            [desk]
+            tick_ms = 20
+            [twitter]
+            brand_user_id = "{BRAND}"
+            api_base = "{x}"
+            [facebook]
+            page_id = "{PAGE}"
+            graph_base = "{graph}"
+            [sms]
+            account_sid = "{TWILIO_SID}"
+            from = "{SMS_FROM}"
+            api_base = "{twilio}"
+            [email]
+            mailbox = "support@acme.example"
+            smtp_host = "127.0.0.1"
+            smtp_port = 1
+            smtp_security = "plain"
+            "#,
+            x = platforms.x.uri(),
+            graph = platforms.graph.uri(),
+            twilio = platforms.twilio.uri(),
+        ))
+        .unwrap();
+        let server = DeskServer::builder(config, secrets())
+            .build()
+            .await
+            .unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            platforms,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(20), task)
+                .await
+                .expect("graceful shutdown finished")
+                .unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> u16 {
+        let mut request = self.http.post(self.url(path)).body(body);
+        for (k, v) in headers {
+            request = request.header(*k, v);
+        }
+        request.send().await.unwrap().status().as_u16()
+    }
+
+    pub async fn api(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(API_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn api_post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(API_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls `GET /api/conversations` until `n` exist (or fails after 5 s).
+    pub async fn conversations(&self, n: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let (status, body) = self.api("/api/conversations").await;
+            assert_eq!(status, 200);
+            let list = body["conversations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if list.len() >= n || tokio::time::Instant::now() > deadline {
+                return list;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for TestDesk {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// `sha256=` + base64 HMAC-SHA256 of `body`: X's webhook signature (and
+/// its CRC token, which is the same function over the token).
+pub fn x_signature(secret: &str, body: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!(
+        "sha256={}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
+/// `sha256=` + hex HMAC-SHA256: Meta's `X-Hub-Signature-256`.
+pub fn meta_signature(secret: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Twilio's `X-Signature`: base64 HMAC-SHA1 over the URL and the sorted
+/// parameters, each name followed by its value.
+pub fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mut sorted: Vec<_> = params.to_vec();
+    sorted.sort();
+    let mut data = url.to_owned();
+    for (k, v) in sorted {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
+    mac.update(data.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// An Account Activity `tweet_create_events` delivery.
+pub fn tweet(id: &str, user_id: &str, screen_name: &str, text: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "for_user_id": BRAND,
+        "tweet_create_events": [{
+            "created_at": "Mon Mar 02 09:00:00 +0000 2026",
+            "id_str": id,
+            "text": text,
+            "in_reply_to_status_id_str": null,
+            "user": {
+                "id_str": user_id, "name": screen_name.to_uppercase(), "screen_name": screen_name,
+                "followers_count": 120
+            },
+            "entities": { "user_mentions": [{ "screen_name": "acme", "id_str": BRAND, "indices": [0, 5] }] },
+            "timestamp_ms": "1772442000000"
+        }]
+    }))
+    .unwrap()
+}
+
+/// A page `feed` comment.
+pub fn page_comment(comment_id: &str, from: &str, text: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "object": "page",
+        "entry": [{ "id": PAGE, "time": 1772442000, "changes": [{ "field": "feed", "value": {
+            "from": { "id": from, "name": "Cinderella Hoover" },
+            "post_id": format!("{PAGE}_444444444"),
+            "comment_id": comment_id,
+            "parent_id": format!("{PAGE}_444444444"),
+            "created_time": 1772442000,
+            "item": "comment",
+            "verb": "add",
+            "message": text
+        }}]}]
+    }))
+    .unwrap()
+}
+
+/// A Messenger message.
+pub fn messenger(mid: &str, psid: &str, text: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "object": "page",
+        "entry": [{ "id": PAGE, "time": 1772442000000u64, "messaging": [{
+            "sender": { "id": psid },
+            "recipient": { "id": PAGE },
+            "timestamp": 1772442000000u64,
+            "message": { "mid": mid, "text": text }
+        }]}]
+    }))
+    .unwrap()
+}
+
+/// A Twilio inbound SMS form and its parameters.
+pub fn sms_params<'a>(sid: &'a str, from: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("MessageSid", sid),
+        ("SmsSid", sid),
+        ("AccountSid", TWILIO_SID),
+        ("From", from),
+        ("To", SMS_FROM),
+        ("Body", body),
+        ("NumMedia", "0"),
+        ("NumSegments", "1"),
+    ]
+}
+
+/// A plain RFC 5322 message.
+pub fn email(message_id: &str, from: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Dana <{from}>\r\nTo: support@acme.example\r\nSubject: {subject}\r\nDate: Mon, 02 Mar 2026 09:00:00 +0000\r\nMessage-ID: <{message_id}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
