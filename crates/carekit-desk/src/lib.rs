@@ -28,6 +28,7 @@ mod app;
 mod config;
 mod error;
 pub mod metrics;
+pub mod report;
 mod server;
 
 pub use app::{DeskServer, DeskServerBuilder};
@@ -36,4 +37,5 @@ pub use config::{
     ServerConfig, SmsConfig, StoreConfig, TwitterConfig,
 };
 pub use error::DeskServerError;
+pub use report::DayReport;
 pub use server::{HEADER_READ_TIMEOUT, Shutdown, shutdown_signal};
