@@ -584,6 +584,13 @@ async fn a_crash_mid_send_never_posts_twice_in_public() {
         limit: 10,
     };
     assert_eq!(s.desk.store().claim_outbox(&claim).await.unwrap().len(), 1);
+    // It recorded its attempt (as the engine does right before calling the
+    // platform), then died.
+    let mut item = s.desk.store().outbox_item(msg).await.unwrap().unwrap();
+    item.state = DeliveryState::Sending;
+    let mut commit = Commit::new();
+    commit.outbox.push(item);
+    s.desk.store().apply(commit).await.unwrap();
     assert_eq!(
         s.desk.run_outbox_once().await.unwrap().claimed,
         0,
@@ -603,6 +610,39 @@ async fn a_crash_mid_send_never_posts_twice_in_public() {
             .unwrap()
             .contains("unknown")
     );
+}
+
+#[tokio::test]
+async fn a_claim_that_never_reached_the_platform_is_sent_after_the_lease() {
+    // A worker claimed a batch and died before attempting this item: it is
+    // still `queued`, so the next worker sends it (no review needed).
+    let s = setup(false);
+    let id = s
+        .desk
+        .ingest(tweet("1", "u1", "help", "1"))
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap();
+    let msg = s
+        .desk
+        .reply(id, ReplyRequest::agent("ann", "hello"))
+        .await
+        .unwrap();
+    let claim = store::Claim {
+        worker: "dead-worker".into(),
+        now: s.clock.now(),
+        lease: chrono::Duration::seconds(30),
+        limit: 10,
+    };
+    assert_eq!(s.desk.store().claim_outbox(&claim).await.unwrap().len(), 1);
+    let held = s.desk.store().outbox_item(msg).await.unwrap().unwrap();
+    assert_eq!(held.state, DeliveryState::Queued);
+    assert_eq!(s.desk.run_outbox_once().await.unwrap().claimed, 0);
+    s.clock.advance(chrono::Duration::seconds(31));
+    let r = s.desk.run_outbox_once().await.unwrap();
+    assert_eq!((r.sent, r.dead_lettered), (1, 0));
+    assert_eq!(s.twitter.sent().len(), 1);
 }
 
 #[tokio::test]

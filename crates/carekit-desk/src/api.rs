@@ -136,6 +136,8 @@ struct ListQuery {
     status: Option<String>,
     channel: Option<String>,
     priority: Option<String>,
+    /// `channel:handle`, e.g. `twitter:1111` or `sms:+14155552671`.
+    customer: Option<String>,
     limit: Option<usize>,
 }
 
@@ -154,6 +156,7 @@ struct Summary {
     first_response_at: Option<DateTime<Utc>>,
     first_human_response_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
+    next_deadline: Option<DateTime<Utc>>,
     linked: Vec<ConversationId>,
     tags: Vec<String>,
     assignee: Option<String>,
@@ -223,6 +226,7 @@ fn summary_of(c: &ConversationRecord, trail: &[AuditEntry]) -> Summary {
         first_response_at: c.first_response_at,
         first_human_response_at: c.first_human_response_at,
         resolved_at: c.resolved_at,
+        next_deadline: c.next_deadline,
         linked: c.linked.clone(),
         tags: c.tags.iter().cloned().collect(),
         assignee: c.assignee.clone(),
@@ -257,6 +261,26 @@ async fn list(
             )
         })?;
         filter = filter.with_priority(p);
+    }
+    if let Some(customer) = q.customer {
+        let bad = || {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("customer must be channel:handle, got {customer:?}"),
+            )
+        };
+        let (channel, handle) = customer.split_once(':').ok_or_else(bad)?;
+        let kind: ChannelKind = channel.parse().map_err(|_| bad())?;
+        match state
+            .desk
+            .store()
+            .customer_by_identity(kind, handle)
+            .await
+            .map_err(DeskError::from)?
+        {
+            Some(c) => filter = filter.with_customer(c.id),
+            None => return Ok(Json(json!({ "conversations": [] }))),
+        }
     }
     let records = state.desk.conversations(&filter).await?;
     let mut out = Vec::with_capacity(records.len());

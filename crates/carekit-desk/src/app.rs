@@ -159,6 +159,10 @@ impl DeskServerBuilder {
             .clock(clock.clone())
             .worker_name(config.desk.worker.clone())
             .allow_hide(config.desk.allow_hide)
+            .outbox(
+                carekit_core::desk::OutboxConfig::default()
+                    .with_lease(Duration::seconds(config.desk.outbox_lease_seconds.max(1))),
+            )
             .classifier(Arc::new(LexiconSentiment) as Arc<dyn Classifier>);
         for policy in standard_policies(&config)? {
             builder = builder.policy(policy);
@@ -332,12 +336,10 @@ fn twitter(
         .api_base(x.api_base.clone())
         .build()
         .map_err(|e| DeskServerError::adapter("twitter", e))?;
-    // X's v2 user-context limit for posting is 100 per 15 minutes per user
-    // on the basic tier; the adapter also reads X's own headers.
     let channel = resilient(
         TwitterChannel::new(client.clone()),
-        100,
-        std::time::Duration::from_secs(15 * 60),
+        x.posts_per_window.max(1),
+        std::time::Duration::from_secs(x.window_seconds.max(1)),
     );
     let mut hooks = WebhookConfig::new(consumer_secret)
         .with_account(&x.brand_user_id)

@@ -133,6 +133,9 @@ pub struct EngineConfig {
     pub worker: String,
     /// How often the outbox and SLA deadlines are checked when idle.
     pub tick_ms: u64,
+    /// How long a worker holds an outbound message it is sending; a
+    /// worker that dies releases its messages when this runs out.
+    pub outbox_lease_seconds: i64,
     /// Whether agents may hide comments (audited; off by default).
     pub allow_hide: bool,
     /// Automatic public acknowledgement of complaints; empty means none.
@@ -158,6 +161,7 @@ impl Default for EngineConfig {
         Self {
             worker: "desk".into(),
             tick_ms: 500,
+            outbox_lease_seconds: 120,
             allow_hide: false,
             ack_public: String::new(),
             ack_private: String::new(),
@@ -187,6 +191,21 @@ pub struct TwitterConfig {
     /// Poll mentions and DMs every this many seconds; 0 means webhooks only.
     #[serde(default)]
     pub poll_seconds: u64,
+    /// Posts allowed per window before sends wait (X's user-context limit
+    /// for your tier; X's own rate-limit headers are obeyed as well).
+    #[serde(default = "default_x_posts")]
+    pub posts_per_window: u32,
+    /// The window, in seconds.
+    #[serde(default = "default_x_window")]
+    pub window_seconds: u64,
+}
+
+fn default_x_posts() -> u32 {
+    100
+}
+
+fn default_x_window() -> u64 {
+    15 * 60
 }
 
 fn default_x_base() -> String {

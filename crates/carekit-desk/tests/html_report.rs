@@ -22,16 +22,34 @@ async fn day() -> DayReport {
         .unwrap();
     let t0 = at("2026-03-02T09:00:00Z");
     let a = desk
-        .ingest(sample_event(ChannelKind::Twitter, "t1", "ann", "@acme late <again>", t0))
+        .ingest(sample_event(
+            ChannelKind::Twitter,
+            "t1",
+            "ann",
+            "@acme late <again>",
+            t0,
+        ))
         .await
         .unwrap();
     let b = desk
-        .ingest(sample_event(ChannelKind::Sms, "s1", "+14155552671", "broken", t0))
+        .ingest(sample_event(
+            ChannelKind::Sms,
+            "s1",
+            "+14155552671",
+            "broken",
+            t0,
+        ))
         .await
         .unwrap();
-    desk.ingest(sample_event(ChannelKind::Twitter, "t2", "bob", "@acme hello?", t0))
-        .await
-        .unwrap();
+    desk.ingest(sample_event(
+        ChannelKind::Twitter,
+        "t2",
+        "bob",
+        "@acme hello?",
+        t0,
+    ))
+    .await
+    .unwrap();
     clock.advance(Duration::minutes(3));
     desk.reply(
         a.conversation_id().unwrap(),
@@ -82,7 +100,10 @@ async fn figures_and_buckets_match_the_day() {
     assert!(html.contains("Acme care desk &lt;test&gt;"));
     assert!(!html.contains("<test>"));
     // The SMS row: one conversation answered in 50 minutes.
-    assert!(html.contains("<tr><td>sms</td><td>1</td><td>50m 00s</td>"), "{html}");
+    assert!(
+        html.contains("<tr><td>sms</td><td>1</td><td>50m 00s</td>"),
+        "{html}"
+    );
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["summary"]["total"]["conversations"], 3);
 }
@@ -96,7 +117,9 @@ async fn chromium_renders_the_chart_and_the_table() {
         if std::env::var("CI").is_ok() {
             panic!("CI must install chromium (apt-get install chromium)");
         }
-        eprintln!("\n!!! SKIPPED chromium_renders_the_chart_and_the_table: no chromium on PATH !!!\n");
+        eprintln!(
+            "\n!!! SKIPPED chromium_renders_the_chart_and_the_table: no chromium on PATH !!!\n"
+        );
         return;
     };
     let report = day().await;
@@ -120,7 +143,11 @@ async fn chromium_renders_the_chart_and_the_table() {
         .arg(&url)
         .output()
         .unwrap();
-    assert!(dom.status.success(), "{}", String::from_utf8_lossy(&dom.stderr));
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
     let dom = String::from_utf8_lossy(&dom.stdout);
     // What the browser parsed: the chart with its bars, and the table rows.
     assert!(dom.contains("id=\"response-chart\""), "{dom}");
@@ -136,17 +163,23 @@ async fn chromium_renders_the_chart_and_the_table() {
         .arg(&url)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
     if let Ok(keep) = std::env::var("CAREKIT_KEEP_SCREENSHOT") {
         std::fs::write(keep, &png).unwrap();
     }
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    assert!(png.len() > 10_000, "a blank page compresses to almost nothing");
+    assert!(
+        png.len() > 10_000,
+        "a blank page compresses to almost nothing"
+    );
 }
 
 fn which(binary: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(binary).is_file()))
 }

@@ -284,6 +284,13 @@ async fn drive_every_route(desk: &TestDesk) {
     let (status, filtered) = desk.api("/api/conversations?channel=sms").await;
     assert_eq!(status, 200);
     assert_eq!(filtered["conversations"].as_array().unwrap().len(), 1);
+    let (status, mine) = desk
+        .api("/api/conversations?customer=sms:%2B14155552671")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(mine["conversations"].as_array().unwrap().len(), 1);
+    let (_, nobody) = desk.api("/api/conversations?customer=twitter:999").await;
+    assert!(nobody["conversations"].as_array().unwrap().is_empty());
     let (status, _) = desk.api("/api/conversations?channel=pigeon").await;
     assert_eq!(status, 400);
 

@@ -773,7 +773,7 @@ impl Store for SqlStore {
                 let rows = sqlx::query(&format!(
                     "WITH picked AS (SELECT id, state AS prev_state, lease_worker AS prev_worker, lease_until AS prev_until \
                      FROM outbox WHERE {due} ORDER BY next_attempt_at, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                     UPDATE outbox o SET state = 'sending', lease_worker = $3, lease_until = $4 FROM picked \
+                     UPDATE outbox o SET lease_worker = $3, lease_until = $4 FROM picked \
                      WHERE o.id = picked.id RETURNING picked.prev_state, picked.prev_worker, picked.prev_until, o.data"
                 ))
                 .bind(now)
@@ -800,13 +800,15 @@ impl Store for SqlStore {
                 let mut items = Vec::with_capacity(rows.len());
                 for row in &rows {
                     items.push(outbox_from_row(row)?);
-                    sqlx::query("UPDATE outbox SET state = 'sending', lease_worker = $1, lease_until = $2 WHERE id = $3")
-                        .bind(claim.worker.as_str())
-                        .bind(until)
-                        .bind(text(row, 4)?)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map)?;
+                    sqlx::query(
+                        "UPDATE outbox SET lease_worker = $1, lease_until = $2 WHERE id = $3",
+                    )
+                    .bind(claim.worker.as_str())
+                    .bind(until)
+                    .bind(text(row, 4)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?;
                 }
                 tx.commit().await.map_err(map)?;
                 items

@@ -468,8 +468,9 @@ pub async fn consent_and_cursors_persist(store: S) {
     );
 }
 
-/// Outbox items are leased to one worker; a lapsed lease hands the item on
-/// and reports the unknown outcome as `Sending`.
+/// Outbox items are leased to one worker; a lapsed lease hands the item on,
+/// and an attempt the worker recorded (`Sending`) comes back as such, its
+/// outcome unknown.
 pub async fn outbox_claims_are_exclusive_and_leased(store: S) {
     let c = customer("u1");
     let record = conversation(&c, None, 0);
@@ -486,9 +487,18 @@ pub async fn outbox_claims_are_exclusive_and_leased(store: S) {
         DeliveryState::Queued,
         "returned as it was before the claim"
     );
-    let stored = store.outbox_item(due.id).await.unwrap().unwrap();
-    assert_eq!(stored.state, DeliveryState::Sending);
+    let mut stored = store.outbox_item(due.id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.state,
+        DeliveryState::Queued,
+        "claimed, not yet attempted"
+    );
     assert_eq!(stored.lease.as_ref().map(|l| l.worker.as_str()), Some("w1"));
+    // The worker records its attempt, then dies before recording the outcome.
+    stored.state = DeliveryState::Sending;
+    let mut commit = Commit::new();
+    commit.outbox.push(stored);
+    store.apply(commit).await.unwrap();
     assert!(
         store
             .claim_outbox(&claim("w2", 2, 10))

@@ -2,10 +2,12 @@
 //!
 //! Delivery state machine: `queued → sending → sent → delivered/read`, or
 //! `failed` (the platform refused for good), or `dead_lettered` (retries
-//! exhausted). Intent is recorded before the platform is called (the claim
-//! stores `sending` with a lease); a worker that dies mid-send leaves the
-//! item `sending`, and whoever claims it next first asks the channel whether
-//! the message already went out ([`Channel::find_sent`]). A public message
+//! exhausted). A claim leases items to one worker; intent is recorded
+//! right before the platform is called (the item becomes `sending`), so a
+//! worker that dies mid-send leaves only that item `sending`, and whoever
+//! claims it next first asks the channel whether the message already went
+//! out ([`Channel::find_sent`]). Items claimed but not yet attempted when a
+//! worker dies are simply sent by the next one. A public message
 //! whose fate cannot be checked is dead-lettered, never posted twice;
 //! private messages are re-sent (at-least-once).
 //!
@@ -16,7 +18,7 @@ use crate::channel::{Channel, ChannelError, ChannelKind, Delivery, DeliveryState
 use crate::domain::AuditKind;
 use crate::ids::MessageId;
 use crate::policy::Trigger;
-use crate::store::{Claim, Commit, ConsentRecord, OutboxItem};
+use crate::store::{Claim, Commit, ConsentRecord, Lease, OutboxItem};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use std::sync::Arc;
@@ -211,7 +213,16 @@ impl Desk {
                 Err(e) => return self.reschedule(item, &e).await,
             }
         }
+        // Record the attempt before the platform sees it: after a crash,
+        // only an item left `sending` may have gone out. Claimed items
+        // that never got this far are sent normally.
         item.attempts += 1;
+        item.state = DeliveryState::Sending;
+        item.lease = Some(Lease {
+            worker: self.inner.worker.clone(),
+            until: now + self.inner.outbox.lease,
+        });
+        self.write_item(item.clone()).await?;
         match channel.send(&item.message).await {
             Ok(delivery) => {
                 self.reset_channel_health(kind);

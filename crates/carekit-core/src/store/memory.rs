@@ -408,7 +408,8 @@ impl Store for MemoryStore {
         let mut claimed = Vec::new();
         for item in due.into_iter().take(claim.limit) {
             claimed.push(item.clone());
-            item.state = DeliveryState::Sending;
+            // The state stays: `sending` is written by the worker right
+            // before it calls the platform.
             item.lease = Some(Lease {
                 worker: claim.worker.clone(),
                 until: claim.now + claim.lease,

@@ -279,10 +279,19 @@ pub fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> Stri
 
 /// An Account Activity `tweet_create_events` delivery.
 pub fn tweet(id: &str, user_id: &str, screen_name: &str, text: &str) -> Vec<u8> {
+    tweet_at(id, user_id, screen_name, text, 1_772_442_000_000)
+}
+
+/// The same, posted at `epoch_ms`.
+pub fn tweet_at(id: &str, user_id: &str, screen_name: &str, text: &str, epoch_ms: i64) -> Vec<u8> {
+    let created = chrono::DateTime::from_timestamp_millis(epoch_ms)
+        .unwrap_or_default()
+        .format("%a %b %d %H:%M:%S +0000 %Y")
+        .to_string();
     serde_json::to_vec(&json!({
         "for_user_id": BRAND,
         "tweet_create_events": [{
-            "created_at": "Mon Mar 02 09:00:00 +0000 2026",
+            "created_at": created,
             "id_str": id,
             "text": text,
             "in_reply_to_status_id_str": null,
@@ -291,7 +300,7 @@ pub fn tweet(id: &str, user_id: &str, screen_name: &str, text: &str) -> Vec<u8> 
                 "followers_count": 120
             },
             "entities": { "user_mentions": [{ "screen_name": "acme", "id_str": BRAND, "indices": [0, 5] }] },
-            "timestamp_ms": "1772442000000"
+            "timestamp_ms": epoch_ms.to_string()
         }]
     }))
     .unwrap()
