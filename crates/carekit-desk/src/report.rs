@@ -107,9 +107,9 @@ impl DayReport {
             t = esc(&self.title)
         );
         let total = &self.summary.total;
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"lead\">{} conversations · first human response p50 {} · p90 {} · SLA attainment {}</p>\n",
+            "<p class=\"lead\">{} conversations · first human response p50 {} · p90 {} · SLA attainment {}</p>",
             total.conversations,
             secs(total.first_human_response.p50_s),
             secs(total.first_human_response.p90_s),
@@ -165,9 +165,9 @@ impl DayReport {
         let n = self.first_response_histogram.len().max(1) as f64;
         let slot = (width - left - 20.0) / n;
         let mut s = String::new();
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<svg id=\"response-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"First human response times by channel\">\n"
+            "<svg id=\"response-chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"First human response times by channel\">"
         );
         let _ = writeln!(
             s,
