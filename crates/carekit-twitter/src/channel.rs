@@ -128,4 +128,22 @@ impl Channel for TwitterChannel {
             Visibility::Private => self.dm(message).await,
         }
     }
+
+    /// Public replies are looked up on the brand's timeline; DMs cannot be
+    /// matched reliably and stay at-least-once.
+    async fn find_sent(&self, message: &OutboundMessage) -> Result<Option<Delivery>, ChannelError> {
+        match (message.visibility, message.in_reply_to.as_deref()) {
+            (Visibility::Public, Some(parent)) => {
+                let found = self.client.find_own_reply(parent, &message.text).await?;
+                Ok(found.map(|id| {
+                    let delivery = Delivery::sent(id);
+                    match &message.thread_key {
+                        Some(key) => delivery.with_thread_key(key.clone()),
+                        None => delivery,
+                    }
+                }))
+            }
+            _ => Err(ChannelError::Unsupported("find_sent")),
+        }
+    }
 }

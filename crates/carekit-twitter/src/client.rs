@@ -48,6 +48,8 @@ pub enum Endpoint {
     DmEvents,
     /// `GET /2/tweets/{id}`.
     TweetLookup,
+    /// `GET /2/users/{id}/tweets`.
+    UserTweets,
 }
 
 /// Where to resume the mentions timeline.
@@ -344,6 +346,56 @@ impl XClient {
         })
     }
 
+    /// The brand's own reply under `in_reply_to_tweet_id` with this text,
+    /// searched newest first through the brand's timeline
+    /// (`GET /2/users/{id}/tweets`, up to the 3,200 tweets X keeps there).
+    /// After a crash between X accepting a reply and the desk recording it,
+    /// this is how the desk learns the reply went out instead of posting it
+    /// twice. Returns the reply's id, or `None` if it is not there.
+    pub async fn find_own_reply(
+        &self,
+        in_reply_to_tweet_id: &str,
+        text: &str,
+    ) -> Result<Option<String>, TwitterError> {
+        check_id("in_reply_to_tweet_id", in_reply_to_tweet_id)?;
+        let wanted = comparable(text);
+        let path = format!("/2/users/{}/tweets", self.inner.brand);
+        let mut token: Option<String> = None;
+        for _page in 0..TIMELINE_PAGES {
+            let mut params = vec![
+                ("max_results", "100".to_owned()),
+                ("exclude", "retweets".to_owned()),
+                ("tweet.fields", "created_at,referenced_tweets".to_owned()),
+            ];
+            if let Some(t) = &token {
+                params.push(("pagination_token", t.clone()));
+            }
+            let list: V2TweetList = self
+                .call(
+                    Method::GET,
+                    Endpoint::UserTweets,
+                    path.clone(),
+                    params,
+                    None,
+                )
+                .await?;
+            let found = list.data.into_iter().find(|t| {
+                t.referenced_tweets
+                    .iter()
+                    .any(|r| r.kind == "replied_to" && r.id == in_reply_to_tweet_id)
+                    && t.text.as_deref().map(comparable).as_ref() == Some(&wanted)
+            });
+            if let Some(t) = found {
+                return Ok(Some(t.id));
+            }
+            token = list.meta.next_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// One page of DM events, newest first (`GET /2/dm_events`).
     pub async fn dm_events(
         &self,
@@ -544,5 +596,37 @@ fn status_error(
             status: code,
             reason,
         },
+    }
+}
+
+/// X keeps a user's latest 3,200 tweets on their timeline: 32 pages of 100.
+const TIMELINE_PAGES: usize = 32;
+
+/// Text as X shows it back, reduced to what survives the round trip: X
+/// escapes `&`, `<` and `>`, may prefix the @handles of the thread, and
+/// rewrites links as t.co links, so links and leading handles are dropped.
+fn comparable(text: &str) -> String {
+    let text = text
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">");
+    text.split_whitespace()
+        .skip_while(|w| w.starts_with('@'))
+        .filter(|w| !w.starts_with("http://") && !w.starts_with("https://"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::comparable;
+
+    #[test]
+    fn text_round_trips_through_x_rewrites() {
+        assert_eq!(
+            comparable("@ann @acme Sorry &amp; thanks https://t.co/abc"),
+            comparable("Sorry & thanks https://acme.example/help")
+        );
+        assert_ne!(comparable("Sorry"), comparable("Sorry again"));
     }
 }

@@ -272,3 +272,95 @@ fn debug_output_never_shows_secrets() {
     assert!(!printed.contains("SECRET"), "{printed}");
     assert!(printed.contains(BRAND));
 }
+
+#[tokio::test]
+async fn find_sent_finds_the_brand_reply_on_its_timeline() {
+    let spec = spec_or_skip!();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/2/users/{BRAND}/tweets")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [
+                { "id": "1900000000000000007", "text": "@ann Thanks! Other thread",
+                  "referenced_tweets": [{ "type": "replied_to", "id": "1800000000000000999" }] },
+                { "id": "1900000000000000008", "text": "@ann so sorry &amp; looking now https://t.co/x1",
+                  "created_at": "2026-03-02T09:29:00.000Z",
+                  "referenced_tweets": [{ "type": "replied_to", "id": "1800000000000000003" }] }
+            ],
+            "meta": { "result_count": 2 }
+        })))
+        .mount(&server)
+        .await;
+    let channel = channel(&server);
+    let found = channel
+        .find_sent(&reply("so sorry & looking now https://acme.example/help"))
+        .await
+        .unwrap()
+        .expect("the reply is on the timeline");
+    assert_eq!(found.provider_id, "1900000000000000008");
+    // A different text under the same tweet is not ours.
+    assert!(
+        channel
+            .find_sent(&reply("we have refunded you"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // DMs cannot be matched: the desk treats them as at-least-once.
+    let dm = OutboundMessage::new(ChannelKind::Twitter, Visibility::Private, "hi")
+        .with_recipient(Identity::new(ChannelKind::Twitter, CUSTOMER));
+    assert!(matches!(
+        channel.find_sent(&dm).await,
+        Err(ChannelError::Unsupported(_))
+    ));
+    spec.validate_all(&server.received_requests().await.unwrap());
+}
+
+#[tokio::test]
+async fn find_sent_reports_a_failed_lookup_as_retryable() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/2/users/{BRAND}/tweets")))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let err = channel(&server)
+        .find_sent(&reply("so sorry"))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+}
+
+#[tokio::test]
+async fn find_sent_pages_back_through_the_timeline() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/2/users/{BRAND}/tweets")))
+        .and(wiremock::matchers::query_param("pagination_token", "p2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{ "id": "1900000000000000002", "text": "@ann so sorry",
+                       "referenced_tweets": [{ "type": "replied_to", "id": "1800000000000000003" }] }],
+            "meta": { "result_count": 1 }
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/2/users/{BRAND}/tweets")))
+        .and(wiremock::matchers::query_param_is_missing(
+            "pagination_token",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{ "id": "1900000000000000009", "text": "newer, unrelated" }],
+            "meta": { "result_count": 1, "next_token": "p2" }
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let found = channel(&server)
+        .find_sent(&reply("so sorry"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.provider_id, "1900000000000000002");
+}

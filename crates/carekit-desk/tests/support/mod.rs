@@ -359,3 +359,63 @@ pub fn email(message_id: &str, from: &str, subject: &str, body: &str) -> Vec<u8>
     )
     .into_bytes()
 }
+
+/// An X fake with memory: `POST /2/tweets` posts, and
+/// `GET /2/users/{id}/tweets` lists what was posted (newest first), as the
+/// desk's crash reconciliation reads it.
+#[derive(Clone, Default)]
+pub struct XTimeline {
+    posted: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl XTimeline {
+    pub async fn mount(&self, server: &MockServer) {
+        Mock::given(method("POST"))
+            .and(path("/2/tweets"))
+            .respond_with(self.clone())
+            .mount(server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/2/users/{BRAND}/tweets")))
+            .respond_with(self.clone())
+            .mount(server)
+            .await;
+    }
+}
+
+impl wiremock::Respond for XTimeline {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let mut posted = self.posted.lock().unwrap();
+        if request.method == wiremock::http::Method::POST {
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            let id = (1_900_000_000_000_000_000u64 + posted.len() as u64).to_string();
+            posted.push(json!({
+                "id": id,
+                "text": body["text"],
+                "referenced_tweets": [{ "type": "replied_to", "id": body["reply"]["in_reply_to_tweet_id"] }]
+            }));
+            ResponseTemplate::new(201)
+                .set_body_json(json!({ "data": { "id": id, "text": body["text"] } }))
+        } else {
+            // Newest first, 100 a page; the token is the offset.
+            let offset: usize = request
+                .url
+                .query_pairs()
+                .find(|(k, _)| k == "pagination_token")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            let data: Vec<Value> = posted
+                .iter()
+                .rev()
+                .skip(offset)
+                .take(100)
+                .cloned()
+                .collect();
+            let mut meta = json!({ "result_count": data.len() });
+            if offset + 100 < posted.len() {
+                meta["next_token"] = json!((offset + 100).to_string());
+            }
+            ResponseTemplate::new(200).set_body_json(json!({ "data": data, "meta": meta }))
+        }
+    }
+}
