@@ -69,14 +69,7 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 }
 
 fn sign(body: &[u8]) -> String {
-    use base64::Engine;
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body);
-    format!(
-        "sha256={}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    )
+    carekit_desk::sandbox::x_signature(SECRET, body)
 }
 
 fn tweet(i: u64) -> Vec<u8> {

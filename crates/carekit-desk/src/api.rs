@@ -360,6 +360,9 @@ struct HandoffBody {
     to: ChannelKind,
     public_text: String,
     private_text: Option<String>,
+    /// The customer's handle on the private channel (a phone number for
+    /// SMS, an address for email) when the desk does not know it yet.
+    recipient: Option<String>,
     agent: Option<String>,
 }
 
@@ -376,6 +379,9 @@ async fn handoff(
     );
     if let Some(text) = body.private_text {
         request = request.with_private_text(text);
+    }
+    if let Some(handle) = body.recipient.filter(|h| !h.trim().is_empty()) {
+        request = request.with_recipient(carekit_core::Identity::new(body.to, handle.trim()));
     }
     let outcome = state.desk.handoff(id, request).await?;
     Ok((

@@ -29,6 +29,7 @@ mod config;
 mod error;
 pub mod metrics;
 pub mod report;
+pub mod sandbox;
 mod server;
 
 pub use app::{DeskServer, DeskServerBuilder};

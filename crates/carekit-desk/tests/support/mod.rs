@@ -1,6 +1,6 @@
 //! A desk server on a free port with local fake platforms (wiremock), and
 //! signed webhook payloads in each platform's documented shape.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use carekit_desk::{DeskConfig, DeskServer, Secrets};
 use serde_json::{Value, json};
@@ -156,7 +156,12 @@ impl TestDesk {
         });
         Self {
             base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
+            // No connection reuse: a 413 closes the connection before the
+            // body is read, and a pooled client could race that close.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
             platforms,
             stop: Some(tx),
             task: Some(task),
@@ -239,43 +244,9 @@ impl Drop for TestDesk {
     }
 }
 
-/// `sha256=` + base64 HMAC-SHA256 of `body`: X's webhook signature (and
-/// its CRC token, which is the same function over the token).
-pub fn x_signature(secret: &str, body: &[u8]) -> String {
-    use base64::Engine;
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    format!(
-        "sha256={}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    )
-}
-
-/// `sha256=` + hex HMAC-SHA256: Meta's `X-Hub-Signature-256`.
-pub fn meta_signature(secret: &str, body: &[u8]) -> String {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// Twilio's `X-Signature`: base64 HMAC-SHA1 over the URL and the sorted
-/// parameters, each name followed by its value.
-pub fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
-    use base64::Engine;
-    use hmac::Mac;
-    let mut sorted: Vec<_> = params.to_vec();
-    sorted.sort();
-    let mut data = url.to_owned();
-    for (k, v) in sorted {
-        data.push_str(k);
-        data.push_str(v);
-    }
-    let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).unwrap();
-    mac.update(data.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
+// The signatures each adapter checks, from the library (one implementation
+// for the sandbox, the load generator and these tests).
+pub use carekit_desk::sandbox::{meta_signature, twilio_signature, x_signature};
 
 /// An Account Activity `tweet_create_events` delivery.
 pub fn tweet(id: &str, user_id: &str, screen_name: &str, text: &str) -> Vec<u8> {

@@ -1,0 +1,555 @@
+//! Runs a scripted day against the real desk server and the fake platforms.
+
+use super::fakes::{Delivered, FakePlatforms, FaultKind, Faults, Platform};
+use super::script::{Action, AgentAction, Step, standard_day};
+use super::signer::{Accounts, WebhookSigner};
+use crate::{DayReport, DeskConfig, DeskServer, DeskServerError, Secrets};
+use carekit_core::channel::DeliveryState;
+use carekit_core::{ChannelKind, Clock, FakeClock};
+use carekit_insight::ReportOptions;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+
+const BRAND: &str = "2244994945";
+const PAGE: &str = "1234567890";
+const SMS_NUMBER: &str = "+14155550100";
+const MAILBOX: &str = "support@acme.example";
+const TWILIO_ACCOUNT: &str = "AC5a0d0b0e0e0f00000000000000000000";
+
+/// How long the virtual clock runs on after the last step, so late
+/// replies go out and unanswered conversations reach their SLA breach.
+const TAIL: i64 = 3 * 60;
+
+/// A sandbox day, ready to run. Build it with [`SandboxDay::builder`].
+#[derive(Debug)]
+pub struct SandboxDay {
+    store_url: String,
+    seed: u64,
+    faults: Faults,
+    start: DateTime<Utc>,
+    steps: Option<Vec<Step>>,
+    title: String,
+}
+
+/// Options of a [`SandboxDay`].
+#[derive(Debug)]
+pub struct SandboxDayBuilder {
+    day: SandboxDay,
+}
+
+impl SandboxDay {
+    /// A day with the standard script, seed 7, no faults, an in-memory
+    /// SQLite database, starting Monday 2026-03-02 09:00 UTC.
+    pub fn builder() -> SandboxDayBuilder {
+        SandboxDayBuilder {
+            day: SandboxDay {
+                store_url: "sqlite::memory:".into(),
+                seed: 7,
+                faults: Faults::none(),
+                start: Utc
+                    .with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+                    .single()
+                    .unwrap_or_default(),
+                steps: None,
+                title: "carekit sandbox day".into(),
+            },
+        }
+    }
+
+    /// The secrets the sandbox configures the desk with (made-up values;
+    /// tests scan logs for them).
+    pub fn secrets() -> Secrets {
+        Secrets::new()
+            .with("CAREKIT_API_TOKEN", "sandbox-api-token-4f1e9a")
+            .with("X_CONSUMER_KEY", "sandbox-x-consumer-key-77b2")
+            .with("X_CONSUMER_SECRET", "sandbox-x-consumer-secret-c3d9")
+            .with("X_ACCESS_TOKEN", "sandbox-x-access-token-18e4")
+            .with("X_ACCESS_TOKEN_SECRET", "sandbox-x-access-secret-905a")
+            .with("FB_PAGE_TOKEN", "sandbox-EAAB-page-token-2b6c")
+            .with("FB_APP_SECRET", "sandbox-fb-app-secret-e71f")
+            .with("FB_VERIFY_TOKEN", "sandbox-fb-verify-token-5d03")
+            .with("TWILIO_AUTH_TOKEN", "sandbox-twilio-auth-token-a4c8")
+            .with("EMAIL_INBOUND_SECRET", "sandbox-email-inbound-secret-61f7")
+    }
+}
+
+impl SandboxDayBuilder {
+    /// The store: `sqlite://path?mode=rwc` or `postgres://…`.
+    pub fn store_url(mut self, url: impl Into<String>) -> Self {
+        self.day.store_url = url.into();
+        self
+    }
+    /// Seed of the scripted traffic (and of the faults, unless set there).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.day.seed = seed;
+        self
+    }
+    /// Makes the fake platforms fail some calls.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.day.faults = faults;
+        self
+    }
+    /// When the day starts (09:00 reads best).
+    pub fn start(mut self, start: DateTime<Utc>) -> Self {
+        self.day.start = start;
+        self
+    }
+    /// Runs these steps instead of [`standard_day`].
+    pub fn steps(mut self, steps: Vec<Step>) -> Self {
+        self.day.steps = Some(steps);
+        self
+    }
+    /// The report's title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.day.title = title.into();
+        self
+    }
+    /// The day.
+    pub fn build(self) -> SandboxDay {
+        self.day
+    }
+}
+
+/// What happened to one step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepResult {
+    /// The desk answered the webhook with this status.
+    Webhook(u16),
+    /// The desk answered the API call with this status (and the error text
+    /// for a refusal).
+    Api(u16, Option<String>),
+    /// The agent looked for the customer's conversation and found none.
+    NoConversation,
+}
+
+/// Progress, reported as the day runs.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Happening<'a> {
+    /// The desk is up.
+    Started {
+        /// Steps to run.
+        steps: usize,
+        /// First instant of the day.
+        from: DateTime<Utc>,
+        /// Last instant, tail included.
+        to: DateTime<Utc>,
+    },
+    /// A step ran.
+    Step {
+        /// Zero-based.
+        index: usize,
+        /// Out of.
+        total: usize,
+        /// The step.
+        step: &'a Step,
+        /// What the desk said.
+        result: &'a StepResult,
+    },
+    /// The desk sent something to a platform.
+    Sent {
+        /// Virtual time.
+        at: DateTime<Utc>,
+        /// What the platform accepted.
+        delivered: &'a Delivered,
+    },
+    /// All steps ran; the clock runs on until the outbox is empty.
+    Draining {
+        /// Virtual time.
+        at: DateTime<Utc>,
+    },
+}
+
+impl fmt::Display for Happening<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Happening::Started { steps, from, to } => write!(
+                f,
+                "desk up; {steps} steps from {} to {}",
+                from.format("%H:%M"),
+                to.format("%H:%M")
+            ),
+            Happening::Step { step, result, .. } => {
+                let who = match &step.action {
+                    Action::Customer(inbound) => inbound.customer(),
+                    Action::Agent {
+                        customer, agent, ..
+                    } => format!("{agent} → {customer}"),
+                };
+                let outcome = match result {
+                    StepResult::Webhook(s) => format!("webhook {s}"),
+                    StepResult::Api(s, None) => format!("api {s}"),
+                    StepResult::Api(s, Some(e)) => format!("api {s}: {e}"),
+                    StepResult::NoConversation => "no conversation found".into(),
+                };
+                write!(
+                    f,
+                    "{}  {:<36} {:<28} {outcome}",
+                    step.at.format("%H:%M"),
+                    step.note,
+                    who
+                )
+            }
+            Happening::Sent { at, delivered } => write!(
+                f,
+                "{}    desk sent {} {} to {}: {}",
+                at.format("%H:%M"),
+                delivered.platform.label(),
+                delivered.kind,
+                delivered.recipient,
+                short(&delivered.text, 60)
+            ),
+            Happening::Draining { at } => {
+                write!(f, "{}  day over; sending what is left", at.format("%H:%M"))
+            }
+        }
+    }
+}
+
+fn short(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        line.to_owned()
+    } else {
+        let cut: String = line.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+/// What a day produced.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct DayOutcome {
+    /// The end-of-day report.
+    pub report: DayReport,
+    /// Every step and what the desk said.
+    pub steps: Vec<(Step, StepResult)>,
+    /// What the fake platforms accepted, in order.
+    pub delivered: Vec<Delivered>,
+    /// Faults the fakes injected, by kind.
+    pub faults: BTreeMap<FaultKind, u64>,
+    /// API calls the fakes received, by platform.
+    pub calls: BTreeMap<Platform, u64>,
+    /// Outbound messages that failed for good or were dead-lettered:
+    /// (channel, recipient, reason).
+    pub refused: Vec<(ChannelKind, String, String)>,
+    /// Outbound messages still queued or sending at the end (should be none).
+    pub unsent: usize,
+    /// Wall-clock time of the run.
+    pub wall: std::time::Duration,
+}
+
+impl SandboxDay {
+    /// Starts the fakes and the desk, runs every step, lets the outbox
+    /// drain, and builds the report. `on` hears about each step and each
+    /// send as it happens.
+    ///
+    /// # Errors
+    /// The store could not be opened, a port could not be bound, or the
+    /// desk could not be reached.
+    pub async fn run(
+        self,
+        mut on: impl FnMut(Happening<'_>),
+    ) -> Result<DayOutcome, DeskServerError> {
+        let began = Instant::now();
+        let fakes = FakePlatforms::start(self.faults).await?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let public_url = format!("http://{addr}");
+        let config = DeskConfig::from_toml_str(&format!(
+            r#"
+            [server]
+            listen = "{addr}"
+            public_url = "{public_url}"
+            [store]
+            url = "{store}"
+            [desk]
+            tick_ms = 5
+            outbox_lease_seconds = 30
+            ack_public = "So sorry to hear that! We're looking into it now."
+            ack_private = "Thanks for getting in touch, we're on it."
+            [twitter]
+            brand_user_id = "{BRAND}"
+            api_base = "{x}"
+            posts_per_window = 600
+            window_seconds = 60
+            [facebook]
+            page_id = "{PAGE}"
+            graph_base = "{graph}"
+            [sms]
+            account_sid = "{TWILIO_ACCOUNT}"
+            from = "{SMS_NUMBER}"
+            api_base = "{twilio}"
+            [email]
+            mailbox = "{MAILBOX}"
+            smtp_host = "127.0.0.1"
+            smtp_port = {smtp_port}
+            smtp_security = "plain"
+            "#,
+            store = self.store_url,
+            x = fakes.x_base_url(),
+            graph = fakes.graph_base_url(),
+            twilio = fakes.twilio_base_url(),
+            smtp_port = fakes.smtp_addr().port(),
+        ))?;
+        let secrets = Self::secrets();
+        let api_token = secrets
+            .get("CAREKIT_API_TOKEN")
+            .unwrap_or_default()
+            .to_owned();
+        let signer = WebhookSigner::new(
+            &secrets,
+            Accounts {
+                public_url: public_url.clone(),
+                brand_user_id: BRAND.into(),
+                page_id: PAGE.into(),
+                sms_number: SMS_NUMBER.into(),
+                mailbox: MAILBOX.into(),
+            },
+        );
+        let clock = Arc::new(FakeClock::new(self.start));
+        let server = DeskServer::builder(config, secrets)
+            .clock(clock.clone() as Arc<dyn Clock>)
+            .build()
+            .await?;
+        let desk = server.desk().clone();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.serve(listener, async {
+            let _ = stop_rx.await;
+        }));
+
+        let steps = self
+            .steps
+            .unwrap_or_else(|| standard_day(self.start, self.seed));
+        let end = steps.last().map_or(self.start, |s| s.at) + Duration::minutes(TAIL);
+        on(Happening::Started {
+            steps: steps.len(),
+            from: self.start,
+            to: end,
+        });
+        let client = Client {
+            http: reqwest::Client::new(),
+            base: public_url,
+            token: api_token,
+        };
+        let mut seen = 0;
+        let mut results = Vec::with_capacity(steps.len());
+        let total = steps.len();
+        for (index, step) in steps.into_iter().enumerate() {
+            advance_to(&clock, step.at, &fakes, &mut seen, &mut on).await;
+            let result = match &step.action {
+                Action::Customer(inbound) => {
+                    let request = signer.request(inbound, step.at.timestamp_millis());
+                    StepResult::Webhook(client.webhook(&request).await?)
+                }
+                Action::Agent {
+                    customer,
+                    agent,
+                    action,
+                } => client.agent(customer, agent, action).await?,
+            };
+            settle(&desk).await;
+            report_sends(&clock, &fakes, &mut seen, &mut on);
+            on(Happening::Step {
+                index,
+                total,
+                step: &step,
+                result: &result,
+            });
+            results.push((step, result));
+        }
+        on(Happening::Draining { at: clock.now() });
+        advance_to(&clock, end, &fakes, &mut seen, &mut on).await;
+        settle(&desk).await;
+        report_sends(&clock, &fakes, &mut seen, &mut on);
+
+        let store = desk.store();
+        let unsent = store
+            .outbox_in_states(&[DeliveryState::Queued, DeliveryState::Sending], 10_000)
+            .await?
+            .len();
+        let refused = store
+            .outbox_in_states(
+                &[DeliveryState::Failed, DeliveryState::DeadLettered],
+                10_000,
+            )
+            .await?
+            .into_iter()
+            .map(|item| {
+                (
+                    item.message.channel,
+                    item.message
+                        .recipient
+                        .map(|r| r.handle)
+                        .or(item.message.in_reply_to)
+                        .unwrap_or_default(),
+                    item.last_error.unwrap_or_default(),
+                )
+            })
+            .collect();
+        let report = DayReport::build(&desk, self.title, &ReportOptions::default()).await?;
+        let _ = stop_tx.send(());
+        if let Ok(Err(e)) = serving.await {
+            return Err(e);
+        }
+        Ok(DayOutcome {
+            report,
+            steps: results,
+            delivered: fakes.delivered(),
+            faults: fakes.injected(),
+            calls: fakes.calls(),
+            refused,
+            unsent,
+            wall: began.elapsed(),
+        })
+    }
+}
+
+/// Moves the virtual clock to `to` in steps of at most five minutes, so
+/// the desk's worker sees SLA warnings and retries at their own moments.
+async fn advance_to(
+    clock: &FakeClock,
+    to: DateTime<Utc>,
+    fakes: &FakePlatforms,
+    seen: &mut usize,
+    on: &mut impl FnMut(Happening<'_>),
+) {
+    let step = Duration::minutes(5);
+    while clock.now() < to {
+        let next = (clock.now() + step).min(to);
+        clock.set(next);
+        // Two worker ticks: one to claim what became due, one to send it.
+        tokio::time::sleep(std::time::Duration::from_millis(12)).await;
+        report_sends(clock, fakes, seen, on);
+    }
+}
+
+/// Waits (briefly, in real time) until nothing is due in the outbox.
+async fn settle(desk: &carekit_core::Desk) {
+    let deadline = Instant::now() + std::time::Duration::from_millis(500);
+    while Instant::now() < deadline {
+        let now = desk.clock().now();
+        let due = desk
+            .store()
+            .outbox_in_states(&[DeliveryState::Queued, DeliveryState::Sending], 1_000)
+            .await
+            .map(|items| items.iter().any(|i| i.next_attempt_at <= now))
+            .unwrap_or(false);
+        if !due {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+fn report_sends(
+    clock: &FakeClock,
+    fakes: &FakePlatforms,
+    seen: &mut usize,
+    on: &mut impl FnMut(Happening<'_>),
+) {
+    let delivered = fakes.delivered();
+    for d in &delivered[*seen..] {
+        on(Happening::Sent {
+            at: clock.now(),
+            delivered: d,
+        });
+    }
+    *seen = delivered.len();
+}
+
+/// The desk over HTTP, as a platform or an agent's browser reaches it.
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    async fn webhook(&self, request: &super::SignedRequest) -> Result<u16, DeskServerError> {
+        let mut builder = self
+            .http
+            .post(format!("{}{}", self.base, request.path))
+            .body(request.body.clone());
+        for (name, value) in &request.headers {
+            builder = builder.header(*name, value);
+        }
+        let response = builder.send().await.map_err(unreachable_desk)?;
+        Ok(response.status().as_u16())
+    }
+
+    async fn api(&self, path: &str, body: Option<Value>) -> Result<(u16, Value), DeskServerError> {
+        let url = format!("{}{path}", self.base);
+        let request = match body {
+            Some(body) => self.http.post(url).json(&body),
+            None => self.http.get(url),
+        };
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(unreachable_desk)?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+
+    /// The customer's most recently opened conversation that is not closed.
+    async fn conversation_of(&self, customer: &str) -> Result<Option<String>, DeskServerError> {
+        let query = serde_urlencoded::to_string([("customer", customer)]).unwrap_or_default();
+        let (_, body) = self
+            .api(&format!("/api/conversations?{query}"), None)
+            .await?;
+        let list = body["conversations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        Ok(list
+            .iter()
+            .filter(|c| c["status"] != "closed")
+            .max_by_key(|c| c["opened_at"].as_str().unwrap_or_default().to_owned())
+            .and_then(|c| c["id"].as_str().map(str::to_owned)))
+    }
+
+    async fn agent(
+        &self,
+        customer: &str,
+        agent: &str,
+        action: &AgentAction,
+    ) -> Result<StepResult, DeskServerError> {
+        let Some(id) = self.conversation_of(customer).await? else {
+            return Ok(StepResult::NoConversation);
+        };
+        let (path, body) = match action {
+            AgentAction::Reply { text } => ("reply", json!({"text": text, "agent": agent})),
+            AgentAction::Handoff {
+                to,
+                public_text,
+                private_text,
+                recipient,
+            } => (
+                "handoff",
+                json!({"to": to, "public_text": public_text, "private_text": private_text, "recipient": recipient, "agent": agent}),
+            ),
+            AgentAction::Resolve => ("resolve", json!({"agent": agent})),
+        };
+        let (status, answer) = self
+            .api(&format!("/api/conversations/{id}/{path}"), Some(body))
+            .await?;
+        let error = (status >= 400).then(|| {
+            answer["error"]
+                .as_str()
+                .map_or_else(|| answer.to_string(), str::to_owned)
+        });
+        Ok(StepResult::Api(status, error))
+    }
+}
+
+fn unreachable_desk(e: reqwest::Error) -> DeskServerError {
+    DeskServerError::Config(format!("the sandbox could not reach the desk: {e}"))
+}

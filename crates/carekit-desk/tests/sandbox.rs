@@ -1,0 +1,191 @@
+//! The sandbox day: the real desk server, real adapters over real HTTP,
+//! a SQLite file, fake platforms on loopback, a virtual clock. Checks what
+//! the README's main command shows, and that no configured secret reaches
+//! the logs, the report or the errors of a full run.
+
+use carekit_desk::sandbox::{Action, AgentAction, Inbound, Platform, SandboxDay, StepResult};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Captures everything the desk logs during the run.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_day_runs_end_to_end_and_leaks_no_secret() {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sandbox.db");
+    let mut printed = String::new();
+    let outcome = SandboxDay::builder()
+        .store_url(format!("sqlite://{}?mode=rwc", db.display()))
+        .seed(11)
+        .build()
+        .run(|h| printed.push_str(&format!("{h}\n")))
+        .await
+        .expect("the day ran");
+
+    // Every webhook was accepted and every agent action taken, except the
+    // reply to the customer who texted STOP: refused with 409.
+    for (step, result) in &outcome.steps {
+        match (&step.action, result) {
+            (Action::Customer(_), StepResult::Webhook(status)) => {
+                assert!((200..300).contains(status), "{}: {status}", step.note)
+            }
+            (Action::Agent { customer, .. }, StepResult::Api(status, error))
+                if customer == "sms:+14155550111" =>
+            {
+                assert_eq!(*status, 409, "{error:?}");
+                assert!(error.as_deref().unwrap_or_default().contains("opted out"));
+            }
+            (Action::Agent { .. }, StepResult::Api(status, error)) => {
+                assert!(
+                    (200..300).contains(status),
+                    "{}: {status} {error:?}",
+                    step.note
+                )
+            }
+            (_, other) => panic!("{}: {other:?}", step.note),
+        }
+    }
+    assert_eq!(outcome.unsent, 0, "the outbox drained");
+
+    // Each agent reply reached its platform exactly once.
+    let mut expected: BTreeMap<&str, usize> = BTreeMap::new();
+    for (step, _) in &outcome.steps {
+        if let Action::Agent {
+            action: AgentAction::Reply { text },
+            customer,
+            ..
+        } = &step.action
+            && customer != "sms:+14155550111"
+        {
+            *expected.entry(text.as_str()).or_default() += 1;
+        }
+    }
+    assert!(
+        expected.values().sum::<usize>() > 30,
+        "the script has agent replies"
+    );
+    for (text, times) in &expected {
+        let delivered = outcome
+            .delivered
+            .iter()
+            .filter(|d| d.text.contains(text))
+            .count();
+        assert_eq!(delivered, *times, "{text}");
+    }
+
+    // The opt-out is honoured: nothing reaches the number after STOP.
+    assert!(
+        !outcome
+            .delivered
+            .iter()
+            .any(|d| d.platform == Platform::Twilio
+                && d.recipient == "+14155550111"
+                && d.text.contains("refund went out")),
+        "sent to an opted-out number"
+    );
+    assert!(outcome.refused.is_empty(), "{:?}", outcome.refused);
+
+    // Handoffs: Ann to SMS, Omar to Messenger; both answered privately.
+    let total = &outcome.report.summary.total;
+    assert_eq!(total.handoffs, 2, "{total:?}");
+    assert_eq!(total.handoffs_answered_privately, 2, "{total:?}");
+    assert!(
+        outcome
+            .delivered
+            .iter()
+            .any(|d| d.platform == Platform::Twilio
+                && d.recipient == "+14155552671"
+                && d.text.contains("last 4 digits"))
+    );
+    assert!(
+        outcome
+            .delivered
+            .iter()
+            .any(|d| d.platform == Platform::Graph
+                && d.kind == "private_reply"
+                && d.text.contains("order number"))
+    );
+
+    // Escalations by reason: Dana's repeated posts, the large audience,
+    // SLA breaches of late replies.
+    for reason in ["repeated_contact", "audience", "sla_breach"] {
+        assert!(
+            total.escalations.get(reason).copied().unwrap_or(0) >= 1,
+            "no {reason} escalation: {:?}",
+            total.escalations
+        );
+    }
+
+    // Every channel has conversations and first-response figures.
+    for channel in ["twitter", "facebook", "sms", "email"] {
+        let s = &outcome.report.summary.by_channel[channel];
+        assert!(s.conversations > 0, "{channel}");
+        assert!(s.first_response.p50_s.is_some(), "{channel}: {s:?}");
+    }
+    // Email: Jo's three messages thread into one conversation.
+    let jo: Vec<_> = outcome
+        .steps
+        .iter()
+        .filter(|(s, _)| matches!(&s.action, Action::Customer(Inbound::Email { from, .. }) if from == "jo@mail.example"))
+        .collect();
+    assert_eq!(jo.len(), 3);
+    assert!(
+        outcome
+            .delivered
+            .iter()
+            .filter(|d| d.platform == Platform::Smtp && d.recipient.contains("jo@mail.example"))
+            .count()
+            >= 1
+    );
+
+    // What the example prints, the report it writes, and every log line
+    // hold no configured secret.
+    let html = outcome.report.to_html();
+    let json = outcome.report.to_json();
+    let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logs.len() > 1_000, "the desk logged the day");
+    let secrets = SandboxDay::secrets();
+    for secret in secrets.values() {
+        for (name, text) in [
+            ("logs", &logs),
+            ("progress", &printed),
+            ("html", &html),
+            ("json", &json),
+        ] {
+            assert!(!text.contains(secret), "a secret leaked into the {name}");
+        }
+        assert!(!format!("{outcome:?}").contains(secret));
+    }
+}
