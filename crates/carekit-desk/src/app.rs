@@ -389,11 +389,19 @@ fn facebook(
         .map_err(|e| DeskServerError::adapter("facebook", e))?;
     let client = GraphClient::new(config.clone(), clock.clone())
         .map_err(|e| DeskServerError::adapter("facebook", e))?;
-    // The Graph client paces itself from Meta's usage headers.
-    let channel: Arc<dyn Channel> = Arc::new(Retrying::new(
-        FacebookChannel::new(client, store.clone()),
-        RetryPolicy::default(),
-    ));
+    // The Graph client paces itself from Meta's usage headers; a
+    // configured ceiling comes on top.
+    let channel: Arc<dyn Channel> = match fb.sends_per_second {
+        Some(n) => resilient(
+            FacebookChannel::new(client, store.clone()),
+            n.max(1),
+            std::time::Duration::from_secs(1),
+        ),
+        None => Arc::new(Retrying::new(
+            FacebookChannel::new(client, store.clone()),
+            RetryPolicy::default(),
+        )),
+    };
     let clock = clock.clone();
     let mount: Mount = Box::new(move |sink| {
         (
@@ -418,9 +426,13 @@ fn sms_adapter(
         .base_url(sms.api_base.clone())
         .build()
         .map_err(|e| DeskServerError::adapter("sms", e))?;
-    let channel = SmsChannel::builder(Arc::new(TwilioProvider::new(twilio)), sms.from.clone())
+    let mut channel = SmsChannel::builder(Arc::new(TwilioProvider::new(twilio)), sms.from.clone())
         .default_region(sms.default_region.clone())
-        .status_callback(format!("{public}/webhooks/twilio/sms/status"))
+        .status_callback(format!("{public}/webhooks/twilio/sms/status"));
+    if let Some(n) = sms.messages_per_second {
+        channel = channel.sender_kind(carekit_sms::SenderKind::PerSecond(n.max(1)));
+    }
+    let channel = channel
         .build()
         .map_err(|e| DeskServerError::adapter("sms", e))?;
     let per_second = channel.per_second();

@@ -223,6 +223,9 @@ pub struct FacebookConfig {
     pub graph_base: Option<String>,
     /// Graph API version (default the adapter's pinned one).
     pub graph_version: Option<String>,
+    /// A ceiling on sends per second, on top of the pacing the client
+    /// takes from Meta's usage headers (none by default).
+    pub sends_per_second: Option<u32>,
 }
 
 /// `[sms]`. Secret: `TWILIO_AUTH_TOKEN`.
@@ -242,6 +245,10 @@ pub struct SmsConfig {
     pub default_region: String,
     /// The answer to HELP.
     pub help_text: Option<String>,
+    /// Messages per second the sender may send (default by sender:
+    /// 1 for a long code, 3 toll-free, 100 for a short code; raise it for
+    /// a messaging service with more throughput).
+    pub messages_per_second: Option<u32>,
 }
 
 fn default_twilio_base() -> String {

@@ -34,6 +34,8 @@ pub struct SandboxDay {
     start: DateTime<Utc>,
     steps: Option<Vec<Step>>,
     title: String,
+    acknowledge: bool,
+    send_rate: u32,
 }
 
 /// Options of a [`SandboxDay`].
@@ -57,6 +59,8 @@ impl SandboxDay {
                     .unwrap_or_default(),
                 steps: None,
                 title: "carekit sandbox day".into(),
+                acknowledge: true,
+                send_rate: 50,
             },
         }
     }
@@ -102,6 +106,18 @@ impl SandboxDayBuilder {
     /// Runs these steps instead of [`standard_day`].
     pub fn steps(mut self, steps: Vec<Step>) -> Self {
         self.day.steps = Some(steps);
+        self
+    }
+    /// Whether the desk acknowledges first messages automatically (on by
+    /// default; off when a test counts only the agents' replies).
+    pub fn acknowledge(mut self, on: bool) -> Self {
+        self.day.acknowledge = on;
+        self
+    }
+    /// Sends per second the desk allows itself on X, the Graph API and
+    /// Twilio (50 by default).
+    pub fn send_rate(mut self, per_second: u32) -> Self {
+        self.day.send_rate = per_second.max(1);
         self
     }
     /// The report's title.
@@ -236,6 +252,8 @@ pub struct DayOutcome {
     pub faults: BTreeMap<FaultKind, u64>,
     /// API calls the fakes received, by platform.
     pub calls: BTreeMap<Platform, u64>,
+    /// Writes the desk made while a platform's limit was spent.
+    pub over_limit: BTreeMap<Platform, u64>,
     /// Outbound messages that failed for good or were dead-lettered:
     /// (channel, recipient, reason).
     pub refused: Vec<(ChannelKind, String, String)>,
@@ -272,20 +290,21 @@ impl SandboxDay {
             [desk]
             tick_ms = 5
             outbox_lease_seconds = 30
-            ack_public = "So sorry to hear that! We're looking into it now."
-            ack_private = "Thanks for getting in touch, we're on it."
+            {acks}
             [twitter]
             brand_user_id = "{BRAND}"
             api_base = "{x}"
-            posts_per_window = 600
-            window_seconds = 60
+            posts_per_window = {rate}
+            window_seconds = 1
             [facebook]
             page_id = "{PAGE}"
             graph_base = "{graph}"
+            sends_per_second = {rate}
             [sms]
             account_sid = "{TWILIO_ACCOUNT}"
             from = "{SMS_NUMBER}"
             api_base = "{twilio}"
+            messages_per_second = {rate}
             [email]
             mailbox = "{MAILBOX}"
             smtp_host = "127.0.0.1"
@@ -293,6 +312,13 @@ impl SandboxDay {
             smtp_security = "plain"
             "#,
             store = self.store_url,
+            rate = self.send_rate,
+            acks = if self.acknowledge {
+                "ack_public = \"So sorry to hear that! We're looking into it now.\"\n\
+                 ack_private = \"Thanks for getting in touch, we're on it.\""
+            } else {
+                ""
+            },
             x = fakes.x_base_url(),
             graph = fakes.graph_base_url(),
             twilio = fakes.twilio_base_url(),
@@ -404,6 +430,7 @@ impl SandboxDay {
             delivered: fakes.delivered(),
             faults: fakes.injected(),
             calls: fakes.calls(),
+            over_limit: fakes.over_limit(),
             refused,
             unsent,
             wall: began.elapsed(),

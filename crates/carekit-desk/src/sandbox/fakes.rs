@@ -14,9 +14,10 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -62,19 +63,43 @@ pub struct Delivered {
     pub id: String,
 }
 
-/// Random platform failures, to prove nothing is lost or posted twice.
+/// Random platform failures and a rate limit, to prove nothing is lost,
+/// posted twice, or sent faster than a platform allows.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Faults {
     /// Fraction of API calls that fail (0.0–1.0).
     pub rate: f64,
     /// Seed for the failure sequence.
     pub seed: u64,
+    /// Writes a platform accepts in any one-second window; more get a 429
+    /// and are counted as limit violations ([`FakePlatforms::over_limit`]).
+    pub limit_per_second: Option<u32>,
 }
 
 impl Faults {
-    /// No faults.
+    /// No faults, no limit.
     pub fn none() -> Self {
-        Self { rate: 0.0, seed: 1 }
+        Self {
+            rate: 0.0,
+            seed: 1,
+            limit_per_second: None,
+        }
+    }
+
+    /// Fails `rate` of the calls, in an order fixed by `seed`.
+    pub fn random(rate: f64, seed: u64) -> Self {
+        Self {
+            rate: rate.clamp(0.0, 1.0),
+            seed,
+            limit_per_second: None,
+        }
+    }
+
+    /// Enforces a limit of `per_second` writes in any one-second window.
+    pub fn with_limit(mut self, per_second: u32) -> Self {
+        self.limit_per_second = Some(per_second);
+        self
     }
 }
 
@@ -103,6 +128,9 @@ struct Shared {
     sms: Vec<(String, String, String)>,
     faults: BTreeMap<FaultKind, u64>,
     calls: BTreeMap<Platform, u64>,
+    /// Recent accepted writes per platform, for the rate limit.
+    recent: BTreeMap<Platform, VecDeque<Instant>>,
+    over_limit: BTreeMap<Platform, u64>,
     rng: u64,
     next_id: u64,
 }
@@ -156,7 +184,7 @@ impl FakePlatforms {
         let x = serve(x_routes(fake(Platform::X))).await?;
         let graph = serve(graph_routes(fake(Platform::Graph))).await?;
         let twilio = serve(twilio_routes(fake(Platform::Twilio))).await?;
-        let smtp = smtp_sink(shared.clone()).await?;
+        let smtp = smtp_sink(shared.clone(), faults.rate).await?;
         Ok(Self {
             shared,
             faults,
@@ -203,6 +231,12 @@ impl FakePlatforms {
         self.lock().calls.clone()
     }
 
+    /// Writes that arrived while the platform's limit was spent, by
+    /// platform: a desk that respects limits makes none.
+    pub fn over_limit(&self) -> BTreeMap<Platform, u64> {
+        self.lock().over_limit.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -236,11 +270,40 @@ impl Fake {
         id
     }
 
-    /// Decides this call's fate (xorshift: deterministic for a seed).
-    fn roll(&self) -> Option<FaultKind> {
+    /// Counts a write against the one-second window; false when the
+    /// limit is already spent.
+    fn within_limit(&self) -> bool {
+        let Some(limit) = self.faults.limit_per_second else {
+            return true;
+        };
         let mut s = self.lock();
-        *s.calls.entry(self.platform).or_default() += 1;
-        if self.faults.rate <= 0.0 {
+        let now = Instant::now();
+        let window = s.recent.entry(self.platform).or_default();
+        while window
+            .front()
+            .is_some_and(|t| now.duration_since(*t).as_millis() >= 1_000)
+        {
+            window.pop_front();
+        }
+        if window.len() >= limit as usize {
+            *s.over_limit.entry(self.platform).or_default() += 1;
+            return false;
+        }
+        window.push_back(now);
+        true
+    }
+
+    /// Decides this call's fate.
+    fn roll(&self) -> Option<FaultKind> {
+        roll(&mut self.lock(), self.platform, self.faults.rate)
+    }
+}
+
+/// Counts the call and decides its fate (xorshift: deterministic for a seed).
+fn roll(s: &mut Shared, platform: Platform, rate: f64) -> Option<FaultKind> {
+    *s.calls.entry(platform).or_default() += 1;
+    {
+        if rate <= 0.0 {
             return None;
         }
         let mut next = || {
@@ -249,7 +312,7 @@ impl Fake {
             s.rng ^= s.rng << 17;
             (s.rng % 1_000_000) as f64 / 1_000_000.0
         };
-        if next() >= self.faults.rate {
+        if next() >= rate {
             return None;
         }
         let kind = match (next() * 4.0) as u32 {
@@ -283,6 +346,9 @@ async fn gate(State(fake): State<Fake>, request: Request, next: Next) -> Respons
             .into_response();
     }
     let writes = request.method() == axum::http::Method::POST;
+    if writes && !fake.within_limit() {
+        return rate_limited(fake.platform);
+    }
     match fake.roll() {
         None => next.run(request).await,
         Some(FaultKind::LostResponse) if writes => {
@@ -290,32 +356,33 @@ async fn gate(State(fake): State<Fake>, request: Request, next: Next) -> Respons
             let _ = next.run(request).await;
             (StatusCode::BAD_GATEWAY, "upstream connection reset").into_response()
         }
-        Some(FaultKind::RateLimited) => {
-            let mut headers = HeaderMap::new();
-            let reset = (Utc::now().timestamp() + 1).to_string();
-            if let Ok(v) = HeaderValue::from_str(&reset) {
-                headers.insert("x-rate-limit-reset", v);
-            }
-            headers.insert("x-rate-limit-remaining", HeaderValue::from_static("0"));
-            headers.insert("retry-after", HeaderValue::from_static("1"));
-            let body = match fake.platform {
-                Platform::Graph => {
-                    json!({"error": {"message": "(#4) Application request limit reached", "type": "OAuthException", "code": 4}})
-                }
-                Platform::Twilio => {
-                    json!({"code": 20429, "message": "Too Many Requests", "status": 429})
-                }
-                _ => {
-                    json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
-                }
-            };
-            (StatusCode::TOO_MANY_REQUESTS, headers, Json(body)).into_response()
-        }
+        Some(FaultKind::RateLimited) => rate_limited(fake.platform),
         Some(FaultKind::Unavailable) => {
             (StatusCode::SERVICE_UNAVAILABLE, "over capacity").into_response()
         }
         Some(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
     }
+}
+
+/// A 429 in the platform's own shape, with its reset headers.
+fn rate_limited(platform: Platform) -> Response {
+    let mut headers = HeaderMap::new();
+    let reset = (Utc::now().timestamp() + 1).to_string();
+    if let Ok(v) = HeaderValue::from_str(&reset) {
+        headers.insert("x-rate-limit-reset", v);
+    }
+    headers.insert("x-rate-limit-remaining", HeaderValue::from_static("0"));
+    headers.insert("retry-after", HeaderValue::from_static("1"));
+    let body = match platform {
+        Platform::Graph => {
+            json!({"error": {"message": "(#4) Application request limit reached", "type": "OAuthException", "code": 4}})
+        }
+        Platform::Twilio => json!({"code": 20429, "message": "Too Many Requests", "status": 429}),
+        _ => {
+            json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
+        }
+    };
+    (StatusCode::TOO_MANY_REQUESTS, headers, Json(body)).into_response()
 }
 
 fn with_gate(router: Router<Fake>, fake: Fake) -> Router {
@@ -544,14 +611,14 @@ async fn twilio_list(
 // ---------- SMTP ----------
 
 /// A minimal SMTP server (RFC 5321 commands a submission client uses).
-async fn smtp_sink(shared: Arc<Mutex<Shared>>) -> std::io::Result<SocketAddr> {
+async fn smtp_sink(shared: Arc<Mutex<Shared>>, fault_rate: f64) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let shared = shared.clone();
             tokio::spawn(async move {
-                let _ = smtp_session(stream, shared).await;
+                let _ = smtp_session(stream, shared, fault_rate).await;
             });
         }
     });
@@ -561,6 +628,7 @@ async fn smtp_sink(shared: Arc<Mutex<Shared>>) -> std::io::Result<SocketAddr> {
 async fn smtp_session(
     stream: tokio::net::TcpStream,
     shared: Arc<Mutex<Shared>>,
+    fault_rate: f64,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
@@ -605,17 +673,38 @@ async fn smtp_session(
                 .parse(message.as_bytes())
                 .and_then(|m| m.body_text(0).map(|t| t.trim().to_owned()))
                 .unwrap_or_default();
-            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            let id = format!("{}", s.next_id);
-            s.next_id += 1;
-            s.delivered.push(Delivered {
-                platform: Platform::Smtp,
-                kind: "email",
-                recipient: rcpt.join(","),
-                text: body,
-                id,
-            });
-            b"250 queued\r\n"
+            let (fault, reply) = {
+                let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+                let fault = roll(&mut s, Platform::Smtp, fault_rate);
+                let reply: &[u8] = match fault {
+                    // Transient refusals (RFC 5321 4xx): the client tries again.
+                    Some(FaultKind::ServerError) => b"451 4.3.0 local error, try again later\r\n",
+                    Some(FaultKind::RateLimited) => b"451 4.7.1 too many messages, slow down\r\n",
+                    Some(FaultKind::Unavailable) => b"421 4.3.2 service not available\r\n",
+                    None | Some(FaultKind::LostResponse) => {
+                        let id = format!("{}", s.next_id);
+                        s.next_id += 1;
+                        s.delivered.push(Delivered {
+                            platform: Platform::Smtp,
+                            kind: "email",
+                            recipient: rcpt.join(","),
+                            text: body,
+                            id,
+                        });
+                        b"250 queued\r\n"
+                    }
+                };
+                (fault, reply)
+            };
+            match fault {
+                // Accepted, then the connection drops before the answer.
+                Some(FaultKind::LostResponse) => return Ok(()),
+                Some(FaultKind::Unavailable) => {
+                    write.write_all(reply).await?;
+                    return Ok(());
+                }
+                _ => reply,
+            }
         } else if upper.starts_with("QUIT") {
             write.write_all(b"221 bye\r\n").await?;
             return Ok(());
