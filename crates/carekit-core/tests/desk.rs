@@ -490,10 +490,13 @@ async fn retryable_failures_are_rescheduled_then_dead_lettered_and_a_manual_retr
         .reply(id, ReplyRequest::agent("ann", "On it!"))
         .await
         .unwrap();
-    s.twitter
-        .fail_with((0..5).map(|_| ChannelError::RateLimited {
+    // A 429, then 503s: the 429 does not spend an attempt, the 503s do.
+    s.twitter.fail_with(
+        std::iter::once(ChannelError::RateLimited {
             retry_after: Duration::from_secs(60),
-        }));
+        })
+        .chain((0..4).map(|_| ChannelError::Server { status: 503 })),
+    );
     // Attempt 1: rate limited → rescheduled at least 60 s out.
     let r = s.desk.run_outbox_once().await.unwrap();
     assert_eq!(r.retried, 1);
@@ -502,6 +505,8 @@ async fn retryable_failures_are_rescheduled_then_dead_lettered_and_a_manual_retr
         0,
         "not due before retry_after"
     );
+    s.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(s.desk.run_outbox_once().await.unwrap().retried, 1);
     s.clock.advance(chrono::Duration::seconds(61));
     assert_eq!(s.desk.run_outbox_once().await.unwrap().retried, 1);
     s.clock.advance(chrono::Duration::seconds(61));
@@ -518,12 +523,10 @@ async fn retryable_failures_are_rescheduled_then_dead_lettered_and_a_manual_retr
             .contains("gave up after 3 attempts")
     );
     assert_eq!(record.first_response_at, None);
-    // The manual retry re-sends even though two scripted failures remain... it fails once more,
-    // then goes through.
+    // The manual retry re-sends: one scripted failure remains, so it fails
+    // once more, then goes through.
     s.desk.retry_message(msg).await.unwrap();
-    s.desk.run_outbox_once().await.unwrap();
-    s.clock.advance(chrono::Duration::seconds(61));
-    s.desk.run_outbox_once().await.unwrap();
+    assert_eq!(s.desk.run_outbox_once().await.unwrap().retried, 1);
     s.clock.advance(chrono::Duration::seconds(61));
     let r = s.desk.run_outbox_once().await.unwrap();
     assert_eq!(r.sent, 1);
@@ -836,12 +839,21 @@ async fn rate_limited_wrapper_holds_sends_after_a_429() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(Delivery::sent("ok")));
-    let channel = RateLimited::new(mock, 100, Duration::from_secs(1));
+    let clock = clock();
+    let channel =
+        RateLimited::new(mock, 100, Duration::from_secs(1)).with_clock(Arc::new(clock.clone()));
     let msg = OutboundMessage::new(ChannelKind::Twitter, Visibility::Public, "hi");
     assert!(channel.send(&msg).await.is_err());
+    // Held without calling the platform, and without blocking the caller.
+    clock.advance(chrono::Duration::seconds(100));
     let started = tokio::time::Instant::now();
+    assert!(matches!(
+        channel.send(&msg).await,
+        Err(ChannelError::RateLimited { retry_after }) if retry_after == Duration::from_secs(20)
+    ));
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    clock.advance(chrono::Duration::seconds(20));
     channel.send(&msg).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(120));
 }
 
 #[tokio::test]
@@ -1073,4 +1085,90 @@ async fn a_private_reply_carries_the_time_of_the_comment_it_answers() {
         private.context.in_reply_to_at,
         Some(at("2026-03-01T09:00:00Z"))
     );
+}
+
+/// A desk over one mocked X channel, with one public reply queued.
+async fn one_public_reply(mock: MockChan) -> (Desk, FakeClock, ConversationId, MessageId) {
+    let clock = clock();
+    let desk = Desk::builder()
+        .clock(Arc::new(clock.clone()))
+        .channel(Arc::new(mock))
+        .build()
+        .unwrap();
+    let id = desk
+        .ingest(tweet("1", "u1", "help", "1"))
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap();
+    let msg = desk
+        .reply(id, ReplyRequest::agent("ann", "on it"))
+        .await
+        .unwrap();
+    (desk, clock, id, msg)
+}
+
+#[tokio::test]
+async fn an_answer_lost_after_the_platform_took_the_reply_is_reconciled_not_reposted() {
+    let mut mock = mock_channel();
+    // The platform took it, then the connection broke (502 on the way back).
+    mock.expect_send()
+        .times(1)
+        .returning(|_| Err(ChannelError::Server { status: 502 }));
+    mock.expect_find_sent()
+        .times(1)
+        .returning(|_| Ok(Some(Delivery::sent("tweet-77"))));
+    let (desk, clock, id, msg) = one_public_reply(mock).await;
+    assert_eq!(desk.run_outbox_once().await.unwrap().retried, 1);
+    let held = desk.store().outbox_item(msg).await.unwrap().unwrap();
+    assert_eq!(held.state, DeliveryState::Sending, "outcome unknown");
+    clock.advance(chrono::Duration::minutes(5));
+    assert_eq!(desk.run_outbox_once().await.unwrap().sent, 1);
+    let record = desk.conversation(id).await.unwrap();
+    let reply = record.message(msg).unwrap();
+    assert_eq!(reply.external_id.as_deref(), Some("tweet-77"));
+    assert_eq!(reply.delivery, Some(DeliveryState::Sent));
+}
+
+#[tokio::test]
+async fn a_503_is_retried_without_asking_the_platform() {
+    let mut mock = mock_channel();
+    let mut seq = mockall::Sequence::new();
+    mock.expect_send()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(ChannelError::Server { status: 503 }));
+    mock.expect_send()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Delivery::sent("tweet-78")));
+    mock.expect_find_sent().never();
+    let (desk, clock, _, msg) = one_public_reply(mock).await;
+    assert_eq!(desk.run_outbox_once().await.unwrap().retried, 1);
+    let held = desk.store().outbox_item(msg).await.unwrap().unwrap();
+    assert_eq!(held.state, DeliveryState::Queued, "503: nothing was done");
+    clock.advance(chrono::Duration::minutes(5));
+    assert_eq!(desk.run_outbox_once().await.unwrap().sent, 1);
+}
+
+#[tokio::test]
+async fn a_timed_out_public_reply_not_found_on_the_platform_is_sent_again() {
+    let mut mock = mock_channel();
+    let mut seq = mockall::Sequence::new();
+    mock.expect_send()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Err(ChannelError::Timeout));
+    mock.expect_find_sent()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(None));
+    mock.expect_send()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Delivery::sent("tweet-79")));
+    let (desk, clock, _, _) = one_public_reply(mock).await;
+    assert_eq!(desk.run_outbox_once().await.unwrap().retried, 1);
+    clock.advance(chrono::Duration::minutes(5));
+    assert_eq!(desk.run_outbox_once().await.unwrap().sent, 1);
 }

@@ -13,7 +13,7 @@ use axum::Router;
 use carekit_core::desk::AutoAcknowledge;
 use carekit_core::{
     Channel, Classifier, Clock, Cursors, Desk, EscalationPolicy, EventSink, Priority, RateLimited,
-    RetryPolicy, Retrying, SlaMetric, Store, StoreError, SystemClock, Visibility,
+    SlaMetric, Store, StoreError, SystemClock, Visibility,
 };
 use carekit_policy::builtin::{
     AudienceReach, CrisisTerms, NegativeSentiment, PublicNegative, RepeatedContact,
@@ -301,16 +301,18 @@ fn standard_policies(
     ])
 }
 
-/// Sends wait out the platform's rate limits, then retry transient failures.
+/// Sends keep under the platform's rate and, after a 429, hold back until
+/// the platform's time (on the desk's clock). Failed sends are retried by
+/// the durable outbox, which backs off on the desk's clock, asks the
+/// platform before re-sending anything it may have taken, and never holds a
+/// worker while it waits.
 fn resilient<C: Channel + 'static>(
     channel: C,
     per_window: u32,
     window: std::time::Duration,
+    clock: &Arc<dyn Clock>,
 ) -> Arc<dyn Channel> {
-    Arc::new(Retrying::new(
-        RateLimited::new(channel, per_window, window),
-        RetryPolicy::default(),
-    ))
+    Arc::new(RateLimited::new(channel, per_window, window).with_clock(clock.clone()))
 }
 
 fn twitter(
@@ -340,6 +342,7 @@ fn twitter(
         TwitterChannel::new(client.clone()),
         x.posts_per_window.max(1),
         std::time::Duration::from_secs(x.window_seconds.max(1)),
+        clock,
     );
     let mut hooks = WebhookConfig::new(consumer_secret)
         .with_account(&x.brand_user_id)
@@ -396,11 +399,10 @@ fn facebook(
             FacebookChannel::new(client, store.clone()),
             n.max(1),
             std::time::Duration::from_secs(1),
+            clock,
         ),
-        None => Arc::new(Retrying::new(
-            FacebookChannel::new(client, store.clone()),
-            RetryPolicy::default(),
-        )),
+        // The Graph client paces itself from Meta's usage headers.
+        None => Arc::new(FacebookChannel::new(client, store.clone())),
     };
     let clock = clock.clone();
     let mount: Mount = Box::new(move |sink| {
@@ -436,7 +438,12 @@ fn sms_adapter(
         .build()
         .map_err(|e| DeskServerError::adapter("sms", e))?;
     let per_second = channel.per_second();
-    let channel = resilient(channel, per_second, std::time::Duration::from_secs(1));
+    let channel = resilient(
+        channel,
+        per_second,
+        std::time::Duration::from_secs(1),
+        clock,
+    );
     let mut hooks = WebhookConfig::builder(token, public)
         .default_region(sms.default_region.clone())
         .clock(clock.clone());
@@ -494,10 +501,9 @@ fn email_adapter(
     let smtp = smtp
         .build()
         .map_err(|e| DeskServerError::adapter("email", e))?;
-    let channel: Arc<dyn Channel> = Arc::new(Retrying::new(
+    let channel: Arc<dyn Channel> = Arc::new(
         EmailChannel::new(smtp, clock.clone()).map_err(|e| DeskServerError::adapter("email", e))?,
-        RetryPolicy::default(),
-    ));
+    );
     let guard = RouteGuard::shared_secret(secrets.require("EMAIL_INBOUND_SECRET", need)?);
     let imap = match &email.imap {
         None => None,

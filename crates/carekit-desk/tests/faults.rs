@@ -12,7 +12,12 @@ use carekit_desk::sandbox::{
 use chrono::{Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
 
-const REPLIES: usize = 1_000;
+fn replies() -> usize {
+    std::env::var("CAREKIT_FAULT_REPLIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000)
+}
 const LIMIT_PER_SECOND: u32 = 40;
 
 fn customer(k: usize) -> Inbound {
@@ -59,10 +64,11 @@ fn reply_text(k: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_replies_through_thirty_percent_faults() {
+    let replies = replies();
     let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
     let mut steps = Vec::new();
     // Ten customers a minute write in, then agents answer ten a minute.
-    for k in 0..REPLIES {
+    for k in 0..replies {
         let inbound = customer(k);
         let who = inbound.customer();
         steps.push(Step {
@@ -104,13 +110,13 @@ async fn a_thousand_replies_through_thirty_percent_faults() {
             result,
             StepResult::Webhook(200..=299) | StepResult::Api(200..=299, _)
         );
-        assert!(ok, "{}: {result:?}", step.note);
+        assert!(ok, "{}: {result:?} ({:?})", step.note, step.action);
     }
 
     // Count what each platform accepted, per reply.
     let mut duplicates: BTreeMap<&'static str, usize> = BTreeMap::new();
     let mut lost = Vec::new();
-    for k in 0..REPLIES {
+    for k in 0..replies {
         let text = reply_text(k);
         let copies: Vec<_> = outcome
             .delivered
@@ -126,7 +132,7 @@ async fn a_thousand_replies_through_thirty_percent_faults() {
     let faults = outcome.faults.clone();
     let injected: u64 = faults.values().sum();
     eprintln!(
-        "fault suite: {REPLIES} replies; faults injected {faults:?} ({injected} in all); \
+        "fault suite: {replies} replies; faults injected {faults:?} ({injected} in all); \
          calls {:?}; duplicates by kind {duplicates:?}; lost {}; over limit {:?}; \
          unsent {}; refused {}; wall {:.1} s",
         outcome.calls,
@@ -141,6 +147,9 @@ async fn a_thousand_replies_through_thirty_percent_faults() {
         injected as f64 > 0.2 * outcome.calls.values().sum::<u64>() as f64,
         "faults were injected: {faults:?}"
     );
+    for (channel, state) in outcome.pending.iter().take(10) {
+        eprintln!("pending {channel}: {state}");
+    }
     assert!(lost.is_empty(), "replies lost: {lost:?}");
     assert_eq!(outcome.unsent, 0);
     assert!(outcome.refused.is_empty(), "{:?}", outcome.refused);

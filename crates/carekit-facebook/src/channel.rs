@@ -257,6 +257,29 @@ impl Channel for FacebookChannel {
         }
     }
 
+    /// A public comment reply is looked up under the comment it answers;
+    /// Messenger messages cannot be matched and stay at-least-once (a
+    /// private reply to a comment is guarded by its own ledger).
+    async fn find_sent(&self, message: &OutboundMessage) -> Result<Option<Delivery>, ChannelError> {
+        match (
+            message.visibility,
+            message.in_reply_to.as_deref(),
+            message.reply_privately_to.as_deref(),
+        ) {
+            (Visibility::Public, Some(parent), None) => {
+                let found = self.client.find_own_comment(parent, &message.text).await?;
+                Ok(found.map(|id| {
+                    let delivery = Delivery::sent(id);
+                    match &message.thread_key {
+                        Some(key) => delivery.with_thread_key(key.clone()),
+                        None => delivery,
+                    }
+                }))
+            }
+            _ => Err(ChannelError::Unsupported("find_sent")),
+        }
+    }
+
     async fn hide(&self, external_id: &str, hidden: bool) -> Result<(), ChannelError> {
         self.client.set_hidden(external_id, hidden).await
     }

@@ -69,4 +69,4 @@ pub use config::{
 };
 pub use error::FacebookError;
 pub use graph::{GraphClient, MessagingType, SendReceipt, Usage};
-pub use normalize::{WebhookBatch, messenger_thread_key, parse_webhook};
+pub use normalize::{WebhookBatch, comment_thread_key, messenger_thread_key, parse_webhook};

@@ -2,8 +2,10 @@
 //!
 //! Mapping (see `docs/facebook.md`):
 //! - page `feed` comments and posts: public; external id = comment id (post
-//!   id for posts); thread key = post id, so a post and its comment tree are
-//!   one conversation; parents = `parent_id` (then the post); edits and
+//!   id for posts); thread key = post id for posts and `{post}:{author}` for
+//!   comments, so each commenter on a brand's post is a conversation of
+//!   their own, while replies join through their parents = `parent_id`
+//!   (then the post, which joins a visitor's post and its comments); edits and
 //!   removals name the comment first in their parents and get an external id
 //!   of their own, unique per edit.
 //! - Messenger: private; external id = `mid`; thread key =
@@ -30,6 +32,12 @@ pub struct WebhookBatch {
     pub events: Vec<InboundEvent>,
     /// What was skipped, and why (also logged).
     pub skipped: Vec<String>,
+}
+
+/// The thread key of a comment: one conversation per commenter and post,
+/// so strangers commenting on the same brand post are never merged.
+pub fn comment_thread_key(post_id: &str, author: &str) -> String {
+    format!("{post_id}:{author}")
 }
 
 /// The Messenger thread key for a customer of a page: `{page_id}:{psid}`.
@@ -152,6 +160,11 @@ impl WebhookBatch {
                 return;
             }
         };
+        let key = if feed.item == "comment" {
+            comment_thread_key(&post_id, &author.handle)
+        } else {
+            post_id
+        };
         let base = InboundEvent::message(
             ChannelKind::Facebook,
             Visibility::Public,
@@ -161,7 +174,7 @@ impl WebhookBatch {
             occurred_at,
         )
         .with_account(page_id)
-        .with_thread_key(post_id);
+        .with_thread_key(key);
         let event = match feed.verb.as_str() {
             "add" => parents.into_iter().fold(base, InboundEvent::with_parent),
             "edited" => {

@@ -448,7 +448,11 @@ async fn fetching_a_comment_gives_the_event_its_webhook_would_have() {
     assert_eq!(event.external_id, "444444444_666");
     assert_eq!(event.visibility, Visibility::Public);
     assert_eq!(event.account, PAGE);
-    assert_eq!(event.thread.key.unwrap().as_str(), "1234567890_444444444");
+    assert_eq!(
+        event.thread.key.unwrap().as_str(),
+        "1234567890_444444444:156407155145863",
+        "one conversation per commenter and post"
+    );
     assert_eq!(
         event.thread.parents,
         vec![

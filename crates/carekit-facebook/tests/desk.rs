@@ -151,3 +151,46 @@ async fn public_complaint_private_reply_and_messenger_answer_are_one_case() {
     assert_eq!(body["recipient"], json!({"id": "6789012345"}));
     assert_eq!(body["messaging_type"], "RESPONSE");
 }
+
+#[tokio::test]
+async fn strangers_commenting_on_one_brand_post_are_separate_conversations() {
+    let server = MockServer::start().await;
+    let clock: Arc<dyn Clock> = Arc::new(FakeClock::new(at("2026-03-01T12:00:00Z")));
+    let store = Arc::new(MemoryStore::new());
+    let client = GraphClient::new(config(&server.uri()), clock.clone()).unwrap();
+    let desk = Desk::builder()
+        .store(store.clone())
+        .clock(clock.clone())
+        .channel(Arc::new(FacebookChannel::new(client, store.clone())))
+        .build()
+        .unwrap();
+    let router = webhook::router(
+        config(&server.uri()),
+        Arc::new(desk.clone()) as Arc<dyn EventSink>,
+        clock.clone(),
+    );
+    let t = at("2026-03-01T11:50:00Z").timestamp();
+    let by = |who: &str, id: &str, parent: &str, text: &str| {
+        comment(id, parent, text, t).replace("156407155145863", who)
+    };
+    // Two customers under the brand's own post; then the first answers
+    // under her own comment.
+    for body in [
+        by("1001", "444_10", "1234567890_444", "Broken on arrival."),
+        by("2002", "444_20", "1234567890_444", "Mine never came."),
+        by("1001", "444_11", "444_10", "Still broken."),
+        by("1001", "444_12", "1234567890_444", "Hello? Anyone?"),
+    ] {
+        assert_eq!(call(&router, signed_post(&body)).await.0, StatusCode::OK);
+    }
+    let mut all = desk
+        .conversations(&ConversationFilter::default())
+        .await
+        .unwrap();
+    all.sort_by_key(|c| c.messages.len());
+    let handles: Vec<(&str, usize)> = all
+        .iter()
+        .map(|c| (c.customer.identities[0].handle.as_str(), c.messages.len()))
+        .collect();
+    assert_eq!(handles, vec![("2002", 1), ("1001", 3)]);
+}

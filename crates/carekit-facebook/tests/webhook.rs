@@ -192,7 +192,7 @@ async fn feed_comment_add_is_public_and_threaded_by_post() {
     assert_eq!(e.external_id, "444444444_555555555");
     assert_eq!(
         e.thread.key.as_ref().unwrap().as_str(),
-        "1234567890_444444444"
+        "1234567890_444444444:156407155145863"
     );
     assert_eq!(e.thread.parents, vec!["1234567890_444444444".to_owned()]);
     assert_eq!(e.author.handle, "156407155145863");
@@ -221,7 +221,7 @@ async fn nested_reply_names_its_parent_comment_first() {
     );
     assert_eq!(
         e.thread.key.as_ref().unwrap().as_str(),
-        "1234567890_444444444"
+        "1234567890_444444444:156407155145863"
     );
 }
 

@@ -78,6 +78,19 @@ impl ChannelError {
         )
     }
 
+    /// Whether the platform may have acted on the request even though it
+    /// failed: the connection dropped, the answer never came, or a server
+    /// error other than 503 (which platforms send before doing anything).
+    /// The outbox asks the platform ([`Channel::find_sent`](crate::Channel::find_sent))
+    /// before sending such a message again.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            ChannelError::Transport(_) | ChannelError::Timeout => true,
+            ChannelError::Server { status } => *status != 503,
+            _ => false,
+        }
+    }
+
     /// The wait the platform asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

@@ -2,20 +2,24 @@
 //! pause when the platform itself says "slow down".
 
 use super::{Capabilities, Channel, ChannelError, ChannelKind, Delivery, OutboundMessage};
+use crate::clock::{Clock, SystemClock};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Keeps sends on the inner channel under a quota, and after a
-/// `RateLimited { retry_after }` holds every further send until that time,
-/// so one 429 does not turn into a burst of them.
+/// `RateLimited { retry_after }` refuses every further call until that
+/// time (answering `RateLimited` with what is left of the wait, without
+/// calling the platform), so one 429 does not turn into a burst of them
+/// and no worker sits blocked: the outbox reschedules on the desk's clock.
 pub struct RateLimited<C> {
     inner: C,
     limiter: DefaultDirectRateLimiter,
-    paused_until: Mutex<Option<Instant>>,
+    clock: Arc<dyn Clock>,
+    paused_until: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl<C> std::fmt::Debug for RateLimited<C> {
@@ -39,8 +43,17 @@ impl<C> RateLimited<C> {
         Self {
             inner,
             limiter: RateLimiter::direct(quota),
+            clock: Arc::new(SystemClock),
             paused_until: Mutex::new(None),
         }
+    }
+
+    /// Measures pauses on `clock` (the desk's, so a virtual clock in tests
+    /// and replays moves them too). The system clock by default.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// At most `per_second` sends a second (SMS long codes: 1).
@@ -53,15 +66,31 @@ impl<C> RateLimited<C> {
         &self.inner
     }
 
-    fn pause_deadline(&self) -> Option<Instant> {
-        *self.paused_until.lock().unwrap_or_else(|p| p.into_inner())
+    /// `Err(RateLimited)` with the rest of the wait while paused; else
+    /// waits (briefly) for the quota.
+    async fn ready(&self) -> Result<(), ChannelError> {
+        let until = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(until) = until {
+            let left = until - self.clock.now();
+            if left > chrono::Duration::zero() {
+                return Err(ChannelError::RateLimited {
+                    retry_after: left.to_std().unwrap_or_default(),
+                });
+            }
+        }
+        self.limiter.until_ready().await;
+        Ok(())
     }
 
-    fn pause_for(&self, wait: Duration) {
-        let until = Instant::now() + wait;
-        let mut guard = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none_or(|current| current < until) {
-            *guard = Some(until);
+    fn note<T>(&self, result: &Result<T, ChannelError>) {
+        if let Err(ChannelError::RateLimited { retry_after }) = result {
+            let wait =
+                chrono::Duration::from_std(*retry_after).unwrap_or(chrono::Duration::hours(1));
+            let until = self.clock.now() + wait;
+            let mut guard = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.is_none_or(|current| current < until) {
+                *guard = Some(until);
+            }
         }
     }
 }
@@ -79,24 +108,23 @@ impl<C: Channel> Channel for RateLimited<C> {
     }
 
     async fn send(&self, message: &OutboundMessage) -> Result<Delivery, ChannelError> {
-        if let Some(until) = self.pause_deadline() {
-            tokio::time::sleep_until(until).await;
-        }
-        self.limiter.until_ready().await;
+        self.ready().await?;
         let result = self.inner.send(message).await;
-        if let Err(ChannelError::RateLimited { retry_after }) = &result {
-            self.pause_for(*retry_after);
-        }
+        self.note(&result);
         result
     }
 
     async fn hide(&self, external_id: &str, hidden: bool) -> Result<(), ChannelError> {
-        self.limiter.until_ready().await;
-        self.inner.hide(external_id, hidden).await
+        self.ready().await?;
+        let result = self.inner.hide(external_id, hidden).await;
+        self.note(&result);
+        result
     }
     async fn delete(&self, external_id: &str) -> Result<(), ChannelError> {
-        self.limiter.until_ready().await;
-        self.inner.delete(external_id).await
+        self.ready().await?;
+        let result = self.inner.delete(external_id).await;
+        self.note(&result);
+        result
     }
     async fn find_sent(&self, message: &OutboundMessage) -> Result<Option<Delivery>, ChannelError> {
         self.inner.find_sent(message).await

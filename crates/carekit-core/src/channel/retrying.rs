@@ -56,9 +56,12 @@ impl RetryPolicy {
     }
 }
 
-/// Retries retryable failures of the inner channel with exponential backoff;
-/// a `RateLimited { retry_after }` waits exactly that long (on tokio's clock,
-/// so paused-time tests are deterministic).
+/// Retries failures of the inner channel that certainly did nothing (429,
+/// 503) with exponential backoff; a `RateLimited { retry_after }` waits
+/// exactly that long (on tokio's clock, so paused-time tests are
+/// deterministic). Failures the platform may have acted on
+/// ([`ChannelError::outcome_unknown`]) are returned at once, so the outbox
+/// can ask the platform before sending again.
 #[derive(Debug, Clone)]
 pub struct Retrying<C> {
     inner: C,
@@ -99,7 +102,11 @@ impl<C: Channel> Channel for Retrying<C> {
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(move |e: &ChannelError| {
-                e.is_retryable() && e.retry_after().is_none_or(|d| d <= max_wait)
+                // A failure the platform may have acted on is not retried
+                // blindly: it goes back to the outbox, which asks first.
+                e.is_retryable()
+                    && !e.outcome_unknown()
+                    && e.retry_after().is_none_or(|d| d <= max_wait)
             })
             .adjust(|e: &ChannelError, planned| match e.retry_after() {
                 // The platform knows best: wait what it said, not our guess.

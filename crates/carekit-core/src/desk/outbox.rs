@@ -210,7 +210,8 @@ impl Desk {
                         .await;
                 }
                 Err(ChannelError::Unsupported(_)) => {}
-                Err(e) => return self.reschedule(item, &e).await,
+                // Still unknown: stay `sending` so the next try asks again.
+                Err(e) => return self.reschedule(item, &e, true).await,
             }
         }
         // Record the attempt before the platform sees it: after a crash,
@@ -282,8 +283,14 @@ impl Desk {
                 self.finish_failed(item, DeliveryState::Failed, error.to_string(), consent)
                     .await
             }
+            ChannelError::RateLimited { .. } => {
+                // The platform said when: not the message's fault, so it
+                // does not spend the message's attempts.
+                item.attempts = item.attempts.saturating_sub(1);
+                self.reschedule(item, &error, false).await
+            }
             e if e.is_retryable() && item.attempts < self.inner.outbox.max_attempts => {
-                self.reschedule(item, e).await
+                self.reschedule(item, e, e.outcome_unknown()).await
             }
             e if e.is_retryable() => {
                 let reason = format!("gave up after {} attempts: {e}", item.attempts);
@@ -297,10 +304,14 @@ impl Desk {
         }
     }
 
+    /// Schedules the next attempt. `unknown`: the platform may have taken
+    /// the message, so the item stays `sending` and the next attempt asks
+    /// the platform first (as after a crash) instead of posting blindly.
     async fn reschedule(
         &self,
         mut item: OutboxItem,
         error: &ChannelError,
+        unknown: bool,
     ) -> Result<Outcome, DeskError> {
         let now = self.inner.clock.now();
         let cfg = &self.inner.outbox;
@@ -311,7 +322,11 @@ impl Desk {
             .retry_after()
             .and_then(|d| chrono::Duration::from_std(d).ok())
             .unwrap_or_default();
-        item.state = DeliveryState::Queued;
+        item.state = if unknown {
+            DeliveryState::Sending
+        } else {
+            DeliveryState::Queued
+        };
         item.next_attempt_at = now + backoff.max(asked);
         item.lease = None;
         item.last_error = Some(error.to_string());

@@ -16,7 +16,8 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 
 const BRAND: &str = "2244994945";
-const PAGE: &str = "1234567890";
+/// The sandbox page's id (the fake Graph API answers as this page).
+pub(crate) const PAGE: &str = "1234567890";
 const SMS_NUMBER: &str = "+14155550100";
 const MAILBOX: &str = "support@acme.example";
 const TWILIO_ACCOUNT: &str = "AC5a0d0b0e0e0f00000000000000000000";
@@ -24,6 +25,8 @@ const TWILIO_ACCOUNT: &str = "AC5a0d0b0e0e0f00000000000000000000";
 /// How long the virtual clock runs on after the last step, so late
 /// replies go out and unanswered conversations reach their SLA breach.
 const TAIL: i64 = 3 * 60;
+/// Real time the day may take after its tail to send what is left.
+const DRAIN_BUDGET: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A sandbox day, ready to run. Build it with [`SandboxDay::builder`].
 #[derive(Debug)]
@@ -250,6 +253,8 @@ pub struct DayOutcome {
     pub delivered: Vec<Delivered>,
     /// Faults the fakes injected, by kind.
     pub faults: BTreeMap<FaultKind, u64>,
+    /// What is still queued or in flight at the end: channel and state.
+    pub pending: Vec<(ChannelKind, String)>,
     /// API calls the fakes received, by platform.
     pub calls: BTreeMap<Platform, u64>,
     /// Writes the desk made while a platform's limit was spent.
@@ -392,14 +397,42 @@ impl SandboxDay {
         }
         on(Happening::Draining { at: clock.now() });
         advance_to(&clock, end, &fakes, &mut seen, &mut on).await;
+        // Retries still waiting get more virtual time (a real-time budget
+        // keeps a stuck run from hanging).
+        let budget = Instant::now() + DRAIN_BUDGET;
+        while Instant::now() < budget {
+            match next_attempt(&desk).await {
+                None => break,
+                // Due now: give the worker real time, not virtual time.
+                Some(at) if at <= clock.now() => {
+                    tokio::time::sleep(std::time::Duration::from_millis(12)).await;
+                    report_sends(&clock, &fakes, &mut seen, &mut on);
+                }
+                Some(at) => advance_to(&clock, at, &fakes, &mut seen, &mut on).await,
+            }
+        }
         settle(&desk).await;
         report_sends(&clock, &fakes, &mut seen, &mut on);
 
         let store = desk.store();
-        let unsent = store
+        let pending: Vec<(ChannelKind, String)> = store
             .outbox_in_states(&[DeliveryState::Queued, DeliveryState::Sending], 10_000)
             .await?
-            .len();
+            .into_iter()
+            .map(|item| {
+                (
+                    item.message.channel,
+                    format!(
+                        "{:?} after {} attempts, next at {}: {}",
+                        item.state,
+                        item.attempts,
+                        item.next_attempt_at.format("%H:%M:%S"),
+                        item.last_error.unwrap_or_default()
+                    ),
+                )
+            })
+            .collect();
+        let unsent = pending.len();
         let refused = store
             .outbox_in_states(
                 &[DeliveryState::Failed, DeliveryState::DeadLettered],
@@ -433,6 +466,7 @@ impl SandboxDay {
             over_limit: fakes.over_limit(),
             refused,
             unsent,
+            pending,
             wall: began.elapsed(),
         })
     }
@@ -455,6 +489,17 @@ async fn advance_to(
         tokio::time::sleep(std::time::Duration::from_millis(12)).await;
         report_sends(clock, fakes, seen, on);
     }
+}
+
+/// When the outbox next has something to do (`None`: nothing is left).
+async fn next_attempt(desk: &carekit_core::Desk) -> Option<DateTime<Utc>> {
+    desk.store()
+        .outbox_in_states(&[DeliveryState::Queued, DeliveryState::Sending], 10_000)
+        .await
+        .ok()?
+        .iter()
+        .map(|item| item.next_attempt_at)
+        .min()
 }
 
 /// Waits (briefly, in real time) until nothing is due in the outbox.

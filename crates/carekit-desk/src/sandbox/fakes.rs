@@ -486,7 +486,10 @@ async fn x_lookup(Path(id): Path<String>) -> Json<Value> {
 fn graph_routes(fake: Fake) -> Router {
     let routes = Router::new()
         .route("/{version}/{page}/messages", post(graph_send))
-        .route("/{version}/{id}/comments", post(graph_comment))
+        .route(
+            "/{version}/{id}/comments",
+            post(graph_comment).get(graph_comments),
+        )
         .route("/{version}/{id}", post(graph_hide).get(graph_object));
     with_gate(routes, fake)
 }
@@ -543,6 +546,38 @@ async fn graph_comment(
     let text = body["message"].as_str().unwrap_or_default().to_owned();
     let id = fake.record("comment_reply", comment.clone(), text);
     Json(json!({"id": format!("{comment}_{id}")}))
+}
+
+/// `GET /{object}/comments`: the page's replies under `object`, newest
+/// first, 100 a page with an `after` cursor (as the Graph API pages).
+async fn graph_comments(
+    State(fake): State<Fake>,
+    Path((_version, object)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    let offset: usize = q.get("after").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let s = fake.lock();
+    let mine: Vec<&Delivered> = s
+        .delivered
+        .iter()
+        .rev()
+        .filter(|d| d.kind == "comment_reply" && d.recipient == object)
+        .collect();
+    let data: Vec<Value> = mine
+        .iter()
+        .skip(offset)
+        .take(100)
+        .map(|d| {
+            json!({"id": format!("{object}_{}", d.id), "message": d.text, "from": {"id": super::day::PAGE, "name": "Acme"}})
+        })
+        .collect();
+    let mut body = json!({"data": data});
+    if offset + 100 < mine.len() {
+        let next = (offset + 100).to_string();
+        body["paging"] =
+            json!({"cursors": {"after": next}, "next": format!("/{object}/comments?after={next}")});
+    }
+    Json(body)
 }
 
 async fn graph_hide(

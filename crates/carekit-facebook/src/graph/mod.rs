@@ -12,7 +12,7 @@ pub use usage::Usage;
 
 use crate::config::FacebookConfig;
 use crate::error::FacebookError;
-use crate::normalize::{messenger_thread_key, parse_graph_time};
+use crate::normalize::{comment_thread_key, messenger_thread_key, parse_graph_time};
 use carekit_core::{
     ChannelError, ChannelKind, Clock, EventKind, Identity, InboundEvent, Visibility,
 };
@@ -95,6 +95,32 @@ struct GraphObject {
     parent: Option<GraphParent>,
 }
 
+/// One page of `GET /{object}/comments`.
+#[derive(Deserialize)]
+struct CommentPage {
+    #[serde(default)]
+    data: Vec<GraphObject>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    #[serde(default)]
+    cursors: Option<Cursors>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Cursors {
+    #[serde(default)]
+    after: Option<String>,
+}
+
+/// How many pages of comments [`GraphClient::find_own_comment`] reads.
+const FIND_PAGES: usize = 5;
+
 #[derive(Deserialize)]
 struct GraphParty {
     id: String,
@@ -163,6 +189,50 @@ impl GraphClient {
             )
             .await?;
         Ok(answer.id)
+    }
+
+    /// Looks for a comment the page wrote under `object_id` with exactly
+    /// `text` (newest first, up to five pages of 100): how an interrupted
+    /// public reply is reconciled instead of posted twice.
+    ///
+    /// # Errors
+    /// A [`ChannelError`] saying whether a retry can help.
+    pub async fn find_own_comment(
+        &self,
+        object_id: &str,
+        text: &str,
+    ) -> Result<Option<String>, ChannelError> {
+        let page = self.inner.config.page_id.clone();
+        let mut after: Option<String> = None;
+        for _ in 0..FIND_PAGES {
+            let mut query = vec![
+                ("fields", "id,message,from"),
+                ("filter", "stream"),
+                ("order", "reverse_chronological"),
+                ("limit", "100"),
+            ];
+            if let Some(cursor) = after.as_deref() {
+                query.push(("after", cursor));
+            }
+            let answer: CommentPage = self
+                .call(Method::GET, &[object_id, "comments"], &query, Body::None)
+                .await?;
+            let found = answer.data.into_iter().find(|c| {
+                c.from.as_ref().is_some_and(|f| f.id == page)
+                    && c.message.as_deref().map(str::trim) == Some(text.trim())
+            });
+            if let Some(comment) = found {
+                return Ok(Some(comment.id));
+            }
+            after = match answer.paging {
+                Some(Paging {
+                    next: Some(_),
+                    cursors: Some(Cursors { after: Some(a) }),
+                }) => Some(a),
+                _ => return Ok(None),
+            };
+        }
+        Ok(None)
     }
 
     /// Private reply to a comment: `POST /{page-id}/messages` with
@@ -241,7 +311,8 @@ impl GraphClient {
 
     /// Fetches a comment (for a webhook that refers to one not yet seen) as
     /// the `InboundEvent` its webhook would have produced. The thread key
-    /// (the post id) is derived from the comment id (`{post}_{comment}`).
+    /// (`{post}:{author}`) takes the post from the comment id
+    /// (`{post}_{comment}`).
     /// A comment written by the page comes back as `EventKind::Echo`.
     ///
     /// # Errors
@@ -269,7 +340,8 @@ impl GraphClient {
             if !event.thread.parents.contains(&post_id) {
                 event = event.with_parent(post_id.clone());
             }
-            event = event.with_thread_key(post_id);
+            let key = comment_thread_key(&post_id, &event.author.handle);
+            event = event.with_thread_key(key);
         }
         Ok(event)
     }
