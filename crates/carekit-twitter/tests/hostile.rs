@@ -71,6 +71,14 @@ fn sign(secret: &str, body: &[u8]) -> String {
     )
 }
 
+/// 256 cases in CI; `HOSTILE_CASES=20000` for a longer local run.
+fn cases() -> u32 {
+    std::env::var("HOSTILE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
 // ---- strategies: values X sends, and values it should never send ----------
 
 fn id() -> impl Strategy<Value = String> {
@@ -226,7 +234,7 @@ fn assert_well_formed(event: &InboundEvent, brand: &str) -> Result<(), TestCaseE
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
 
     /// X-shaped payloads with hostile values, correctly signed: 200 or 400,
     /// never a 5xx; at most one event per item; every event well formed;
