@@ -8,7 +8,11 @@ fuzz_target!(|data: &[u8]| {
     let threads = carekit_policy::twcs::threads(&tweets);
     for t in &tweets {
         assert!(t.id.bytes().all(|b| b.is_ascii_digit()));
-        if let Some(p) = t.in_reply_to.as_deref().filter(|p| threads.contains_key(*p)) {
+        if let Some(p) = t
+            .in_reply_to
+            .as_deref()
+            .filter(|p| threads.contains_key(*p))
+        {
             assert_eq!(threads[p], threads[&t.id]);
         }
     }

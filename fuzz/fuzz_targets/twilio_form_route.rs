@@ -21,7 +21,9 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let path = if mode & 2 == 0 { "/" } else { "/status" };
     let url = format!("{ORIGIN}{path}");
     let (signature, body) = if mode & 1 == 0 {
@@ -54,7 +56,9 @@ fuzz_target!(|data: &[u8]| {
     else {
         return;
     };
-    let response = runtime().block_on(app.oneshot(request)).expect("infallible");
+    let response = runtime()
+        .block_on(app.oneshot(request))
+        .expect("infallible");
     let status = response.status();
     assert!(!status.is_server_error(), "{status}");
     if !genuine {

@@ -32,10 +32,14 @@ fn sign(body: &[u8]) -> String {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let sink = Arc::new(carekit_testing::CollectingSink::new());
     let config = carekit_twitter::webhook::WebhookConfig::new(SECRET).with_clock(Arc::new(
-        carekit_core::FakeClock::new(chrono::DateTime::from_timestamp(1_772_442_000, 0).unwrap_or_default()),
+        carekit_core::FakeClock::new(
+            chrono::DateTime::from_timestamp(1_772_442_000, 0).unwrap_or_default(),
+        ),
     ));
     let app = carekit_twitter::webhook::router(config, sink.clone());
     let builder = http::Request::builder();
@@ -43,7 +47,13 @@ fuzz_target!(|data: &[u8]| {
         0 => {
             let token = String::from_utf8_lossy(rest);
             let query: String = url::form_urlencoded::byte_serialize(token.as_bytes()).collect();
-            let Ok(r) = builder.method("GET").uri(format!("/?crc_token={query}")).body(axum::body::Body::empty()) else { return };
+            let Ok(r) = builder
+                .method("GET")
+                .uri(format!("/?crc_token={query}"))
+                .body(axum::body::Body::empty())
+            else {
+                return;
+            };
             (r, false)
         }
         1 => {
@@ -52,7 +62,9 @@ fuzz_target!(|data: &[u8]| {
                 .uri("/")
                 .header(carekit_twitter::webhook::SIGNATURE_HEADER, sign(rest))
                 .body(axum::body::Body::from(rest.to_vec()))
-            else { return };
+            else {
+                return;
+            };
             (r, false)
         }
         _ => {
@@ -60,7 +72,8 @@ fuzz_target!(|data: &[u8]| {
             let (header, body) = (&rest[..split], rest.get(split + 1..).unwrap_or_default());
             let header = String::from_utf8_lossy(header).into_owned();
             assert!(
-                header.trim() == sign(body) || !carekit_twitter::webhook::verify_signature(SECRET, body, &header),
+                header.trim() == sign(body)
+                    || !carekit_twitter::webhook::verify_signature(SECRET, body, &header),
                 "a forged signature verified"
             );
             let forged = header.trim() != sign(body);
@@ -69,18 +82,29 @@ fuzz_target!(|data: &[u8]| {
                 .uri("/")
                 .header(carekit_twitter::webhook::SIGNATURE_HEADER, header)
                 .body(axum::body::Body::from(body.to_vec()))
-            else { return };
+            else {
+                return;
+            };
             (r, forged)
         }
     };
-    let response = runtime().block_on(app.oneshot(request)).expect("infallible");
+    let response = runtime()
+        .block_on(app.oneshot(request))
+        .expect("infallible");
     let status = response.status();
     assert!(!status.is_server_error(), "{status}");
     if forged {
-        assert!(status == 401 || status == 403, "forged request got {status}");
+        assert!(
+            status == 401 || status == 403,
+            "forged request got {status}"
+        );
         assert!(sink.events().is_empty());
     }
     for event in sink.events() {
-        assert!(carekit_twitter::is_valid_id(&event.author.handle), "{:?}", event.author);
+        assert!(
+            carekit_twitter::is_valid_id(&event.author.handle),
+            "{:?}",
+            event.author
+        );
     }
 });

@@ -203,36 +203,122 @@ async fn forged_signatures_are_refused_and_store_nothing() {
     let tweet_body = tweet("1800000000000000101", "1111", "ann", "@acme forged");
     let other_tweet = tweet("1800000000000000102", "1111", "ann", "@acme other");
     let fb_body = messenger("m_forged", "6000000000000009", "forged");
-    let sms = sms_params("SM99999999999999999999999999999999", "+14155550199", "forged");
+    let sms = sms_params(
+        "SM99999999999999999999999999999999",
+        "+14155550199",
+        "forged",
+    );
     let mut forgeries: Vec<(&str, Vec<(&str, String)>, Vec<u8>)> = vec![
         // X: wrong secret, a signature for another body, none at all, junk.
-        ("/webhooks/twitter", json_headers("x-twitter-webhooks-signature", x_signature("guess", &tweet_body)), tweet_body.clone()),
-        ("/webhooks/twitter", json_headers("x-twitter-webhooks-signature", x_signature(X_CONSUMER_SECRET, &other_tweet)), tweet_body.clone()),
-        ("/webhooks/twitter", vec![("content-type", "application/json".into())], tweet_body.clone()),
-        ("/webhooks/twitter", json_headers("x-twitter-webhooks-signature", "sha256=AAAA".into()), tweet_body.clone()),
+        (
+            "/webhooks/twitter",
+            json_headers(
+                "x-twitter-webhooks-signature",
+                x_signature("guess", &tweet_body),
+            ),
+            tweet_body.clone(),
+        ),
+        (
+            "/webhooks/twitter",
+            json_headers(
+                "x-twitter-webhooks-signature",
+                x_signature(X_CONSUMER_SECRET, &other_tweet),
+            ),
+            tweet_body.clone(),
+        ),
+        (
+            "/webhooks/twitter",
+            vec![("content-type", "application/json".into())],
+            tweet_body.clone(),
+        ),
+        (
+            "/webhooks/twitter",
+            json_headers("x-twitter-webhooks-signature", "sha256=AAAA".into()),
+            tweet_body.clone(),
+        ),
         // Facebook: wrong secret, SHA-1 only, none, malformed.
-        ("/webhooks/facebook", json_headers("x-hub-signature-256", meta_signature("guess", &fb_body)), fb_body.clone()),
-        ("/webhooks/facebook", json_headers("x-hub-signature", "sha1=0123456789abcdef0123456789abcdef01234567".into()), fb_body.clone()),
-        ("/webhooks/facebook", vec![("content-type", "application/json".into())], fb_body.clone()),
-        ("/webhooks/facebook", json_headers("x-hub-signature-256", "sha256=zz".into()), fb_body.clone()),
+        (
+            "/webhooks/facebook",
+            json_headers("x-hub-signature-256", meta_signature("guess", &fb_body)),
+            fb_body.clone(),
+        ),
+        (
+            "/webhooks/facebook",
+            json_headers(
+                "x-hub-signature",
+                "sha1=0123456789abcdef0123456789abcdef01234567".into(),
+            ),
+            fb_body.clone(),
+        ),
+        (
+            "/webhooks/facebook",
+            vec![("content-type", "application/json".into())],
+            fb_body.clone(),
+        ),
+        (
+            "/webhooks/facebook",
+            json_headers("x-hub-signature-256", "sha256=zz".into()),
+            fb_body.clone(),
+        ),
         // Twilio: wrong token, signed for another URL, none.
-        ("/webhooks/twilio/sms", form_headers(twilio_signature("guess", &sms_url, &sms)), form(&sms)),
-        ("/webhooks/twilio/sms", form_headers(twilio_signature(TWILIO_TOKEN, "https://elsewhere.example/sms", &sms)), form(&sms)),
-        ("/webhooks/twilio/sms", vec![("content-type", "application/x-www-form-urlencoded".into())], form(&sms)),
+        (
+            "/webhooks/twilio/sms",
+            form_headers(twilio_signature("guess", &sms_url, &sms)),
+            form(&sms),
+        ),
+        (
+            "/webhooks/twilio/sms",
+            form_headers(twilio_signature(
+                TWILIO_TOKEN,
+                "https://elsewhere.example/sms",
+                &sms,
+            )),
+            form(&sms),
+        ),
+        (
+            "/webhooks/twilio/sms",
+            vec![("content-type", "application/x-www-form-urlencoded".into())],
+            form(&sms),
+        ),
         // Email: wrong secret, none.
-        ("/webhooks/email", mail_headers("guess"), email("forged@evil.example", "eve@evil.example", "forged", "forged")),
-        ("/webhooks/email", vec![("content-type", "message/rfc822".into())], email("forged2@evil.example", "eve@evil.example", "forged", "forged")),
+        (
+            "/webhooks/email",
+            mail_headers("guess"),
+            email(
+                "forged@evil.example",
+                "eve@evil.example",
+                "forged",
+                "forged",
+            ),
+        ),
+        (
+            "/webhooks/email",
+            vec![("content-type", "message/rfc822".into())],
+            email(
+                "forged2@evil.example",
+                "eve@evil.example",
+                "forged",
+                "forged",
+            ),
+        ),
     ];
     // A signed body with one byte changed afterwards.
     let mut tampered = tweet("1800000000000000103", "1111", "ann", "@acme refund me $10");
     let sig = x_signature(X_CONSUMER_SECRET, &tampered);
     let at = tampered.windows(3).position(|w| w == b"$10").unwrap();
     tampered[at + 1] = b'9';
-    forgeries.push(("/webhooks/twitter", json_headers("x-twitter-webhooks-signature", sig), tampered));
+    forgeries.push((
+        "/webhooks/twitter",
+        json_headers("x-twitter-webhooks-signature", sig),
+        tampered,
+    ));
 
     for (path, headers, body) in forgeries {
         let status = desk.post(path, &headers, body).await;
-        assert!(status == 401 || status == 403, "{path} {headers:?} got {status}");
+        assert!(
+            status == 401 || status == 403,
+            "{path} {headers:?} got {status}"
+        );
     }
     assert_eq!(desk.stored().await, Vec::<String>::new());
 
@@ -240,7 +326,12 @@ async fn forged_signatures_are_refused_and_store_nothing() {
     let genuine = tweet("1800000000000000104", "1111", "ann", "@acme genuine");
     let sig = x_signature(X_CONSUMER_SECRET, &genuine);
     assert_eq!(
-        desk.post("/webhooks/twitter", &json_headers("x-twitter-webhooks-signature", sig), genuine).await,
+        desk.post(
+            "/webhooks/twitter",
+            &json_headers("x-twitter-webhooks-signature", sig),
+            genuine
+        )
+        .await,
         200
     );
     assert_eq!(desk.stored().await, ["twitter: @acme genuine"]);
@@ -254,12 +345,39 @@ async fn replayed_deliveries_are_acknowledged_and_stored_once() {
     let sms_url = desk.url("/webhooks/twilio/sms");
     let tweet_body = tweet("1800000000000000201", "2222", "bo", "@acme replayed tweet");
     let fb_body = messenger("m_replayed", "6000000000000002", "replayed messenger");
-    let sms = sms_params("SM20000000000000000000000000000001", "+14155552671", "replayed sms");
-    let mail = email("replayed@customer.example", "dana@customer.example", "Replayed", "replayed mail");
+    let sms = sms_params(
+        "SM20000000000000000000000000000001",
+        "+14155552671",
+        "replayed sms",
+    );
+    let mail = email(
+        "replayed@customer.example",
+        "dana@customer.example",
+        "Replayed",
+        "replayed mail",
+    );
     let deliveries: Vec<(&str, Vec<(&str, String)>, Vec<u8>)> = vec![
-        ("/webhooks/twitter", json_headers("x-twitter-webhooks-signature", x_signature(X_CONSUMER_SECRET, &tweet_body)), tweet_body),
-        ("/webhooks/facebook", json_headers("x-hub-signature-256", meta_signature(FB_APP_SECRET, &fb_body)), fb_body),
-        ("/webhooks/twilio/sms", form_headers(twilio_signature(TWILIO_TOKEN, &sms_url, &sms)), form(&sms)),
+        (
+            "/webhooks/twitter",
+            json_headers(
+                "x-twitter-webhooks-signature",
+                x_signature(X_CONSUMER_SECRET, &tweet_body),
+            ),
+            tweet_body,
+        ),
+        (
+            "/webhooks/facebook",
+            json_headers(
+                "x-hub-signature-256",
+                meta_signature(FB_APP_SECRET, &fb_body),
+            ),
+            fb_body,
+        ),
+        (
+            "/webhooks/twilio/sms",
+            form_headers(twilio_signature(TWILIO_TOKEN, &sms_url, &sms)),
+            form(&sms),
+        ),
         ("/webhooks/email", mail_headers(EMAIL_SECRET), mail),
     ];
     // Each delivery five times: twice in sequence, then three at once (the
@@ -275,7 +393,10 @@ async fn replayed_deliveries_are_acknowledged_and_stored_once() {
             desk.post(path, headers, body.clone()),
         );
         for status in [concurrent.0, concurrent.1, concurrent.2] {
-            assert!((200..300).contains(&status), "{path} concurrent replay got {status}");
+            assert!(
+                (200..300).contains(&status),
+                "{path} concurrent replay got {status}"
+            );
         }
     }
     assert_eq!(
@@ -298,12 +419,39 @@ async fn oversized_bodies_get_413_and_store_nothing() {
     let big_text = "x".repeat(MAX_BODY + 1);
     let tweet_body = tweet("1800000000000000301", "3333", "cy", &big_text);
     let fb_body = messenger("m_big", "6000000000000003", &big_text);
-    let sms = sms_params("SM30000000000000000000000000000001", "+14155552672", &big_text);
-    let mail = email("big@customer.example", "dana@customer.example", "Big", &big_text);
+    let sms = sms_params(
+        "SM30000000000000000000000000000001",
+        "+14155552672",
+        &big_text,
+    );
+    let mail = email(
+        "big@customer.example",
+        "dana@customer.example",
+        "Big",
+        &big_text,
+    );
     let requests: Vec<(&str, Vec<(&str, String)>, Vec<u8>)> = vec![
-        ("/webhooks/twitter", json_headers("x-twitter-webhooks-signature", x_signature(X_CONSUMER_SECRET, &tweet_body)), tweet_body),
-        ("/webhooks/facebook", json_headers("x-hub-signature-256", meta_signature(FB_APP_SECRET, &fb_body)), fb_body),
-        ("/webhooks/twilio/sms", form_headers(twilio_signature(TWILIO_TOKEN, &sms_url, &sms)), form(&sms)),
+        (
+            "/webhooks/twitter",
+            json_headers(
+                "x-twitter-webhooks-signature",
+                x_signature(X_CONSUMER_SECRET, &tweet_body),
+            ),
+            tweet_body,
+        ),
+        (
+            "/webhooks/facebook",
+            json_headers(
+                "x-hub-signature-256",
+                meta_signature(FB_APP_SECRET, &fb_body),
+            ),
+            fb_body,
+        ),
+        (
+            "/webhooks/twilio/sms",
+            form_headers(twilio_signature(TWILIO_TOKEN, &sms_url, &sms)),
+            form(&sms),
+        ),
         ("/webhooks/email", mail_headers(EMAIL_SECRET), mail),
     ];
     for (path, headers, body) in &requests {
@@ -506,7 +654,12 @@ async fn slow_loris_connections_are_closed_while_normal_requests_stay_fast() {
     let genuine = tweet("1800000000000000401", "4444", "di", "@acme still there?");
     let sig = x_signature(X_CONSUMER_SECRET, &genuine);
     assert_eq!(
-        desk.post("/webhooks/twitter", &json_headers("x-twitter-webhooks-signature", sig), genuine).await,
+        desk.post(
+            "/webhooks/twitter",
+            &json_headers("x-twitter-webhooks-signature", sig),
+            genuine
+        )
+        .await,
         200
     );
     let rss_during = rss_kib();
@@ -528,11 +681,25 @@ async fn slow_loris_connections_are_closed_while_normal_requests_stay_fast() {
     for r in &results {
         match r.kind {
             Slow::Silent | Slow::Headers => {
-                assert!(r.after <= header_limit, "{:?} open for {:?}", r.kind, r.after);
-                assert!(r.after >= Duration::from_millis(HEADER_TIMEOUT_MS / 2), "{:?} closed early: {:?}", r.kind, r.after);
+                assert!(
+                    r.after <= header_limit,
+                    "{:?} open for {:?}",
+                    r.kind,
+                    r.after
+                );
+                assert!(
+                    r.after >= Duration::from_millis(HEADER_TIMEOUT_MS / 2),
+                    "{:?} closed early: {:?}",
+                    r.kind,
+                    r.after
+                );
             }
             Slow::Body => {
-                assert!(r.after <= request_limit, "body trickle open for {:?}", r.after);
+                assert!(
+                    r.after <= request_limit,
+                    "body trickle open for {:?}",
+                    r.after
+                );
                 assert_eq!(r.status, Some(408), "body trickle answered {:?}", r.status);
             }
         }
@@ -543,7 +710,10 @@ async fn slow_loris_connections_are_closed_while_normal_requests_stay_fast() {
     let median = latencies[latencies.len() / 2];
     let span = |k: Slow| {
         let times = results.iter().filter(|r| r.kind == k).map(|r| r.after);
-        (times.clone().min().unwrap_or_default(), times.max().unwrap_or_default())
+        (
+            times.clone().min().unwrap_or_default(),
+            times.max().unwrap_or_default(),
+        )
     };
     eprintln!(
         "slow-loris: {CONNECTIONS} connections; healthz median {median:?}, max {max:?}; closed after (min, max) {:?} silent, {:?} headers, {:?} body (408); RSS {rss_before} KiB before, {rss_during} during, {rss_after} after",
@@ -551,7 +721,10 @@ async fn slow_loris_connections_are_closed_while_normal_requests_stay_fast() {
         span(Slow::Headers),
         span(Slow::Body),
     );
-    assert!(max < Duration::from_secs(1), "healthz took {max:?} with slow connections open");
+    assert!(
+        max < Duration::from_secs(1),
+        "healthz took {max:?} with slow connections open"
+    );
     let growth = rss_during.max(rss_after).saturating_sub(rss_before);
     assert!(growth < 64 * 1024, "RSS grew by {growth} KiB");
     // Nothing the slow connections sent was stored; the genuine one was.

@@ -55,12 +55,19 @@ fn header() -> impl Strategy<Value = String> {
         address().prop_map(|a| format!("Delivered-To: {a}")),
         msg_id().prop_map(|i| format!("Message-ID: {i}")),
         msg_id().prop_map(|i| format!("In-Reply-To: {i}")),
-        proptest::collection::vec(msg_id(), 0..6).prop_map(|ids| format!("References: {}", ids.join(" "))),
+        proptest::collection::vec(msg_id(), 0..6)
+            .prop_map(|ids| format!("References: {}", ids.join(" "))),
         "[0-9a-f]{16}".prop_map(|t| format!("X-Carekit-Thread: ck{t}")),
         "[ -~]{0,30}".prop_map(|t| format!("X-Carekit-Thread: {t}")),
-        prop_oneof![Just("auto-replied"), Just("no"), Just("auto-generated; owner=x"), Just("")]
-            .prop_map(|v| format!("Auto-Submitted: {v}")),
-        prop_oneof![Just("bulk"), Just("list"), Just("first-class")].prop_map(|v| format!("Precedence: {v}")),
+        prop_oneof![
+            Just("auto-replied"),
+            Just("no"),
+            Just("auto-generated; owner=x"),
+            Just("")
+        ]
+        .prop_map(|v| format!("Auto-Submitted: {v}")),
+        prop_oneof![Just("bulk"), Just("list"), Just("first-class")]
+            .prop_map(|v| format!("Precedence: {v}")),
         Just("List-Id: <list.example>".to_owned()),
         "[ -~]{0,40}".prop_map(|s| format!("Subject: {s}")),
         "[A-Za-z0-9+/=]{0,24}".prop_map(|s| format!("Subject: =?utf-8?B?{s}?=")),
@@ -178,8 +185,14 @@ fn check(raw: &[u8], email: &ParsedEmail) -> Result<(), TestCaseError> {
     }
     let threading = thread_email(email, MAILBOX);
     prop_assert_eq!(&threading.parents, &ps);
-    prop_assert_eq!(ThreadToken::parse(threading.token.as_str()), Some(threading.token.clone()));
-    prop_assert_eq!(threading.hints().key.map(|k| k.as_str().to_owned()), Some(threading.token.as_str().to_owned()));
+    prop_assert_eq!(
+        ThreadToken::parse(threading.token.as_str()),
+        Some(threading.token.clone())
+    );
+    prop_assert_eq!(
+        threading.hints().key.map(|k| k.as_str().to_owned()),
+        Some(threading.token.as_str().to_owned())
+    );
 
     let reply = extract_reply(&email.text);
     if !email.text.trim().is_empty() {
@@ -202,7 +215,10 @@ fn check(raw: &[u8], email: &ParsedEmail) -> Result<(), TestCaseError> {
     let delivery = matches!(event.kind, EventKind::Delivery { .. });
     prop_assert_eq!(
         delivery,
-        email.bounce.as_ref().is_some_and(|b| b.original_message_id.is_some())
+        email
+            .bounce
+            .as_ref()
+            .is_some_and(|b| b.original_message_id.is_some())
     );
     Ok(())
 }

@@ -146,7 +146,8 @@ fn envelope() -> impl Strategy<Value = Value> {
         any::<bool>(),
     )
         .prop_map(|(id, time, changes, messaging, standby)| {
-            let mut e = json!({ "id": id, "time": time, "changes": changes, "messaging": messaging });
+            let mut e =
+                json!({ "id": id, "time": time, "changes": changes, "messaging": messaging });
             if standby {
                 e["standby"] = json!([{ "sender": { "id": "1" } }]);
             }
@@ -166,7 +167,9 @@ fn most_events(value: &Value) -> usize {
     for entry in value["entry"].as_array().into_iter().flatten() {
         n += entry["changes"].as_array().map_or(0, Vec::len);
         for m in entry["messaging"].as_array().into_iter().flatten() {
-            n += m["delivery"]["mids"].as_array().map_or(1, |mids| mids.len().max(1));
+            n += m["delivery"]["mids"]
+                .as_array()
+                .map_or(1, |mids| mids.len().max(1));
         }
     }
     n
@@ -322,7 +325,10 @@ fn unsigned_and_sha1_only_posts_store_nothing() {
     let (status, _) = rt.block_on(call(&router, post(body, None).unwrap()));
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let sha1 = Request::post("/")
-        .header("x-hub-signature", "sha1=0123456789abcdef0123456789abcdef01234567")
+        .header(
+            "x-hub-signature",
+            "sha1=0123456789abcdef0123456789abcdef01234567",
+        )
         .body(Body::from(body.to_vec()))
         .unwrap();
     let (status, text) = rt.block_on(call(&router, sha1));
