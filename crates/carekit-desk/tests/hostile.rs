@@ -169,6 +169,9 @@ impl Drop for Desk {
     }
 }
 
+/// A webhook request: path, headers, body.
+type Delivery = (&'static str, Vec<(&'static str, String)>, Vec<u8>);
+
 fn json_headers(name: &'static str, signature: String) -> Vec<(&'static str, String)> {
     vec![
         (name, signature),
@@ -208,7 +211,7 @@ async fn forged_signatures_are_refused_and_store_nothing() {
         "+14155550199",
         "forged",
     );
-    let mut forgeries: Vec<(&str, Vec<(&str, String)>, Vec<u8>)> = vec![
+    let mut forgeries: Vec<Delivery> = vec![
         // X: wrong secret, a signature for another body, none at all, junk.
         (
             "/webhooks/twitter",
@@ -356,7 +359,7 @@ async fn replayed_deliveries_are_acknowledged_and_stored_once() {
         "Replayed",
         "replayed mail",
     );
-    let deliveries: Vec<(&str, Vec<(&str, String)>, Vec<u8>)> = vec![
+    let deliveries: Vec<Delivery> = vec![
         (
             "/webhooks/twitter",
             json_headers(
@@ -430,7 +433,7 @@ async fn oversized_bodies_get_413_and_store_nothing() {
         "Big",
         &big_text,
     );
-    let requests: Vec<(&str, Vec<(&str, String)>, Vec<u8>)> = vec![
+    let requests: Vec<Delivery> = vec![
         (
             "/webhooks/twitter",
             json_headers(
