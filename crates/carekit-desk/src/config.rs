@@ -84,6 +84,10 @@ pub struct ServerConfig {
     /// A request that takes longer is answered 408 and its work dropped
     /// before anything is stored.
     pub request_timeout_ms: u64,
+    /// How long a client may take to send its request headers before the
+    /// connection is closed (slow-loris protection); also how long an idle
+    /// kept-alive connection may wait for its next request.
+    pub header_read_timeout_ms: u64,
     /// How long shutdown waits for in-flight requests and the outbox.
     pub shutdown_grace_ms: u64,
 }
@@ -95,6 +99,7 @@ impl Default for ServerConfig {
             public_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 1024 * 1024,
             request_timeout_ms: 10_000,
+            header_read_timeout_ms: crate::server::HEADER_READ_TIMEOUT.as_millis() as u64,
             shutdown_grace_ms: 10_000,
         }
     }

@@ -19,8 +19,9 @@ use tokio::sync::watch;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-/// How long a client may take to send its request headers. Slow-loris
-/// connections are closed after this, holding nothing.
+/// The default for `[server] header_read_timeout_ms`: how long a client
+/// may take to send its request headers. Slow-loris connections are closed
+/// after this, holding nothing.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A stop signal shared by the server's background loops.
@@ -113,7 +114,9 @@ impl DeskServer {
 
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .header_read_timeout(Duration::from_millis(
+                config.server.header_read_timeout_ms.max(1),
+            ))
             .keep_alive(true);
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);

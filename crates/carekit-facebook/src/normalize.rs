@@ -238,6 +238,12 @@ impl WebhookBatch {
             ));
             return;
         }
+        if sender == page_id {
+            // Receipts and postbacks come from the customer; one naming the
+            // page would thread the page with itself.
+            self.skip("messaging event from the page itself".into());
+            return;
+        }
         if let Some(delivery) = event.delivery {
             if delivery.mids.is_empty() {
                 self.skip("delivery with a watermark only (no mids)".into());

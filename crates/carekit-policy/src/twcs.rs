@@ -92,13 +92,13 @@ fn parse_row(row: &csv::StringRecord) -> Result<Tweet, String> {
 
 /// Thread of each tweet: connected components of the reply graph (tweets
 /// whose parent is absent start their own component). Returns tweet id →
-/// the thread's representative id.
+/// the thread's representative id. Rows repeating an id are one tweet, so
+/// every row's parent counts.
 pub fn threads(tweets: &[Tweet]) -> HashMap<String, String> {
-    let index: HashMap<&str, usize> = tweets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id.as_str(), i))
-        .collect();
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(tweets.len());
+    for (i, t) in tweets.iter().enumerate() {
+        index.entry(t.id.as_str()).or_insert(i);
+    }
     let mut parent: Vec<usize> = (0..tweets.len()).collect();
     fn find(parent: &mut [usize], mut x: usize) -> usize {
         while parent[x] != x {
@@ -108,6 +108,13 @@ pub fn threads(tweets: &[Tweet]) -> HashMap<String, String> {
         x
     }
     for (i, t) in tweets.iter().enumerate() {
+        let first = index[t.id.as_str()];
+        if first != i {
+            let (a, b) = (find(&mut parent, i), find(&mut parent, first));
+            if a != b {
+                parent[a] = b;
+            }
+        }
         if let Some(p) = t.in_reply_to.as_deref().and_then(|p| index.get(p)) {
             let (a, b) = (find(&mut parent, i), find(&mut parent, *p));
             if a != b {
@@ -149,5 +156,20 @@ mod tests {
         assert_eq!(tweets[1].in_reply_to.as_deref(), Some("1"));
         let threads = threads(&tweets);
         assert_eq!(threads["7"], threads["1"]);
+    }
+
+    #[test]
+    fn a_repeated_id_keeps_the_parent_either_row_names() {
+        let row = |id: &str, parent: &str| Tweet {
+            id: id.into(),
+            author: "115712".into(),
+            inbound: true,
+            created_at: DateTime::UNIX_EPOCH,
+            text: String::new(),
+            in_reply_to: (!parent.is_empty()).then(|| parent.to_owned()),
+        };
+        let tweets = [row("13", ""), row("17", "13"), row("17", "")];
+        let threads = threads(&tweets);
+        assert_eq!(threads["17"], threads["13"]);
     }
 }

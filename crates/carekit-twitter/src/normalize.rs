@@ -244,12 +244,16 @@ pub(crate) fn webhook_tweet(
         tracing::warn!(id = %tweet.id_str, "skipping webhook tweet with no text");
         return None;
     }
+    if !is_valid_id(&tweet.user.id_str) {
+        tracing::warn!(id = %tweet.id_str, "skipping webhook tweet with a malformed author id");
+        return None;
+    }
     let echo = tweet.user.id_str == brand;
     let identity = if echo {
         let customer = tweet
             .in_reply_to_user_id_str
             .as_deref()
-            .filter(|c| *c != brand);
+            .filter(|c| *c != brand && is_valid_id(c));
         let Some(customer) = customer else {
             tracing::debug!(id = %tweet.id_str, "skipping brand tweet that answers no customer");
             return None;
