@@ -610,3 +610,22 @@ async fn report_figures_per_channel_and_agent_match_hand_computed_values() {
     assert_eq!(json["by_agent"]["ann"]["csat_answered"], 2);
     assert_eq!(json["by_channel"]["email"]["csat_response_rate"], 0.0);
 }
+
+#[tokio::test]
+async fn only_a_resolution_sends_a_survey() {
+    let s = Setup::survey();
+    let id = s
+        .ingest(private_event(ChannelKind::Sms, "SM1", "+1888", "hello", &s))
+        .await;
+    s.desk
+        .set_status(id, Status::Pending, Actor::Agent("ann".into()))
+        .await
+        .unwrap();
+    s.desk
+        .set_status(id, Status::Closed, Actor::Agent("ann".into()))
+        .await
+        .unwrap();
+    s.desk.run_outbox_once().await.unwrap();
+    assert!(s.surveys_sent().is_empty());
+    assert!(requested(&s.trail(id).await).is_empty());
+}
