@@ -12,6 +12,20 @@
 //! # Ok(()) }
 //! ```
 
+mod csat;
+mod issues;
+mod minhash;
+mod rating;
 mod report;
+mod taxonomy;
 
+pub use csat::{CsatError, CsatSurvey, CsatSurveyBuilder, RatingParser};
+pub use issues::{IssueGroup, IssueTopic, TopIssues, TopIssuesOptions, TopIssuesOptionsBuilder};
+pub use minhash::{
+    Group, MinHashError, NearDuplicates, NearDuplicatesBuilder, Signature, jaccard, shingles,
+};
+pub use rating::{MAX_RATING_WORDS, Rating, RatingError, parse_rating};
 pub use report::{Durations, Report, ReportOptions, Segment};
+pub use taxonomy::{
+    PatternSpec, TaxonomyBuilder, TaxonomyClassifier, TaxonomyError, TaxonomySpec, TopicSpec,
+};

@@ -84,10 +84,14 @@ pub struct Segment {
     pub handoffs: usize,
     /// Of those, how many the customer answered on the private channel.
     pub handoffs_answered_privately: usize,
-    /// Satisfaction surveys sent.
+    /// Satisfaction surveys sent (always privately).
     pub csat_requested: usize,
     /// Satisfaction answers (ratings 1–5).
     pub csat_answered: usize,
+    /// Surveys not sent because there was no private way to ask.
+    pub csat_skipped: usize,
+    /// Answers per survey sent (`csat_answered / csat_requested`).
+    pub csat_response_rate: Option<f64>,
     /// Mean rating.
     pub csat_mean: Option<f64>,
 }
@@ -119,6 +123,7 @@ struct Acc {
     handoffs: usize,
     answered: usize,
     csat_requested: usize,
+    csat_skipped: usize,
     ratings: Vec<u8>,
 }
 
@@ -136,6 +141,9 @@ impl Acc {
             handoffs_answered_privately: self.answered,
             csat_requested: self.csat_requested,
             csat_answered: self.ratings.len(),
+            csat_skipped: self.csat_skipped,
+            csat_response_rate: (self.csat_requested > 0)
+                .then(|| self.ratings.len() as f64 / self.csat_requested as f64),
             csat_mean: (!self.ratings.is_empty()).then(|| {
                 self.ratings.iter().map(|r| f64::from(*r)).sum::<f64>() / self.ratings.len() as f64
             }),
@@ -152,8 +160,19 @@ struct Facts {
     sla: Vec<(String, bool)>,
     escalations: Vec<String>,
     handoff: Option<bool>,
-    csat_requested: usize,
-    ratings: Vec<u8>,
+    csat: Vec<Csat>,
+}
+
+/// One CSAT event of a conversation, with the agent it rates.
+struct Csat {
+    agent: Option<String>,
+    kind: CsatKind,
+}
+
+enum CsatKind {
+    Requested,
+    Answered(u8),
+    Skipped,
 }
 
 fn facts(
@@ -186,8 +205,7 @@ fn facts(
     let mut sla = Vec::new();
     let mut escalations = Vec::new();
     let mut handoff = None;
-    let mut csat_requested = 0;
-    let mut ratings = Vec::new();
+    let mut csat = Vec::new();
     for e in trail {
         match &e.kind {
             AuditKind::Sla(ev) if ev.kind == SlaEventKind::Breached => {
@@ -204,8 +222,18 @@ fn facts(
                 });
                 handoff = Some(answered_privately);
             }
-            AuditKind::CsatRequested { .. } => csat_requested += 1,
-            AuditKind::CsatAnswered { rating, .. } => ratings.push(*rating),
+            AuditKind::CsatRequested { agent, .. } => csat.push(Csat {
+                agent: agent.clone(),
+                kind: CsatKind::Requested,
+            }),
+            AuditKind::CsatAnswered { rating, agent, .. } => csat.push(Csat {
+                agent: agent.clone(),
+                kind: CsatKind::Answered(*rating),
+            }),
+            AuditKind::CsatSkipped { agent, .. } => csat.push(Csat {
+                agent: agent.clone(),
+                kind: CsatKind::Skipped,
+            }),
             _ => {}
         }
     }
@@ -226,13 +254,13 @@ fn facts(
         sla: by_metric.into_iter().collect(),
         escalations,
         handoff,
-        csat_requested,
-        ratings,
+        csat,
     }
 }
 
 impl Acc {
-    fn add(&mut self, f: &Facts) {
+    /// Adds everything but the CSAT events.
+    fn add_core(&mut self, f: &Facts) {
         self.conversations += 1;
         self.first.extend(f.first);
         self.first_human.extend(f.first_human);
@@ -253,8 +281,21 @@ impl Acc {
             self.handoffs += 1;
             self.answered += usize::from(answered);
         }
-        self.csat_requested += f.csat_requested;
-        self.ratings.extend(&f.ratings);
+    }
+
+    fn add_csat(&mut self, c: &Csat) {
+        match c.kind {
+            CsatKind::Requested => self.csat_requested += 1,
+            CsatKind::Answered(rating) => self.ratings.push(rating),
+            CsatKind::Skipped => self.csat_skipped += 1,
+        }
+    }
+
+    fn add(&mut self, f: &Facts) {
+        self.add_core(f);
+        for c in &f.csat {
+            self.add_csat(c);
+        }
     }
 }
 
@@ -292,10 +333,16 @@ impl Report {
                 .entry(c.team.clone().unwrap_or_else(|| "(none)".into()))
                 .or_default()
                 .add(&f);
-            by_agent
-                .entry(c.assignee.clone().unwrap_or_else(|| "(unassigned)".into()))
-                .or_default()
-                .add(&f);
+            let assignee = c.assignee.clone().unwrap_or_else(|| "(unassigned)".into());
+            by_agent.entry(assignee.clone()).or_default().add_core(&f);
+            // CSAT rates the agent who resolved (recorded with the survey),
+            // who may differ from the conversation's assignee.
+            for csat in &f.csat {
+                by_agent
+                    .entry(csat.agent.clone().unwrap_or_else(|| assignee.clone()))
+                    .or_default()
+                    .add_csat(csat);
+            }
         }
         let seg = |m: BTreeMap<String, Acc>| m.into_iter().map(|(k, a)| (k, a.segment())).collect();
         Report {
@@ -364,6 +411,13 @@ impl Report {
             );
             row("csat_requested".into(), s.csat_requested.to_string());
             row("csat_answered".into(), s.csat_answered.to_string());
+            row("csat_skipped".into(), s.csat_skipped.to_string());
+            row(
+                "csat_response_rate".into(),
+                s.csat_response_rate
+                    .map(|r| format!("{r:.4}"))
+                    .unwrap_or_default(),
+            );
             row(
                 "csat_mean".into(),
                 s.csat_mean.map(|m| format!("{m:.2}")).unwrap_or_default(),

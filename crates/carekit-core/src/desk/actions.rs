@@ -2,6 +2,7 @@
 //! return actions; the desk carries them out and records them.
 
 use super::ops::HandoffRequest;
+use super::survey::{SurveyAnswer, SurveyRequest};
 use crate::channel::Visibility;
 use crate::domain::{AuditKind, Conversation, Direction, Message, Priority, Status};
 use crate::policy::Escalation;
@@ -49,6 +50,13 @@ pub enum Action {
     },
     /// Record an audit entry (a CSAT answer, an incident link).
     Record(AuditKind),
+    /// Ask the customer for a satisfaction rating. The desk sends it only in
+    /// a private conversation (this one, or the one a handoff linked) and
+    /// records `CsatRequested`; with no private way it records `CsatSkipped`.
+    Survey(SurveyRequest),
+    /// The triggering message answered a survey with this rating: recorded
+    /// as `CsatAnswered` for the agent the survey rated.
+    SurveyAnswered(SurveyAnswer),
     /// Hide the triggering public message. Only carried out when the desk was
     /// built with `allow_hide(true)`; always audited.
     Hide {

@@ -17,6 +17,8 @@ use chrono::{DateTime, Utc};
 pub(crate) struct Change<'a> {
     pub(crate) record: &'a mut ConversationRecord,
     pub(crate) audit: &'a mut Vec<AuditEntry>,
+    /// The conversation's committed audit trail before this change.
+    pub(crate) history: &'a [AuditEntry],
     pub(crate) commit: &'a mut Commit,
     pub(crate) now: DateTime<Utc>,
     pub(crate) queued: &'a mut Vec<(MessageId, bool)>,
@@ -255,6 +257,7 @@ impl Desk {
             let value = f(&mut Change {
                 record: &mut record,
                 audit: &mut audit,
+                history: &history,
                 commit: &mut commit,
                 now,
                 queued: &mut queued,

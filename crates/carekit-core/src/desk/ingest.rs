@@ -86,6 +86,7 @@ pub(crate) enum After {
     HandOff(String, HandoffRequest),
     Hide(String, MessageId, String),
     Notify(Notification),
+    Survey(super::survey::PendingSurvey),
 }
 
 fn validate(event: &InboundEvent) -> Result<(), DeskError> {
@@ -305,6 +306,7 @@ impl Desk {
             let mut change = Change {
                 record: &mut record,
                 audit: &mut audit,
+                history: &history,
                 commit: &mut commit,
                 now,
                 queued: &mut queued,
@@ -376,6 +378,7 @@ impl Desk {
                 let mut change = Change {
                     record: &mut record,
                     audit: &mut audit,
+                    history: &history,
                     commit: &mut commit,
                     now,
                     queued: &mut queued,
@@ -507,6 +510,12 @@ impl Desk {
                 }),
             },
             Action::Record(kind) => change.note(kind),
+            Action::Survey(request) => {
+                if let Some(pending) = self.plan_survey(change, rule, request) {
+                    after.push(After::Survey(pending));
+                }
+            }
+            Action::SurveyAnswered(answer) => self.record_survey_answer(change, rule, answer),
         }
     }
 
@@ -527,6 +536,7 @@ impl Desk {
                     .notify(&note)
                     .await
                     .map_err(|e| DeskError::InvalidRequest(format!("notifier: {e}"))),
+                After::Survey(pending) => self.send_survey(conversation_id, pending).await,
             };
             if let Err(e) = result {
                 tracing::warn!(conversation = %conversation_id, error = %e, "automation step failed");

@@ -16,6 +16,7 @@ mod ingest;
 mod notify;
 mod ops;
 mod outbox;
+mod survey;
 mod thread;
 
 pub use actions::{Action, AutoAcknowledge, Rule, RuleContext, StatusChange, TagTopics};
@@ -27,6 +28,7 @@ pub use ingest::IngestOutcome;
 pub use notify::{LogNotifier, Notification, Notifier};
 pub use ops::{HandoffOutcome, HandoffRequest, HideRequest, ReplyRequest};
 pub use outbox::{ChannelHealth, OutboxReport, TickReport};
+pub use survey::{SurveyAnswer, SurveyRequest};
 
 use crate::InboundEvent;
 use crate::channel::{Channel, ChannelKind};

@@ -182,7 +182,7 @@ impl Desk {
     }
 
     /// Refuses early what the channel or the customer would refuse later.
-    async fn check_can_send(
+    pub(super) async fn check_can_send(
         &self,
         record: &ConversationRecord,
         kind: ChannelKind,

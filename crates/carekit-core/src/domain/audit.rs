@@ -202,10 +202,13 @@ pub enum AuditKind {
         /// The platform's reason, for failures.
         error: Option<String>,
     },
-    /// A satisfaction survey went out.
+    /// A satisfaction survey went out (always privately).
     CsatRequested {
         /// The survey message.
         message_id: MessageId,
+        /// The agent who resolved the conversation, whom the answer rates.
+        #[serde(default)]
+        agent: Option<String>,
     },
     /// The customer answered a satisfaction survey.
     CsatAnswered {
@@ -213,6 +216,18 @@ pub enum AuditKind {
         rating: u8,
         /// The customer's words.
         answer: String,
+        /// The agent the answer rates (the one who resolved).
+        #[serde(default)]
+        agent: Option<String>,
+    },
+    /// A survey was not sent: there was no private way to reach the customer
+    /// (surveys are never sent publicly), or the channel refused.
+    CsatSkipped {
+        /// Why, in words.
+        reason: String,
+        /// The agent who resolved the conversation.
+        #[serde(default)]
+        agent: Option<String>,
     },
     /// A free-form note.
     Note {
