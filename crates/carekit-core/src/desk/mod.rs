@@ -16,6 +16,7 @@ mod ingest;
 mod notify;
 mod ops;
 mod outbox;
+mod proactive;
 mod thread;
 
 pub use actions::{Action, AutoAcknowledge, Rule, RuleContext, StatusChange, TagTopics};
