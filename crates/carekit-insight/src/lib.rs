@@ -12,6 +12,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod crisis;
+pub mod digest;
+pub mod outreach;
 mod report;
 
 pub use report::{Durations, Report, ReportOptions, Segment};
+pub use crisis::{
+    CrisisDetector, CrisisError, CrisisMode, CrisisPolicy, CrisisRule, Incident, IncidentEvent,
+};
+//TMP pub use digest::{Digest, DigestSchedule, DigestSender, Digester};
+//TMP pub use outreach::{Outreach, OutreachReport};
