@@ -22,4 +22,4 @@ pub use crisis::{
     CrisisDetector, CrisisError, CrisisMode, CrisisPolicy, CrisisRule, Incident, IncidentEvent,
 };
 //TMP pub use digest::{Digest, DigestSchedule, DigestSender, Digester};
-//TMP pub use outreach::{Outreach, OutreachReport};
+pub use outreach::{Outreach, OutreachError, OutreachReport};
