@@ -21,5 +21,5 @@ pub use report::{Durations, Report, ReportOptions, Segment};
 pub use crisis::{
     CrisisDetector, CrisisError, CrisisMode, CrisisPolicy, CrisisRule, Incident, IncidentEvent,
 };
-//TMP pub use digest::{Digest, DigestSchedule, DigestSender, Digester};
+pub use digest::{Digest, DigestError, DigestSchedule, DigestSender, Digester};
 pub use outreach::{Outreach, OutreachError, OutreachReport};
