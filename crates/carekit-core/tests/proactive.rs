@@ -27,23 +27,37 @@ async fn setup() -> (Desk, Arc<RecordingChannel>, CustomerId) {
 #[tokio::test]
 async fn a_private_message_opens_a_pending_conversation_and_goes_through_the_outbox() {
     let (desk, sms, customer) = setup().await;
-    assert!(desk.channel_capabilities(ChannelKind::Sms, "").unwrap().private_message);
+    assert!(
+        desk.channel_capabilities(ChannelKind::Sms, "")
+            .unwrap()
+            .private_message
+    );
     assert!(desk.channel_capabilities(ChannelKind::Email, "").is_none());
     let (conversation, message) = desk
-        .message_privately(customer, ChannelKind::Sms, ReplyRequest::bot("Service is back."))
+        .message_privately(
+            customer,
+            ChannelKind::Sms,
+            ReplyRequest::bot("Service is back."),
+        )
         .await
         .unwrap();
     let record = desk.conversation(conversation).await.unwrap();
     assert_eq!(record.status, Status::Pending);
     assert!(record.awaiting_customer);
     assert_eq!(record.visibility, Visibility::Private);
-    assert_eq!(record.message(message).unwrap().delivery, Some(DeliveryState::Queued));
+    assert_eq!(
+        record.message(message).unwrap().delivery,
+        Some(DeliveryState::Queued)
+    );
     desk.run_outbox_once().await.unwrap();
     let sent = sms.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].recipient.as_ref().unwrap().handle, "+14155550100");
     let record = desk.conversation(conversation).await.unwrap();
-    assert_eq!(record.message(message).unwrap().delivery, Some(DeliveryState::Sent));
+    assert_eq!(
+        record.message(message).unwrap().delivery,
+        Some(DeliveryState::Sent)
+    );
 }
 
 #[tokio::test]
@@ -53,7 +67,10 @@ async fn a_private_message_is_refused_without_identity_channel_or_consent() {
         .message_privately(customer, ChannelKind::Email, ReplyRequest::bot("hi"))
         .await
         .unwrap_err();
-    assert!(matches!(err, DeskError::NoIdentity(ChannelKind::Email)), "{err}");
+    assert!(
+        matches!(err, DeskError::NoIdentity(ChannelKind::Email)),
+        "{err}"
+    );
     let mut commit = Commit::new();
     commit.consent.push(ConsentRecord {
         channel: ChannelKind::Sms,
@@ -67,7 +84,10 @@ async fn a_private_message_is_refused_without_identity_channel_or_consent() {
         .message_privately(customer, ChannelKind::Sms, ReplyRequest::bot("hi"))
         .await
         .unwrap_err();
-    assert!(matches!(err, DeskError::OptedOut(ChannelKind::Sms)), "{err}");
+    assert!(
+        matches!(err, DeskError::OptedOut(ChannelKind::Sms)),
+        "{err}"
+    );
     assert!(
         desk.message_privately(customer, ChannelKind::Sms, ReplyRequest::bot("  "))
             .await

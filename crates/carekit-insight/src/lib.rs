@@ -17,9 +17,9 @@ pub mod digest;
 pub mod outreach;
 mod report;
 
-pub use report::{Durations, Report, ReportOptions, Segment};
 pub use crisis::{
     CrisisDetector, CrisisError, CrisisMode, CrisisPolicy, CrisisRule, Incident, IncidentEvent,
 };
 pub use digest::{Digest, DigestError, DigestSchedule, DigestSender, Digester};
 pub use outreach::{Outreach, OutreachError, OutreachReport};
+pub use report::{Durations, Report, ReportOptions, Segment};

@@ -288,7 +288,9 @@ impl Outreach {
                 .iter()
                 .filter(|c| c.channel == kind && c.visibility == Visibility::Private)
                 .collect();
-            let newest = private.iter().max_by_key(|c| (c.last_inbound_at, c.opened_at));
+            let newest = private
+                .iter()
+                .max_by_key(|c| (c.last_inbound_at, c.opened_at));
             let account = newest.map_or("", |c| c.account.as_str());
             let Some(caps) = desk.channel_capabilities(kind, account) else {
                 continue;
@@ -312,7 +314,10 @@ impl Outreach {
                     .reply(record.id, self.request())
                     .await
                     .map(|m| (record.id, m)),
-                None => desk.message_privately(customer_id, kind, self.request()).await,
+                None => {
+                    desk.message_privately(customer_id, kind, self.request())
+                        .await
+                }
             };
             return Ok(match sent {
                 Ok((conversation_id, message_id)) => Outcome::Queued(QueuedNotice {

@@ -57,7 +57,10 @@ fn synthetic_day(seed: u64, burst: bool) -> Vec<(DateTime<Utc>, bool)> {
         if rng.random_bool(p) {
             out.push((when, rng.random_bool(0.25)));
         }
-        if burst && (12 * 60..13 * 60).contains(&minute) && rng.random_bool((9.0 * p * 0.25).min(1.0)) {
+        if burst
+            && (12 * 60..13 * 60).contains(&minute)
+            && rng.random_bool((9.0 * p * 0.25).min(1.0))
+        {
             out.push((when + Duration::seconds(30), true));
         }
     }
@@ -180,9 +183,11 @@ async fn burst_day(seed: u64) {
             "{id} at {when} negative={negative}"
         );
         let trail = run.desk.audit_trail(*id).await.unwrap();
-        let linked = trail.iter().any(|e| matches!(&e.kind,
+        let linked = trail.iter().any(|e| {
+            matches!(&e.kind,
             AuditKind::Escalated(esc) if matches!(&esc.reason,
-                EscalationReason::Spike { incident: i } if *i == incident.id)));
+                EscalationReason::Spike { incident: i } if *i == incident.id))
+        });
         assert_eq!(linked, inside, "audit link for {id}");
         let record = run.desk.conversation(*id).await.unwrap();
         assert_eq!(record.tags.contains(&incident.tag()), inside);
@@ -194,7 +199,11 @@ async fn burst_day(seed: u64) {
     assert_eq!(notes.len(), 2, "{notes:#?}");
     assert!(notes[0].subject.starts_with("Incident opened"));
     assert!(notes[1].subject.starts_with("Incident closed"));
-    assert!(notes.iter().all(|n| n.team.as_deref() == Some("crisis") && n.level == 3));
+    assert!(
+        notes
+            .iter()
+            .all(|n| n.team.as_deref() == Some("crisis") && n.level == 3)
+    );
     // Crisis mode was on exactly while the incident was open.
     let open_minutes = (closed - incident.opened_at).num_minutes() as usize;
     assert_eq!(run.crisis_minutes, open_minutes);
@@ -279,10 +288,26 @@ fn the_ratio_and_z_score_tests_are_each_configurable() {
 
 #[test]
 fn the_builder_refuses_nonsense() {
-    assert!(CrisisDetector::builder().z_score(None).ratio(None).build().is_err());
-    assert!(CrisisDetector::builder().window(Duration::zero()).build().is_err());
+    assert!(
+        CrisisDetector::builder()
+            .z_score(None)
+            .ratio(None)
+            .build()
+            .is_err()
+    );
+    assert!(
+        CrisisDetector::builder()
+            .window(Duration::zero())
+            .build()
+            .is_err()
+    );
     assert!(CrisisDetector::builder().min_volume(0).build().is_err());
-    assert!(CrisisDetector::builder().baseline_windows(1).build().is_err());
+    assert!(
+        CrisisDetector::builder()
+            .baseline_windows(1)
+            .build()
+            .is_err()
+    );
     assert!(CrisisDetector::builder().ratio(Some(-1.0)).build().is_err());
 }
 
@@ -365,7 +390,13 @@ async fn crisis_mode_tightens_slas_holds_public_auto_replies_and_posts_the_holdi
         .build()
         .unwrap();
     let ingest = |id: &str, channel: ChannelKind| {
-        let event = sample_event(channel, id, &format!("h-{id}"), "billing broken", clock.now());
+        let event = sample_event(
+            channel,
+            id,
+            &format!("h-{id}"),
+            "billing broken",
+            clock.now(),
+        );
         let desk = desk.clone();
         async move { desk.ingest(event).await.unwrap().conversation_id().unwrap() }
     };
@@ -414,7 +445,11 @@ async fn crisis_mode_tightens_slas_holds_public_auto_replies_and_posts_the_holdi
         .filter(|m| m.text == mode.holding_statement().unwrap())
         .collect();
     assert_eq!(statements.len(), 2);
-    assert!(statements.iter().all(|m| m.visibility == Visibility::Public));
+    assert!(
+        statements
+            .iter()
+            .all(|m| m.visibility == Visibility::Public)
+    );
     let record = desk.conversation(hot).await.unwrap();
     let statement = record.message(posted[1]).unwrap();
     assert_eq!(statement.author, Author::Agent("lead-ann".into()));
@@ -432,5 +467,9 @@ async fn crisis_mode_tightens_slas_holds_public_auto_replies_and_posts_the_holdi
 
     // No statement prepared: a typed error.
     let bare = CrisisMode::new();
-    assert!(bare.post_holding_statement(&desk, &[calm], "ann").await.is_err());
+    assert!(
+        bare.post_holding_statement(&desk, &[calm], "ann")
+            .await
+            .is_err()
+    );
 }

@@ -63,7 +63,15 @@ impl DigestSender for Outbox {
     }
 }
 
-async fn say(desk: &Desk, clock: &FakeClock, channel: ChannelKind, id: &str, who: &str, text: &str, t: &str) {
+async fn say(
+    desk: &Desk,
+    clock: &FakeClock,
+    channel: ChannelKind,
+    id: &str,
+    who: &str,
+    text: &str,
+    t: &str,
+) {
     clock.set(at(t));
     let mut event = sample_event(channel, id, who, text, at(t));
     if channel == ChannelKind::Sms {
@@ -88,13 +96,31 @@ async fn every_four_hours_the_team_gets_what_happened_since_the_last_digest() {
         Some(at("2026-03-02T11:00:00Z"))
     );
 
-    say(&desk, &clock, ChannelKind::Sms, "SM1", "+14155550100", "my card was charged twice", "2026-03-02T08:05:00Z").await;
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Sms,
+        "SM1",
+        "+14155550100",
+        "my card was charged twice",
+        "2026-03-02T08:05:00Z",
+    )
+    .await;
     // The SMS waits for an answer: warned at 08:20, breached at 08:25.
     for t in ["2026-03-02T08:20:00Z", "2026-03-02T08:25:00Z"] {
         clock.set(at(t));
         desk.tick().await.unwrap();
     }
-    say(&desk, &clock, ChannelKind::Twitter, "T1", "ann_b", "love the new app", "2026-03-02T08:30:00Z").await;
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Twitter,
+        "T1",
+        "ann_b",
+        "love the new app",
+        "2026-03-02T08:30:00Z",
+    )
+    .await;
     say(
         &desk,
         &clock,
@@ -111,7 +137,11 @@ async fn every_four_hours_the_team_gets_what_happened_since_the_last_digest() {
     assert!(outbox.sent.lock().unwrap().is_empty());
 
     clock.set(at("2026-03-02T11:00:00Z"));
-    let digest = digester.run_due(&desk).await.unwrap().expect("due at 11:00");
+    let digest = digester
+        .run_due(&desk)
+        .await
+        .unwrap()
+        .expect("due at 11:00");
     assert_eq!(digest.mentions.len(), 3);
     assert_eq!(digest.sla.len(), 2);
     {
@@ -127,7 +157,16 @@ async fn every_four_hours_the_team_gets_what_happened_since_the_last_digest() {
     // Not again until 15:00, and then only what is new.
     clock.set(at("2026-03-02T11:01:00Z"));
     assert!(digester.run_due(&desk).await.unwrap().is_none());
-    say(&desk, &clock, ChannelKind::Twitter, "T3", "kim", "where is my parcel", "2026-03-02T12:00:00Z").await;
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Twitter,
+        "T3",
+        "kim",
+        "where is my parcel",
+        "2026-03-02T12:00:00Z",
+    )
+    .await;
     clock.set(at("2026-03-02T15:00:00Z"));
     let second = digester.run_due(&desk).await.unwrap().unwrap();
     assert_eq!(second.since, at("2026-03-02T11:00:00Z"));
@@ -149,7 +188,9 @@ async fn a_daily_digest_goes_out_at_its_time_and_a_failed_send_is_retried() {
     let desk = desk(&clock);
     let outbox = Arc::new(Outbox::default());
     let digester = Digester::builder(outbox.clone())
-        .schedule(DigestSchedule::daily_at(NaiveTime::from_hms_opt(8, 0, 0).unwrap()))
+        .schedule(DigestSchedule::daily_at(
+            NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        ))
         .cursor("team-a.digest")
         .build()
         .unwrap();
@@ -158,7 +199,16 @@ async fn a_daily_digest_goes_out_at_its_time_and_a_failed_send_is_retried() {
         digester.next_due(desk.store().as_ref()).await.unwrap(),
         Some(at("2026-03-03T08:00:00Z"))
     );
-    say(&desk, &clock, ChannelKind::Twitter, "T1", "ann_b", "love it", "2026-03-02T13:00:00Z").await;
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Twitter,
+        "T1",
+        "ann_b",
+        "love it",
+        "2026-03-02T13:00:00Z",
+    )
+    .await;
 
     clock.set(at("2026-03-03T07:59:00Z"));
     assert!(digester.run_due(&desk).await.unwrap().is_none());
@@ -167,7 +217,16 @@ async fn a_daily_digest_goes_out_at_its_time_and_a_failed_send_is_retried() {
     *outbox.fail.lock().unwrap() = true;
     clock.set(at("2026-03-03T08:00:00Z"));
     assert!(digester.run_due(&desk).await.is_err());
-    say(&desk, &clock, ChannelKind::Twitter, "T2", "joe", "still broken", "2026-03-03T08:03:00Z").await;
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Twitter,
+        "T2",
+        "joe",
+        "still broken",
+        "2026-03-03T08:03:00Z",
+    )
+    .await;
     *outbox.fail.lock().unwrap() = false;
     clock.set(at("2026-03-03T08:05:00Z"));
     let digest = digester.run_due(&desk).await.unwrap().unwrap();
@@ -192,24 +251,38 @@ async fn the_channel_sender_emails_each_recipient() {
     );
     sender.send("Care digest", "body text").await.unwrap();
     let sent = email.sent();
-    let to: Vec<_> = sent.iter().map(|m| m.recipient.clone().unwrap().handle).collect();
+    let to: Vec<_> = sent
+        .iter()
+        .map(|m| m.recipient.clone().unwrap().handle)
+        .collect();
     assert_eq!(to, vec!["lead@example.com", "care@example.com"]);
-    assert!(sent.iter().all(|m| m.subject.as_deref() == Some("Care digest")
-        && m.text == "body text"
-        && m.visibility == Visibility::Private));
+    assert!(
+        sent.iter()
+            .all(|m| m.subject.as_deref() == Some("Care digest")
+                && m.text == "body text"
+                && m.visibility == Visibility::Private)
+    );
 }
 
 #[test]
 fn schedules_compute_the_next_time() {
     let daily = DigestSchedule::daily_at(NaiveTime::from_hms_opt(8, 0, 0).unwrap());
-    assert_eq!(daily.next_after(at("2026-03-02T07:00:00Z")), at("2026-03-02T08:00:00Z"));
-    assert_eq!(daily.next_after(at("2026-03-02T08:00:00Z")), at("2026-03-03T08:00:00Z"));
+    assert_eq!(
+        daily.next_after(at("2026-03-02T07:00:00Z")),
+        at("2026-03-02T08:00:00Z")
+    );
+    assert_eq!(
+        daily.next_after(at("2026-03-02T08:00:00Z")),
+        at("2026-03-03T08:00:00Z")
+    );
     assert_eq!(
         DigestSchedule::every_hours(6).next_after(at("2026-03-02T20:00:00Z")),
         at("2026-03-03T02:00:00Z")
     );
-    assert!(Digester::builder(Arc::new(Outbox::default()))
-        .schedule(DigestSchedule::Every(Duration::zero()))
-        .build()
-        .is_err());
+    assert!(
+        Digester::builder(Arc::new(Outbox::default()))
+            .schedule(DigestSchedule::Every(Duration::zero()))
+            .build()
+            .is_err()
+    );
 }

@@ -43,7 +43,11 @@ fn world() -> World {
 }
 
 /// Stores a customer known under these identities.
-async fn customer(w: &World, ids: &[(ChannelKind, &str)], preferred: Option<ChannelKind>) -> CustomerId {
+async fn customer(
+    w: &World,
+    ids: &[(ChannelKind, &str)],
+    preferred: Option<ChannelKind>,
+) -> CustomerId {
     let mut identities = ids.iter().map(|(k, h)| Identity::new(*k, *h));
     let mut c = Customer::new(identities.next().unwrap(), w.clock.now());
     for identity in identities {
@@ -58,8 +62,19 @@ async fn customer(w: &World, ids: &[(ChannelKind, &str)], preferred: Option<Chan
 }
 
 async fn tweet(w: &World, id: &str, handle: &str) -> ConversationId {
-    let event = sample_event(ChannelKind::Twitter, id, handle, "billing broken", w.clock.now());
-    w.desk.ingest(event).await.unwrap().conversation_id().unwrap()
+    let event = sample_event(
+        ChannelKind::Twitter,
+        id,
+        handle,
+        "billing broken",
+        w.clock.now(),
+    );
+    w.desk
+        .ingest(event)
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap()
 }
 
 async fn messenger(w: &World, id: &str, psid: &str, when: chrono::DateTime<chrono::Utc>) {
@@ -93,10 +108,26 @@ async fn outreach_respects_opt_outs_windows_and_preferences_and_tracks_delivery(
     let w = world();
     let start = w.clock.now();
     // A: tweeted; phone known -> a new SMS conversation.
-    let a = customer(&w, &[(ChannelKind::Twitter, "ta"), (ChannelKind::Sms, "+14155550101")], None).await;
+    let a = customer(
+        &w,
+        &[
+            (ChannelKind::Twitter, "ta"),
+            (ChannelKind::Sms, "+14155550101"),
+        ],
+        None,
+    )
+    .await;
     let a_tweet = tweet(&w, "t-a", "ta").await;
     // B: tweeted; texted STOP; nothing else -> skipped, opted out.
-    let b = customer(&w, &[(ChannelKind::Twitter, "tb"), (ChannelKind::Sms, "+14155550102")], None).await;
+    let b = customer(
+        &w,
+        &[
+            (ChannelKind::Twitter, "tb"),
+            (ChannelKind::Sms, "+14155550102"),
+        ],
+        None,
+    )
+    .await;
     let b_tweet = tweet(&w, "t-b", "tb").await;
     stop(&w, "SM-b", "+14155550102").await;
     // C: Messenger only, last wrote two days ago -> outside the 24 h window.
@@ -111,12 +142,24 @@ async fn outreach_respects_opt_outs_windows_and_preferences_and_tracks_delivery(
     // F: prefers email over SMS.
     let f = customer(
         &w,
-        &[(ChannelKind::Twitter, "tf"), (ChannelKind::Sms, "+14155550106"), (ChannelKind::Email, "f@example.com")],
+        &[
+            (ChannelKind::Twitter, "tf"),
+            (ChannelKind::Sms, "+14155550106"),
+            (ChannelKind::Email, "f@example.com"),
+        ],
         Some(ChannelKind::Email),
     )
     .await;
     // G: opted out of SMS, reachable by email.
-    let g = customer(&w, &[(ChannelKind::Sms, "+14155550107"), (ChannelKind::Email, "g@example.com")], None).await;
+    let g = customer(
+        &w,
+        &[
+            (ChannelKind::Sms, "+14155550107"),
+            (ChannelKind::Email, "g@example.com"),
+        ],
+        None,
+    )
+    .await;
     stop(&w, "SM-g", "+14155550107").await;
 
     let outreach = Outreach::builder("Billing is fixed; any double charge is refunded by Friday.")
@@ -137,10 +180,18 @@ async fn outreach_respects_opt_outs_windows_and_preferences_and_tracks_delivery(
 
     let report = outreach.to_customers(&w.desk, &[c, d, f, g]).await.unwrap();
     assert_eq!(report.skipped_outside_window, vec![c]);
-    let channels: Vec<_> = report.queued.iter().map(|q| (q.customer, q.channel)).collect();
+    let channels: Vec<_> = report
+        .queued
+        .iter()
+        .map(|q| (q.customer, q.channel))
+        .collect();
     assert_eq!(
         channels,
-        vec![(d, ChannelKind::Facebook), (f, ChannelKind::Email), (g, ChannelKind::Email)]
+        vec![
+            (d, ChannelKind::Facebook),
+            (f, ChannelKind::Email),
+            (g, ChannelKind::Email)
+        ]
     );
     // D's notice went into the existing Messenger conversation.
     let d_convs = w
@@ -153,10 +204,17 @@ async fn outreach_respects_opt_outs_windows_and_preferences_and_tracks_delivery(
 
     // Queued, then sent through the outbox; status readable afterwards.
     let before = report.delivery(&w.desk).await.unwrap();
-    assert!(before.iter().all(|n| n.state == Some(DeliveryState::Queued)));
+    assert!(
+        before
+            .iter()
+            .all(|n| n.state == Some(DeliveryState::Queued))
+    );
     w.desk.run_outbox_once().await.unwrap();
     let after = report.delivery(&w.desk).await.unwrap();
-    assert!(after.iter().all(|n| n.state == Some(DeliveryState::Sent)), "{after:?}");
+    assert!(
+        after.iter().all(|n| n.state == Some(DeliveryState::Sent)),
+        "{after:?}"
+    );
     let first = from_incident.delivery(&w.desk).await.unwrap();
     assert_eq!(first[0].state, Some(DeliveryState::Sent));
 
@@ -165,16 +223,39 @@ async fn outreach_respects_opt_outs_windows_and_preferences_and_tracks_delivery(
     assert_eq!(texts[0].recipient.as_ref().unwrap().handle, "+14155550101");
     assert_eq!(texts[0].visibility, Visibility::Private);
     let mails = w.email.sent();
-    let to: Vec<_> = mails.iter().map(|m| m.recipient.as_ref().unwrap().handle.clone()).collect();
+    let to: Vec<_> = mails
+        .iter()
+        .map(|m| m.recipient.as_ref().unwrap().handle.clone())
+        .collect();
     assert_eq!(to, vec!["f@example.com", "g@example.com"]);
-    assert!(mails.iter().all(|m| m.subject.as_deref() == Some("About your bill")));
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.subject.as_deref() == Some("About your bill"))
+    );
     assert_eq!(w.facebook.sent().len(), 1);
     // The new SMS conversation waits for A's answer, which threads into it.
-    let a_sms = w.desk.conversation(from_incident.queued[0].conversation_id).await.unwrap();
+    let a_sms = w
+        .desk
+        .conversation(from_incident.queued[0].conversation_id)
+        .await
+        .unwrap();
     assert_eq!(a_sms.channel, ChannelKind::Sms);
     assert!(a_sms.awaiting_customer);
-    let answer = sample_event(ChannelKind::Sms, "SM-a", "+14155550101", "thanks", w.clock.now());
-    let threaded = w.desk.ingest(answer).await.unwrap().conversation_id().unwrap();
+    let answer = sample_event(
+        ChannelKind::Sms,
+        "SM-a",
+        "+14155550101",
+        "thanks",
+        w.clock.now(),
+    );
+    let threaded = w
+        .desk
+        .ingest(answer)
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap();
     assert_eq!(threaded, a_sms.id);
 }
 

@@ -67,7 +67,7 @@ impl Desk {
         record.awaiting_customer = true;
         record.status = Status::Pending;
         record.subject = request.subject.clone();
-        let mut outbound = outbound_for(
+        let outbound = outbound_for(
             &record,
             request.text.clone(),
             Visibility::Private,
@@ -75,9 +75,6 @@ impl Desk {
             request.subject.clone(),
         )
         .with_recipient(recipient);
-        if let Some(subject) = &request.subject {
-            outbound = outbound.with_subject(subject.clone());
-        }
         let mut message = Message::new(
             record.id,
             Direction::Outbound,

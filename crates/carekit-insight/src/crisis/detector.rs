@@ -666,7 +666,12 @@ impl CrisisDetector {
                     incident,
                     conversation_id,
                 } => {
-                    let found = self.state().incidents.iter().find(|i| &i.id == incident).cloned();
+                    let found = self
+                        .state()
+                        .incidents
+                        .iter()
+                        .find(|i| &i.id == incident)
+                        .cloned();
                     if let Some(incident) = found {
                         self.link(desk, &incident, *conversation_id, now).await?;
                     }
@@ -714,9 +719,9 @@ impl CrisisDetector {
         .with_notify(false)
         .with_dedupe_key(format!("{DETECTOR_NAME}:{}", incident.id));
         let history = desk.store().audit_trail(conversation_id).await?;
-        let linked = history.iter().any(|e| {
-            matches!(&e.kind, AuditKind::Escalated(x) if x.dedupe_key == escalation.dedupe_key)
-        });
+        let linked = history.iter().any(
+            |e| matches!(&e.kind, AuditKind::Escalated(x) if x.dedupe_key == escalation.dedupe_key),
+        );
         if !linked {
             let mut commit = Commit::new();
             commit.audit.push(AuditEntry::new(
@@ -738,8 +743,7 @@ impl CrisisDetector {
         body: String,
         now: DateTime<Utc>,
     ) -> Result<(), CrisisError> {
-        let (Some(notifier), Some(first)) = (&self.notifier, incident.conversations.first())
-        else {
+        let (Some(notifier), Some(first)) = (&self.notifier, incident.conversations.first()) else {
             return Ok(());
         };
         let notification = Notification::new(*first, subject.clone(), body)

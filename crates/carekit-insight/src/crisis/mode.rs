@@ -63,7 +63,11 @@ impl CrisisMode {
     /// Replaces the holding statement (a crisis-specific one, say).
     pub fn set_holding_statement(&self, text: impl Into<String>) {
         let text = text.into();
-        let mut slot = self.inner.holding.write().unwrap_or_else(|p| p.into_inner());
+        let mut slot = self
+            .inner
+            .holding
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         *slot = (!text.trim().is_empty()).then_some(text);
     }
 
@@ -183,7 +187,11 @@ impl EscalationPolicy for CrisisPolicy {
     fn evaluate(&self, c: &dyn Conversation, ctx: &PolicyContext<'_>) -> Vec<Escalation> {
         self.active().evaluate(c, ctx)
     }
-    fn next_deadline(&self, c: &dyn Conversation, ctx: &PolicyContext<'_>) -> Option<DateTime<Utc>> {
+    fn next_deadline(
+        &self,
+        c: &dyn Conversation,
+        ctx: &PolicyContext<'_>,
+    ) -> Option<DateTime<Utc>> {
         self.active().next_deadline(c, ctx)
     }
     fn observe(&self, c: &dyn Conversation, ctx: &PolicyContext<'_>) -> Vec<AuditKind> {
