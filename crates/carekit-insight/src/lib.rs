@@ -11,6 +11,18 @@
 //! println!("{}", report.to_json());
 //! # Ok(()) }
 //! ```
+//!
+//! Beyond reports, the crate watches and reaches out:
+//!
+//! - [`crisis`]: spike detection on rolling baselines per channel and topic,
+//!   incidents that group their conversations, and crisis mode (stricter
+//!   SLAs, public auto-replies held, a prepared holding statement);
+//! - [`outreach`]: a notice to every customer an incident touched, on a
+//!   private channel they use, respecting opt-outs and reply windows;
+//! - [`digest`]: a plain-text digest of new mentions and SLA alerts, sent
+//!   to the team on a schedule.
+//!
+//! See `docs/crisis.md` in the repository.
 
 pub mod crisis;
 pub mod digest;
