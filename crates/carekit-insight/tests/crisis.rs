@@ -95,7 +95,7 @@ async fn run_day(seed: u64, burst: bool) -> Run {
         .ratio(Some(3.0))
         .min_volume(8)
         .quiet_period(Duration::minutes(30))
-        .notifier(notes.clone())
+        // No notifier given: the desk's own is used.
         .crisis_mode(mode.clone())
         .build()
         .unwrap();
@@ -472,4 +472,172 @@ async fn crisis_mode_tightens_slas_holds_public_auto_replies_and_posts_the_holdi
             .await
             .is_err()
     );
+}
+
+/// A memory store whose writes can be made to fail.
+#[derive(Default)]
+struct FlakyStore {
+    inner: MemoryStore,
+    down: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Store for FlakyStore {
+    async fn apply(&self, commit: store::Commit) -> Result<(), StoreError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("database restarting".into()));
+        }
+        self.inner.apply(commit).await
+    }
+    async fn seen(&self, channel: ChannelKind, external_id: &str) -> Result<bool, StoreError> {
+        self.inner.seen(channel, external_id).await
+    }
+    async fn customer_by_identity(
+        &self,
+        channel: ChannelKind,
+        handle: &str,
+    ) -> Result<Option<Customer>, StoreError> {
+        self.inner.customer_by_identity(channel, handle).await
+    }
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        self.inner.customer(id).await
+    }
+    async fn locate_message(
+        &self,
+        channel: ChannelKind,
+        external_id: &str,
+    ) -> Result<Option<store::MessageLocation>, StoreError> {
+        self.inner.locate_message(channel, external_id).await
+    }
+    async fn conversation_by_thread(
+        &self,
+        channel: ChannelKind,
+        account: &str,
+        key: &ThreadKey,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        self.inner
+            .conversation_by_thread(channel, account, key)
+            .await
+    }
+    async fn awaiting_handoff(
+        &self,
+        customer: CustomerId,
+        channel: ChannelKind,
+    ) -> Result<Option<ConversationId>, StoreError> {
+        self.inner.awaiting_handoff(customer, channel).await
+    }
+    async fn conversation(
+        &self,
+        id: ConversationId,
+    ) -> Result<Option<ConversationRecord>, StoreError> {
+        self.inner.conversation(id).await
+    }
+    async fn list_conversations(
+        &self,
+        filter: &ConversationFilter,
+    ) -> Result<Vec<ConversationRecord>, StoreError> {
+        self.inner.list_conversations(filter).await
+    }
+    async fn audit_trail(&self, id: ConversationId) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.audit_trail(id).await
+    }
+    async fn consent(
+        &self,
+        channel: ChannelKind,
+        handle: &str,
+    ) -> Result<Option<ConsentRecord>, StoreError> {
+        self.inner.consent(channel, handle).await
+    }
+    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.inner.cursor(name).await
+    }
+    async fn outbox_item(&self, id: MessageId) -> Result<Option<store::OutboxItem>, StoreError> {
+        self.inner.outbox_item(id).await
+    }
+    async fn claim_outbox(
+        &self,
+        claim: &store::Claim,
+    ) -> Result<Vec<store::OutboxItem>, StoreError> {
+        self.inner.claim_outbox(claim).await
+    }
+    async fn outbox_in_states(
+        &self,
+        states: &[DeliveryState],
+        limit: usize,
+    ) -> Result<Vec<store::OutboxItem>, StoreError> {
+        self.inner.outbox_in_states(states, limit).await
+    }
+    async fn claim_due(&self, claim: &store::Claim) -> Result<Vec<ConversationId>, StoreError> {
+        self.inner.claim_due(claim).await
+    }
+}
+
+#[tokio::test]
+async fn links_that_fail_to_write_are_retried_at_the_next_tick() {
+    let clock = FakeClock::new(at("2026-03-02T10:00:00Z"));
+    let store = Arc::new(FlakyStore::default());
+    let notes = Arc::new(Recorder::default());
+    let desk = Desk::builder()
+        .store(store.clone())
+        .clock(Arc::new(clock.clone()))
+        .channel(Arc::new(RecordingChannel::new(ChannelKind::Sms)))
+        .notifier(notes.clone())
+        .build()
+        .unwrap();
+    let detector = CrisisDetector::builder()
+        .min_volume(5)
+        .by_topic(false)
+        .build()
+        .unwrap();
+    // Two and a half quiet hours (counted only), then 12 complaints in 12 minutes.
+    feed(&detector, at("2026-03-02T07:30:00Z"), 150, 5, true);
+    feed(&detector, at("2026-03-02T07:30:00Z"), 150, 5, false);
+    let mut burst = Vec::new();
+    for i in 0..12 {
+        let when = at("2026-03-02T10:00:00Z") + Duration::minutes(i);
+        clock.set(when);
+        let event = sample_event(
+            ChannelKind::Sms,
+            &format!("SM{i}"),
+            &format!("+1415555{i:04}"),
+            "broken",
+            when,
+        );
+        let id = desk.ingest(event).await.unwrap().conversation_id().unwrap();
+        detector.observe(Mention::new(when, ChannelKind::Sms, None, true, id));
+        burst.push(id);
+    }
+    clock.set(at("2026-03-02T10:12:00Z"));
+    store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(detector.tick(&desk).await.is_err());
+    // The team still heard about it.
+    assert_eq!(notes.0.lock().unwrap().len(), 1);
+    let incident = detector.open_incidents().pop().expect("opened");
+    assert_eq!(incident.conversations, burst);
+    store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    clock.set(at("2026-03-02T10:13:00Z"));
+    detector.tick(&desk).await.unwrap();
+    for id in &burst {
+        let record = desk.conversation(*id).await.unwrap();
+        assert!(record.tags.contains(&incident.tag()));
+        let spikes = desk
+            .audit_trail(*id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| matches!(&e.kind, AuditKind::Escalated(x) if x.reason.code() == "spike"))
+            .count();
+        assert_eq!(spikes, 1);
+    }
+    // Nothing left to link: another tick writes nothing new.
+    clock.set(at("2026-03-02T10:14:00Z"));
+    detector.tick(&desk).await.unwrap();
+    let spikes = desk
+        .audit_trail(burst[0])
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(&e.kind, AuditKind::Escalated(_)))
+        .count();
+    assert_eq!(spikes, 1);
 }

@@ -1,14 +1,22 @@
-//! Writing first: what a channel can do, and a private message to a customer
-//! who has no conversation on that channel yet (outreach during an incident).
+//! Writing first: what a channel can do, who hears about trouble, and a
+//! private message to a customer who has no conversation on that channel
+//! yet (outreach during an incident).
 
 use super::evaluate::outbound_for;
-use super::{Desk, DeskError, DeskEvent, ReplyRequest};
+use super::{Desk, DeskError, DeskEvent, Notifier, ReplyRequest};
 use crate::channel::{Capabilities, ChannelKind, DeliveryState, Visibility};
 use crate::domain::{AuditEntry, AuditKind, ConversationRecord, Direction, Message, Status};
 use crate::ids::{ConversationId, CustomerId, MessageId};
 use crate::store::{Commit, ConversationWrite, OutboxItem};
+use std::sync::Arc;
 
 impl Desk {
+    /// The notifier the desk was built with, so components outside the
+    /// engine (crisis detection, digests) reach the same people the same way.
+    pub fn notifier(&self) -> &Arc<dyn Notifier> {
+        &self.inner.notifier
+    }
+
     /// The capabilities of the channel the desk would use for `kind` and
     /// `account` (reply window, private messages ...), or `None` when the desk
     /// has no such channel. Lets callers refuse early what the platform would

@@ -283,8 +283,8 @@ impl CrisisDetectorBuilder {
         self.config.team = team.into();
         self
     }
-    /// Where incident notifications go (use the same notifier as the desk).
-    /// Without one, incidents are only recorded.
+    /// Where incident notifications go. Default: the desk's own notifier
+    /// (`Desk::notifier`).
     pub fn notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
         self.notifier = Some(notifier);
         self
@@ -353,6 +353,8 @@ struct State {
     started: Option<DateTime<Utc>>,
     series: BTreeMap<SeriesKey, Series>,
     incidents: Vec<Incident>,
+    /// Links decided but not yet written (retried at the next tick).
+    unlinked: Vec<(usize, ConversationId)>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -568,6 +570,7 @@ impl CrisisDetector {
                 for id in negative_conversations {
                     if !incident.conversations.contains(&id) {
                         incident.conversations.push(id);
+                        state.unlinked.push((index, id));
                         events.push(IncidentEvent::Joined {
                             incident: incident.id.clone(),
                             conversation_id: id,
@@ -619,7 +622,11 @@ impl CrisisDetector {
                 peak_negative: current.negative,
                 conversations,
             };
-            series.open = Some(state.incidents.len());
+            let index = state.incidents.len();
+            state
+                .unlinked
+                .extend(incident.conversations.iter().map(|id| (index, *id)));
+            series.open = Some(index);
             series.calm_since = None;
             state.incidents.push(incident.clone());
             events.push(IncidentEvent::Opened(incident));
@@ -640,12 +647,10 @@ impl CrisisDetector {
     pub async fn tick(&self, desk: &Desk) -> Result<Vec<IncidentEvent>, CrisisError> {
         let now = desk.clock().now();
         let events = self.evaluate(now);
+        // People first: notifications and the mode never wait for the links.
         for event in &events {
             match event {
                 IncidentEvent::Opened(incident) => {
-                    for id in &incident.conversations {
-                        self.link(desk, incident, *id, now).await?;
-                    }
                     if let Some(mode) = &self.mode {
                         mode.engage(desk);
                     }
@@ -660,21 +665,7 @@ impl CrisisDetector {
                         incident.conversations.len(),
                         incident.tag(),
                     );
-                    self.notify(desk, incident, subject, body, now).await?;
-                }
-                IncidentEvent::Joined {
-                    incident,
-                    conversation_id,
-                } => {
-                    let found = self
-                        .state()
-                        .incidents
-                        .iter()
-                        .find(|i| &i.id == incident)
-                        .cloned();
-                    if let Some(incident) = found {
-                        self.link(desk, &incident, *conversation_id, now).await?;
-                    }
+                    self.notify(desk, incident, subject, body, now).await;
                 }
                 IncidentEvent::Closed(incident) => {
                     if let Some(mode) = &self.mode
@@ -689,35 +680,56 @@ impl CrisisDetector {
                         incident.conversations.len(),
                         incident.peak_negative,
                     );
-                    self.notify(desk, incident, subject, body, now).await?;
+                    self.notify(desk, incident, subject, body, now).await;
                 }
+                IncidentEvent::Joined { .. } => {}
             }
         }
+        self.link_pending(desk, now).await?;
         Ok(events)
+    }
+
+    /// Writes the links decided so far; on a failure keeps the rest for the
+    /// next tick.
+    async fn link_pending(&self, desk: &Desk, now: DateTime<Utc>) -> Result<(), CrisisError> {
+        let pending = std::mem::take(&mut self.state().unlinked);
+        let mut rest = pending.into_iter();
+        while let Some((index, conversation_id)) = rest.next() {
+            let (id, key) = {
+                let state = self.state();
+                let incident = &state.incidents[index];
+                (incident.id.clone(), incident.key.clone())
+            };
+            if let Err(e) = self.link(desk, &id, &key, conversation_id, now).await {
+                let mut state = self.state();
+                state.unlinked.push((index, conversation_id));
+                state.unlinked.extend(rest);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     async fn link(
         &self,
         desk: &Desk,
-        incident: &Incident,
+        incident: &str,
+        key: &SeriesKey,
         conversation_id: ConversationId,
         now: DateTime<Utc>,
     ) -> Result<(), CrisisError> {
         let escalation = Escalation::new(
             DETECTOR_NAME,
             EscalationReason::Spike {
-                incident: incident.id.clone(),
+                incident: incident.to_owned(),
             },
-            format!(
-                "part of incident {}: a spike of negative mentions on {}",
-                incident.id, incident.key
-            ),
+            format!("part of incident {incident}: a spike of negative mentions on {key}"),
         )
         .with_level(3)
         .with_team(self.config.team.clone())
         .with_priority(Priority::High)
         .with_notify(false)
-        .with_dedupe_key(format!("{DETECTOR_NAME}:{}", incident.id));
+        .with_dedupe_key(format!("{DETECTOR_NAME}:{incident}"));
         let history = desk.store().audit_trail(conversation_id).await?;
         let linked = history.iter().any(
             |e| matches!(&e.kind, AuditKind::Escalated(x) if x.dedupe_key == escalation.dedupe_key),
@@ -731,7 +743,8 @@ impl CrisisDetector {
             ));
             desk.store().apply(commit).await?;
         }
-        desk.tag(conversation_id, incident.tag()).await?;
+        desk.tag(conversation_id, format!("incident:{incident}"))
+            .await?;
         Ok(())
     }
 
@@ -742,17 +755,18 @@ impl CrisisDetector {
         subject: String,
         body: String,
         now: DateTime<Utc>,
-    ) -> Result<(), CrisisError> {
-        let (Some(notifier), Some(first)) = (&self.notifier, incident.conversations.first()) else {
-            return Ok(());
+    ) {
+        let Some(first) = incident.conversations.first() else {
+            return;
         };
+        let notifier = self.notifier.as_ref().unwrap_or(desk.notifier());
         let notification = Notification::new(*first, subject.clone(), body)
             .with_team(Some(self.config.team.clone()))
             .with_level(3);
+        // Best effort, like the desk's own notifications.
         if let Err(reason) = notifier.notify(&notification).await {
-            // Best effort, like the desk's own notifications.
             tracing::warn!(incident = %incident.id, %reason, "crisis notification failed");
-            return Ok(());
+            return;
         }
         let mut commit = Commit::new();
         commit.audit.push(AuditEntry::new(
@@ -763,7 +777,8 @@ impl CrisisDetector {
                 subject,
             },
         ));
-        desk.store().apply(commit).await?;
-        Ok(())
+        if let Err(e) = desk.store().apply(commit).await {
+            tracing::warn!(incident = %incident.id, error = %e, "recording a crisis notification failed");
+        }
     }
 }
