@@ -11,11 +11,26 @@
 //! println!("{}", report.to_json());
 //! # Ok(()) }
 //! ```
+//!
+//! Beyond reports, the crate watches and reaches out:
+//!
+//! - [`crisis`]: spike detection on rolling baselines per channel and topic,
+//!   incidents that group their conversations, and crisis mode (stricter
+//!   SLAs, public auto-replies held, a prepared holding statement);
+//! - [`outreach`]: a notice to every customer an incident touched, on a
+//!   private channel they use, respecting opt-outs and reply windows;
+//! - [`digest`]: a plain-text digest of new mentions and SLA alerts, sent
+//!   to the team on a schedule.
+//!
+//! See `docs/crisis.md` in the repository.
 
 mod csat;
 mod issues;
 mod minhash;
 mod rating;
+pub mod crisis;
+pub mod digest;
+pub mod outreach;
 mod report;
 mod taxonomy;
 
@@ -25,6 +40,11 @@ pub use minhash::{
     Group, MinHashError, NearDuplicates, NearDuplicatesBuilder, Signature, jaccard, shingles,
 };
 pub use rating::{MAX_RATING_WORDS, Rating, RatingError, parse_rating};
+pub use crisis::{
+    CrisisDetector, CrisisError, CrisisMode, CrisisPolicy, CrisisRule, Incident, IncidentEvent,
+};
+pub use digest::{Digest, DigestError, DigestSchedule, DigestSender, Digester};
+pub use outreach::{Outreach, OutreachError, OutreachReport};
 pub use report::{Durations, Report, ReportOptions, Segment};
 pub use taxonomy::{
     PatternSpec, TaxonomyBuilder, TaxonomyClassifier, TaxonomyError, TaxonomySpec, TopicSpec,

@@ -17,6 +17,7 @@ mod notify;
 mod ops;
 mod outbox;
 mod survey;
+mod proactive;
 mod thread;
 
 pub use actions::{Action, AutoAcknowledge, Rule, RuleContext, StatusChange, TagTopics};

@@ -1,0 +1,288 @@
+//! The team digest: content against a fixture, scheduling on a fake clock.
+
+use async_trait::async_trait;
+use carekit_core::*;
+use carekit_insight::digest::{ChannelDigestSender, DigestSchedule, DigestSender, Digester};
+use carekit_policy::{SlaPolicy, SlaSet};
+use carekit_testing::{RecordingChannel, at, sample_event};
+use chrono::{Duration, NaiveTime};
+use std::sync::{Arc, Mutex};
+
+struct Lexicon;
+
+#[async_trait]
+impl Classifier for Lexicon {
+    async fn classify(&self, text: &str) -> Classification {
+        let sentiment = if text.contains("twice") || text.contains("broken") {
+            -0.6
+        } else if text.contains("love") {
+            0.8
+        } else {
+            0.0
+        };
+        Classification {
+            sentiment: Some(sentiment),
+            ..Classification::default()
+        }
+    }
+}
+
+fn desk(clock: &FakeClock) -> Desk {
+    let sla = SlaPolicy::builder("sms-frt-20m")
+        .channel(ChannelKind::Sms)
+        .target_all(SlaMetric::FirstResponse, Duration::minutes(20))
+        .build()
+        .unwrap();
+    Desk::builder()
+        .clock(Arc::new(clock.clone()))
+        .channel(Arc::new(RecordingChannel::new(ChannelKind::Sms)))
+        .channel(Arc::new(RecordingChannel::new(ChannelKind::Twitter)))
+        .classifier(Arc::new(Lexicon))
+        .policy(Arc::new(SlaSet::new(vec![sla]).unwrap()))
+        .build()
+        .unwrap()
+}
+
+#[derive(Default)]
+struct Outbox {
+    sent: Mutex<Vec<(String, String)>>,
+    fail: Mutex<bool>,
+}
+
+#[async_trait]
+impl DigestSender for Outbox {
+    async fn send(&self, subject: &str, body: &str) -> Result<(), String> {
+        if *self.fail.lock().unwrap() {
+            return Err("smtp 451 try later".into());
+        }
+        self.sent
+            .lock()
+            .unwrap()
+            .push((subject.to_owned(), body.to_owned()));
+        Ok(())
+    }
+}
+
+async fn say(
+    desk: &Desk,
+    clock: &FakeClock,
+    channel: ChannelKind,
+    id: &str,
+    who: &str,
+    text: &str,
+    t: &str,
+) {
+    clock.set(at(t));
+    let mut event = sample_event(channel, id, who, text, at(t));
+    if channel == ChannelKind::Sms {
+        event = event.with_thread_key(format!("biz:{who}"));
+    }
+    desk.ingest(event).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_four_hours_the_team_gets_what_happened_since_the_last_digest() {
+    let clock = FakeClock::new(at("2026-03-02T07:00:00Z"));
+    let desk = desk(&clock);
+    let outbox = Arc::new(Outbox::default());
+    let digester = Digester::builder(outbox.clone())
+        .schedule(DigestSchedule::every_hours(4))
+        .build()
+        .unwrap();
+    // The first run marks the start.
+    assert!(digester.run_due(&desk).await.unwrap().is_none());
+    assert_eq!(
+        digester.next_due(desk.store().as_ref()).await.unwrap(),
+        Some(at("2026-03-02T11:00:00Z"))
+    );
+
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Sms,
+        "SM1",
+        "+14155550100",
+        "my card was charged twice",
+        "2026-03-02T08:05:00Z",
+    )
+    .await;
+    // The SMS waits for an answer: warned at 08:20, breached at 08:25.
+    for t in ["2026-03-02T08:20:00Z", "2026-03-02T08:25:00Z"] {
+        clock.set(at(t));
+        desk.tick().await.unwrap();
+    }
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Twitter,
+        "T1",
+        "ann_b",
+        "love the new app",
+        "2026-03-02T08:30:00Z",
+    )
+    .await;
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Twitter,
+        "T2",
+        "joe",
+        "the   checkout page is broken on android and I have tried three times already today",
+        "2026-03-02T09:10:00Z",
+    )
+    .await;
+
+    clock.set(at("2026-03-02T10:59:00Z"));
+    assert!(digester.run_due(&desk).await.unwrap().is_none());
+    assert!(outbox.sent.lock().unwrap().is_empty());
+
+    clock.set(at("2026-03-02T11:00:00Z"));
+    let digest = digester
+        .run_due(&desk)
+        .await
+        .unwrap()
+        .expect("due at 11:00");
+    assert_eq!(digest.mentions.len(), 3);
+    assert_eq!(digest.sla.len(), 2);
+    {
+        let sent = outbox.sent.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0].0,
+            "Care digest 2026-03-02 11:00 UTC: 3 new mentions, 2 SLA alerts"
+        );
+        assert_eq!(sent[0].1, include_str!("fixtures/digest.txt"));
+    }
+
+    // Not again until 15:00, and then only what is new.
+    clock.set(at("2026-03-02T11:01:00Z"));
+    assert!(digester.run_due(&desk).await.unwrap().is_none());
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Twitter,
+        "T3",
+        "kim",
+        "where is my parcel",
+        "2026-03-02T12:00:00Z",
+    )
+    .await;
+    clock.set(at("2026-03-02T15:00:00Z"));
+    let second = digester.run_due(&desk).await.unwrap().unwrap();
+    assert_eq!(second.since, at("2026-03-02T11:00:00Z"));
+    assert_eq!(second.mentions.len(), 1);
+    assert_eq!(second.mentions[0].author, "kim");
+    assert!(second.sla.is_empty());
+    assert_eq!(outbox.sent.lock().unwrap().len(), 2);
+
+    // Nothing happened: nothing is sent, but the period is consumed.
+    clock.set(at("2026-03-02T19:00:00Z"));
+    let quiet = digester.run_due(&desk).await.unwrap().unwrap();
+    assert!(quiet.is_empty());
+    assert_eq!(outbox.sent.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_daily_digest_goes_out_at_its_time_and_a_failed_send_is_retried() {
+    let clock = FakeClock::new(at("2026-03-02T09:00:00Z"));
+    let desk = desk(&clock);
+    let outbox = Arc::new(Outbox::default());
+    let digester = Digester::builder(outbox.clone())
+        .schedule(DigestSchedule::daily_at(
+            NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+        ))
+        .cursor("team-a.digest")
+        .build()
+        .unwrap();
+    assert!(digester.run_due(&desk).await.unwrap().is_none());
+    assert_eq!(
+        digester.next_due(desk.store().as_ref()).await.unwrap(),
+        Some(at("2026-03-03T08:00:00Z"))
+    );
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Twitter,
+        "T1",
+        "ann_b",
+        "love it",
+        "2026-03-02T13:00:00Z",
+    )
+    .await;
+
+    clock.set(at("2026-03-03T07:59:00Z"));
+    assert!(digester.run_due(&desk).await.unwrap().is_none());
+
+    // SMTP is down at 08:00: an error, and nothing is lost.
+    *outbox.fail.lock().unwrap() = true;
+    clock.set(at("2026-03-03T08:00:00Z"));
+    assert!(digester.run_due(&desk).await.is_err());
+    say(
+        &desk,
+        &clock,
+        ChannelKind::Twitter,
+        "T2",
+        "joe",
+        "still broken",
+        "2026-03-03T08:03:00Z",
+    )
+    .await;
+    *outbox.fail.lock().unwrap() = false;
+    clock.set(at("2026-03-03T08:05:00Z"));
+    let digest = digester.run_due(&desk).await.unwrap().unwrap();
+    assert_eq!(digest.since, at("2026-03-02T09:00:00Z"));
+    assert_eq!(digest.mentions.len(), 2);
+    assert_eq!(outbox.sent.lock().unwrap().len(), 1);
+    assert_eq!(
+        digester.next_due(desk.store().as_ref()).await.unwrap(),
+        Some(at("2026-03-04T08:00:00Z"))
+    );
+}
+
+#[tokio::test]
+async fn the_channel_sender_emails_each_recipient() {
+    let email = Arc::new(RecordingChannel::new(ChannelKind::Email));
+    let sender = ChannelDigestSender::new(
+        email.clone(),
+        vec![
+            Identity::new(ChannelKind::Email, "lead@example.com"),
+            Identity::new(ChannelKind::Email, "care@example.com"),
+        ],
+    );
+    sender.send("Care digest", "body text").await.unwrap();
+    let sent = email.sent();
+    let to: Vec<_> = sent
+        .iter()
+        .map(|m| m.recipient.clone().unwrap().handle)
+        .collect();
+    assert_eq!(to, vec!["lead@example.com", "care@example.com"]);
+    assert!(
+        sent.iter()
+            .all(|m| m.subject.as_deref() == Some("Care digest")
+                && m.text == "body text"
+                && m.visibility == Visibility::Private)
+    );
+}
+
+#[test]
+fn schedules_compute_the_next_time() {
+    let daily = DigestSchedule::daily_at(NaiveTime::from_hms_opt(8, 0, 0).unwrap());
+    assert_eq!(
+        daily.next_after(at("2026-03-02T07:00:00Z")),
+        at("2026-03-02T08:00:00Z")
+    );
+    assert_eq!(
+        daily.next_after(at("2026-03-02T08:00:00Z")),
+        at("2026-03-03T08:00:00Z")
+    );
+    assert_eq!(
+        DigestSchedule::every_hours(6).next_after(at("2026-03-02T20:00:00Z")),
+        at("2026-03-03T02:00:00Z")
+    );
+    assert!(
+        Digester::builder(Arc::new(Outbox::default()))
+            .schedule(DigestSchedule::Every(Duration::zero()))
+            .build()
+            .is_err()
+    );
+}
