@@ -1172,3 +1172,39 @@ async fn a_timed_out_public_reply_not_found_on_the_platform_is_sent_again() {
     clock.advance(chrono::Duration::minutes(5));
     assert_eq!(desk.run_outbox_once().await.unwrap().sent, 1);
 }
+
+#[tokio::test]
+async fn replacing_the_channel_releases_the_sends_held_for_credentials() {
+    let s = setup(false);
+    let id = s
+        .desk
+        .ingest(tweet("1", "u1", "help", "1"))
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap();
+    s.desk
+        .reply(id, ReplyRequest::agent("ann", "hello"))
+        .await
+        .unwrap();
+    s.twitter.fail_with([ChannelError::Unauthorized {
+        reason: "token expired; reconnect the account".into(),
+    }]);
+    assert_eq!(s.desk.run_outbox_once().await.unwrap().deferred, 1);
+    // A second reply while degraded is held too, without an attempt.
+    s.desk
+        .reply(id, ReplyRequest::agent("ann", "still here"))
+        .await
+        .unwrap();
+    assert_eq!(s.desk.run_outbox_once().await.unwrap().deferred, 1);
+    assert_eq!(s.twitter.attempts(), 1);
+
+    let fresh = Arc::new(RecordingChannel::new(ChannelKind::Twitter));
+    let released = s.desk.replace_channel(fresh.clone()).await.unwrap();
+    assert_eq!(released, 2);
+    assert!(s.desk.channel_health().is_empty());
+    // No clock advance needed: both go out now, through the new channel.
+    assert_eq!(s.desk.run_outbox_once().await.unwrap().sent, 2);
+    assert_eq!(fresh.sent().len(), 2);
+    assert_eq!(s.twitter.sent().len(), 0);
+}

@@ -480,16 +480,16 @@ async fn metrics(State(state): State<ApiState>) -> Response {
             value: items.len() as f64,
         });
     }
-    for (kind, health) in state.desk.channel_health() {
+    let health = state.desk.channel_health();
+    for kind in state.desk.channel_kinds() {
+        let degraded = health.iter().any(|(k, h)| {
+            *k == kind && matches!(h, carekit_core::desk::ChannelHealth::Degraded { .. })
+        });
         gauges.push(Gauge {
             name: "carekit_channel_degraded",
             help: "1 while a channel's credentials fail and its sends are paused.",
             labels: vec![("channel", kind.to_string())],
-            value: if matches!(health, carekit_core::desk::ChannelHealth::Degraded { .. }) {
-                1.0
-            } else {
-                0.0
-            },
+            value: if degraded { 1.0 } else { 0.0 },
         });
     }
     gauges.push(Gauge {

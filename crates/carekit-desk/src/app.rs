@@ -98,6 +98,39 @@ impl DeskServer {
     pub fn config(&self) -> &DeskConfig {
         &self.config
     }
+
+    /// A handle that swaps in new credentials while the desk serves (take
+    /// it before [`DeskServer::serve`], which consumes the server).
+    pub fn credentials(&self) -> crate::CredentialSwap {
+        crate::CredentialSwap {
+            config: self.config.clone(),
+            desk: self.desk.clone(),
+        }
+    }
+}
+
+/// The outbound channel of every configured adapter, built with `secrets`
+/// (the same ones [`DeskServerBuilder::build`] puts in the desk).
+pub(crate) fn outbound_channels(
+    config: &DeskConfig,
+    secrets: &Secrets,
+    clock: &Arc<dyn Clock>,
+    store: &Arc<dyn Store>,
+) -> Result<Vec<Arc<dyn Channel>>, DeskServerError> {
+    let mut channels = Vec::new();
+    if let Some(x) = &config.twitter {
+        channels.push(twitter(x, secrets, clock, store)?.0);
+    }
+    if let Some(fb) = &config.facebook {
+        channels.push(facebook(fb, secrets, clock, store)?.0);
+    }
+    if let Some(sms) = &config.sms {
+        channels.push(sms_adapter(sms, config, secrets, clock)?.0);
+    }
+    if let Some(email) = &config.email {
+        channels.push(email_adapter(email, secrets, clock, store)?.0);
+    }
+    Ok(channels)
 }
 
 impl DeskServerBuilder {

@@ -367,6 +367,40 @@ impl Secrets {
         secrets
     }
 
+    /// Adds the `NAME=value` lines of `path` (blank lines and `#` comments
+    /// skipped; values win over what is already set), the way a secret
+    /// store mounts them. The file can change while the desk runs: the
+    /// binary re-reads it on `SIGHUP` to replace credentials.
+    ///
+    /// # Errors
+    /// [`DeskServerError::Config`] when the file cannot be read or a line
+    /// is not `NAME=value` (the value is never quoted in the message).
+    pub fn merge_file(mut self, path: impl AsRef<Path>) -> Result<Self, DeskServerError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            DeskServerError::Config(format!("secrets file {}: {e}", path.display()))
+        })?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match line.split_once('=') {
+                Some((name, value)) if !name.trim().is_empty() => {
+                    self = self.with(name.trim(), value.trim());
+                }
+                _ => {
+                    return Err(DeskServerError::Config(format!(
+                        "secrets file {} line {}: expected NAME=value",
+                        path.display(),
+                        n + 1
+                    )));
+                }
+            }
+        }
+        Ok(self)
+    }
+
     /// Sets one secret.
     pub fn with(mut self, name: &str, value: impl Into<String>) -> Self {
         self.values

@@ -26,6 +26,7 @@
 mod api;
 mod app;
 mod config;
+mod credentials;
 mod error;
 pub mod metrics;
 pub mod report;
@@ -37,6 +38,7 @@ pub use config::{
     DeskConfig, EmailConfig, EngineConfig, FacebookConfig, ImapSettings, SECRET_NAMES, Secrets,
     ServerConfig, SmsConfig, StoreConfig, TwitterConfig,
 };
+pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;
 pub use report::DayReport;
 pub use server::{HEADER_READ_TIMEOUT, Shutdown, shutdown_signal};

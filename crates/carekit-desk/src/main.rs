@@ -1,6 +1,9 @@
 //! `carekit-desk --config desk.toml`: the care-desk server.
 //!
-//! Secrets come from the environment (see `carekit_desk::SECRET_NAMES`).
+//! Secrets come from the environment (see `carekit_desk::SECRET_NAMES`) and,
+//! when `CAREKIT_SECRETS_FILE` names one, from a `NAME=value` file. On
+//! `SIGHUP` both are read again and the adapters' credentials replaced
+//! (a revoked token fixed without a restart).
 
 use carekit_desk::{DeskConfig, DeskServer, Secrets};
 
@@ -25,11 +28,9 @@ async fn main() -> std::process::ExitCode {
     }
     let result = async {
         let config = DeskConfig::from_file(&path)?;
-        DeskServer::builder(config, Secrets::from_env())
-            .build()
-            .await?
-            .run()
-            .await
+        let server = DeskServer::builder(config, secrets()?).build().await?;
+        reload_on_hangup(server.credentials());
+        server.run().await
     }
     .await;
     match result {
@@ -39,6 +40,37 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn secrets() -> Result<Secrets, carekit_desk::DeskServerError> {
+    let secrets = Secrets::from_env();
+    match std::env::var_os("CAREKIT_SECRETS_FILE") {
+        Some(path) => secrets.merge_file(path),
+        None => Ok(secrets),
+    }
+}
+
+/// On SIGHUP: read the secrets again and swap the adapters' credentials.
+fn reload_on_hangup(swap: carekit_desk::CredentialSwap) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("SIGHUP cannot be watched; credentials reload needs a restart");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match secrets() {
+                Ok(secrets) => match swap.replace(&secrets).await {
+                    Ok(swapped) => tracing::info!(?swapped, "credentials reloaded"),
+                    Err(e) => tracing::error!(error = %e, "credentials not reloaded"),
+                },
+                Err(e) => tracing::error!(error = %e, "credentials not reloaded"),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = swap;
 }
 
 fn usage() -> std::process::ExitCode {

@@ -43,3 +43,35 @@ async fn a_missing_secret_names_itself() {
     }
     assert!(!format!("{secrets:?}").contains("t0ken-value"));
 }
+
+#[test]
+fn a_secrets_file_adds_and_overrides_and_bad_lines_are_named_not_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secrets.env");
+    std::fs::write(
+        &path,
+        "# rotated 2026-11-23\nFB_PAGE_TOKEN = EAAB-new-7777\n\nCAREKIT_API_TOKEN=api-2\n",
+    )
+    .unwrap();
+    let secrets = carekit_desk::Secrets::new()
+        .with("FB_PAGE_TOKEN", "EAAB-old-6666")
+        .with("TWILIO_AUTH_TOKEN", "tw-1")
+        .merge_file(&path)
+        .unwrap();
+    assert_eq!(secrets.get("FB_PAGE_TOKEN"), Some("EAAB-new-7777"));
+    assert_eq!(secrets.get("CAREKIT_API_TOKEN"), Some("api-2"));
+    assert_eq!(secrets.get("TWILIO_AUTH_TOKEN"), Some("tw-1"));
+
+    std::fs::write(&path, "FB_PAGE_TOKEN EAAB-typo-8888\n").unwrap();
+    let err = carekit_desk::Secrets::new()
+        .merge_file(&path)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 1"), "{err}");
+    assert!(!err.contains("EAAB-typo-8888"), "{err}");
+    assert!(
+        carekit_desk::Secrets::new()
+            .merge_file(dir.path().join("none"))
+            .is_err()
+    );
+}

@@ -24,27 +24,27 @@
 //!
 //! See `docs/crisis.md` in the repository.
 
+pub mod crisis;
 mod csat;
+pub mod digest;
 mod issues;
 mod minhash;
-mod rating;
-pub mod crisis;
-pub mod digest;
 pub mod outreach;
+mod rating;
 mod report;
 mod taxonomy;
 
+pub use crisis::{
+    CrisisDetector, CrisisError, CrisisMode, CrisisPolicy, CrisisRule, Incident, IncidentEvent,
+};
 pub use csat::{CsatError, CsatSurvey, CsatSurveyBuilder, RatingParser};
+pub use digest::{Digest, DigestError, DigestSchedule, DigestSender, Digester};
 pub use issues::{IssueGroup, IssueTopic, TopIssues, TopIssuesOptions, TopIssuesOptionsBuilder};
 pub use minhash::{
     Group, MinHashError, NearDuplicates, NearDuplicatesBuilder, Signature, jaccard, shingles,
 };
-pub use rating::{MAX_RATING_WORDS, Rating, RatingError, parse_rating};
-pub use crisis::{
-    CrisisDetector, CrisisError, CrisisMode, CrisisPolicy, CrisisRule, Incident, IncidentEvent,
-};
-pub use digest::{Digest, DigestError, DigestSchedule, DigestSender, Digester};
 pub use outreach::{Outreach, OutreachError, OutreachReport};
+pub use rating::{MAX_RATING_WORDS, Rating, RatingError, parse_rating};
 pub use report::{Durations, Report, ReportOptions, Segment};
 pub use taxonomy::{
     PatternSpec, TaxonomyBuilder, TaxonomyClassifier, TaxonomyError, TaxonomySpec, TopicSpec,

@@ -231,7 +231,7 @@ impl DeskBuilder {
             inner: Arc::new(Inner {
                 store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-                channels,
+                channels: std::sync::RwLock::new(channels),
                 classifiers: self.classifiers,
                 policies: self.policies,
                 rules: self.rules,

@@ -16,8 +16,9 @@ mod ingest;
 mod notify;
 mod ops;
 mod outbox;
-mod survey;
 mod proactive;
+mod replace;
+mod survey;
 mod thread;
 
 pub use actions::{Action, AutoAcknowledge, Rule, RuleContext, StatusChange, TagTopics};
@@ -49,7 +50,8 @@ use tokio::sync::broadcast;
 pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) channels: HashMap<ChannelKind, Vec<Arc<dyn Channel>>>,
+    /// Swappable at run time ([`Desk::replace_channel`]), read per send.
+    pub(crate) channels: std::sync::RwLock<HashMap<ChannelKind, Vec<Arc<dyn Channel>>>>,
     pub(crate) classifiers: Vec<Arc<dyn Classifier>>,
     pub(crate) policies: Vec<Arc<dyn EscalationPolicy>>,
     pub(crate) rules: Vec<Arc<dyn Rule>>,
@@ -85,7 +87,17 @@ impl std::fmt::Debug for Desk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Desk")
             .field("worker", &self.inner.worker)
-            .field("channels", &self.inner.channels.keys().collect::<Vec<_>>())
+            .field(
+                "channels",
+                &self
+                    .inner
+                    .channels
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .keys()
+                    .copied()
+                    .collect::<Vec<_>>(),
+            )
             .field("policies", &self.inner.policies.len())
             .field("rules", &self.inner.rules.len())
             .field("allow_hide", &self.inner.allow_hide)
@@ -150,11 +162,12 @@ impl Desk {
         kind: ChannelKind,
         account: &str,
     ) -> Result<Arc<dyn Channel>, DeskError> {
-        let candidates = self
+        let channels = self
             .inner
             .channels
-            .get(&kind)
-            .ok_or(DeskError::NoChannel(kind))?;
+            .read()
+            .unwrap_or_else(|p| p.into_inner());
+        let candidates = channels.get(&kind).ok_or(DeskError::NoChannel(kind))?;
         candidates
             .iter()
             .find(|c| c.account().as_deref() == Some(account))

@@ -23,6 +23,10 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use std::sync::Arc;
 
+/// Marks a send held back by a credential failure, so replacing the
+/// credentials can release exactly those.
+pub(crate) const HELD_FOR_CREDENTIALS: &str = "held for credentials: ";
+
 /// Whether a channel can send.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -179,6 +183,7 @@ impl Desk {
             item.state = DeliveryState::Queued;
             item.next_attempt_at = until;
             item.lease = None;
+            item.last_error = Some(format!("{HELD_FOR_CREDENTIALS}{kind} is degraded"));
             self.write_item(item).await?;
             return Ok(Outcome::Deferred);
         }
@@ -268,7 +273,7 @@ impl Desk {
                 item.state = DeliveryState::Queued;
                 item.next_attempt_at = retry_at;
                 item.lease = None;
-                item.last_error = Some(error.to_string());
+                item.last_error = Some(format!("{HELD_FOR_CREDENTIALS}{error}"));
                 self.write_item(item).await?;
                 Ok(Outcome::Deferred)
             }
