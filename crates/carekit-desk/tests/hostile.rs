@@ -7,12 +7,10 @@
 
 mod support;
 
-use carekit_desk::{DeskConfig, DeskServer};
-use serde_json::Value;
 use std::time::{Duration, Instant};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// The tests share the machine's two cores and measure time and memory:
 /// one at a time.
@@ -22,150 +20,37 @@ const MAX_BODY: usize = 64 * 1024;
 const HEADER_TIMEOUT_MS: u64 = 1_000;
 const REQUEST_TIMEOUT_MS: u64 = 2_000;
 
+/// The test desk with tight limits, on its own SQLite file.
 struct Desk {
-    addr: std::net::SocketAddr,
-    http: reqwest::Client,
-    _platforms: Platforms,
+    inner: TestDesk,
     _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::ops::Deref for Desk {
+    type Target = TestDesk;
+    fn deref(&self) -> &TestDesk {
+        &self.inner
+    }
 }
 
 impl Desk {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = format!("sqlite://{}", dir.path().join("desk.db").display());
-        let platforms = Platforms::start().await;
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let config = DeskConfig::from_toml_str(&format!(
-            r#"
-            [server]
-            listen = "{addr}"
-            public_url = "http://{addr}"
-            max_body_bytes = {MAX_BODY}
-            request_timeout_ms = {REQUEST_TIMEOUT_MS}
-            header_read_timeout_ms = {HEADER_TIMEOUT_MS}
-            [store]
-            url = "{store}"
-            [desk]
-            tick_ms = 50
-            [twitter]
-            brand_user_id = "{BRAND}"
-            api_base = "{x}"
-            [facebook]
-            page_id = "{PAGE}"
-            graph_base = "{graph}"
-            [sms]
-            account_sid = "{TWILIO_SID}"
-            from = "{SMS_FROM}"
-            api_base = "{twilio}"
-            [email]
-            mailbox = "support@acme.example"
-            smtp_host = "127.0.0.1"
-            smtp_port = 1
-            smtp_security = "plain"
-            "#,
-            x = platforms.x.uri(),
-            graph = platforms.graph.uri(),
-            twilio = platforms.twilio.uri(),
-        ))
-        .unwrap();
-        let server = DeskServer::builder(config, secrets())
-            .build()
-            .await
-            .unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server
-                .serve(listener, async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap();
-        });
+        let limits = Limits {
+            max_body_bytes: MAX_BODY,
+            request_timeout_ms: REQUEST_TIMEOUT_MS,
+            header_read_timeout_ms: Some(HEADER_TIMEOUT_MS),
+            tick_ms: 50,
+        };
         Self {
-            addr,
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
-            _platforms: platforms,
+            inner: TestDesk::start_with(&store, None, limits).await,
             _dir: dir,
-            stop: Some(tx),
-            task: Some(task),
         }
     }
 
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            tokio::time::timeout(Duration::from_secs(20), task)
-                .await
-                .expect("graceful shutdown finished")
-                .unwrap();
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn post(&self, path: &str, headers: &[(&str, String)], body: Vec<u8>) -> u16 {
-        let mut request = self.http.post(self.url(path)).body(body);
-        for (k, v) in headers {
-            request = request.header(*k, v);
-        }
-        match request.send().await {
-            Ok(r) => r.status().as_u16(),
-            // The server may close before reading a refused body; the
-            // status was still sent when it could be.
-            Err(e) => panic!("request to {path} failed: {e}"),
-        }
-    }
-
-    async fn api(&self, path: &str) -> Value {
-        let response = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
-    }
-
-    /// Every inbound message stored, as `channel: text`.
-    async fn stored(&self) -> Vec<String> {
-        let list = self.api("/api/conversations").await;
-        let mut out = Vec::new();
-        for c in list["conversations"].as_array().unwrap() {
-            let id = c["id"].as_str().unwrap();
-            let detail = self.api(&format!("/api/conversations/{id}")).await;
-            for m in detail["messages"].as_array().unwrap() {
-                if m["direction"] == "inbound" {
-                    out.push(format!(
-                        "{}: {}",
-                        c["channel"].as_str().unwrap(),
-                        m["text"].as_str().unwrap()
-                    ));
-                }
-            }
-        }
-        out.sort();
-        out
-    }
-}
-
-impl Drop for Desk {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    async fn stop(self) {
+        self.inner.stop().await;
     }
 }
 

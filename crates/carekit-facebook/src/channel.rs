@@ -79,11 +79,7 @@ impl FacebookChannel {
         })?;
         check_length(&message.text, MAX_COMMENT_LENGTH)?;
         let id = self.client.reply_to_comment(target, &message.text).await?;
-        let mut delivery = Delivery::sent(id);
-        if let Some(key) = &message.thread_key {
-            delivery = delivery.with_thread_key(key.clone());
-        }
-        Ok(delivery)
+        Ok(Delivery::sent(id).in_thread_of(message))
     }
 
     async fn messenger(&self, message: &OutboundMessage) -> Result<Delivery, ChannelError> {
@@ -268,13 +264,7 @@ impl Channel for FacebookChannel {
         ) {
             (Visibility::Public, Some(parent), None) => {
                 let found = self.client.find_own_comment(parent, &message.text).await?;
-                Ok(found.map(|id| {
-                    let delivery = Delivery::sent(id);
-                    match &message.thread_key {
-                        Some(key) => delivery.with_thread_key(key.clone()),
-                        None => delivery,
-                    }
-                }))
+                Ok(found.map(|id| Delivery::sent(id).in_thread_of(message)))
             }
             _ => Err(ChannelError::Unsupported("find_sent")),
         }

@@ -56,11 +56,7 @@ impl TwitterChannel {
             });
         }
         let id = self.client.post_reply(&message.text, parent).await?;
-        let mut delivery = Delivery::sent(id);
-        if let Some(key) = &message.thread_key {
-            delivery = delivery.with_thread_key(key.clone());
-        }
-        Ok(delivery)
+        Ok(Delivery::sent(id).in_thread_of(message))
     }
 
     async fn dm(&self, message: &OutboundMessage) -> Result<Delivery, ChannelError> {
@@ -135,13 +131,7 @@ impl Channel for TwitterChannel {
         match (message.visibility, message.in_reply_to.as_deref()) {
             (Visibility::Public, Some(parent)) => {
                 let found = self.client.find_own_reply(parent, &message.text).await?;
-                Ok(found.map(|id| {
-                    let delivery = Delivery::sent(id);
-                    match &message.thread_key {
-                        Some(key) => delivery.with_thread_key(key.clone()),
-                        None => delivery,
-                    }
-                }))
+                Ok(found.map(|id| Delivery::sent(id).in_thread_of(message)))
             }
             _ => Err(ChannelError::Unsupported("find_sent")),
         }

@@ -239,6 +239,14 @@ impl Delivery {
         self.thread_key = Some(key);
         self
     }
+    /// Keeps the thread of the message it delivered (a reply stays in the
+    /// thread it answered), if that message named one.
+    pub fn in_thread_of(mut self, message: &OutboundMessage) -> Self {
+        if let Some(key) = &message.thread_key {
+            self.thread_key = Some(key.clone());
+        }
+        self
+    }
     /// Sets the number of billable parts.
     pub fn with_parts(mut self, parts: u32) -> Self {
         self.parts = Some(parts);

@@ -90,8 +90,28 @@ impl Platforms {
     }
 }
 
+/// Server limits and tick for a test desk.
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub request_timeout_ms: u64,
+    pub header_read_timeout_ms: Option<u64>,
+    pub tick_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 262_144,
+            request_timeout_ms: 5_000,
+            header_read_timeout_ms: None,
+            tick_ms: 20,
+        }
+    }
+}
+
 /// A running desk.
 pub struct TestDesk {
+    pub addr: std::net::SocketAddr,
     pub base: String,
     pub http: reqwest::Client,
     pub platforms: Platforms,
@@ -102,6 +122,11 @@ pub struct TestDesk {
 impl TestDesk {
     /// Starts a desk on a free port against `store_url` (and `schema` for Postgres).
     pub async fn start(store_url: &str, schema: Option<&str>) -> Self {
+        Self::start_with(store_url, schema, Limits::default()).await
+    }
+
+    /// Starts a desk with these limits.
+    pub async fn start_with(store_url: &str, schema: Option<&str>, limits: Limits) -> Self {
         let platforms = Platforms::start().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -113,13 +138,14 @@ impl TestDesk {
             [server]
             listen = "{addr}"
             public_url = "http://{addr}"
-            max_body_bytes = 262144
-            request_timeout_ms = 5000
+            max_body_bytes = {max_body}
+            request_timeout_ms = {request_timeout}
+            {header_line}
             [store]
             url = "{store_url}"
             {schema_line}
             [desk]
-            tick_ms = 20
+            tick_ms = {tick}
             [twitter]
             brand_user_id = "{BRAND}"
             api_base = "{x}"
@@ -139,6 +165,13 @@ impl TestDesk {
             x = platforms.x.uri(),
             graph = platforms.graph.uri(),
             twilio = platforms.twilio.uri(),
+            max_body = limits.max_body_bytes,
+            request_timeout = limits.request_timeout_ms,
+            header_line = limits
+                .header_read_timeout_ms
+                .map(|ms| format!("header_read_timeout_ms = {ms}"))
+                .unwrap_or_default(),
+            tick = limits.tick_ms,
         ))
         .unwrap();
         let server = DeskServer::builder(config, secrets())
@@ -155,6 +188,7 @@ impl TestDesk {
                 .unwrap();
         });
         Self {
+            addr,
             base: format!("http://{addr}"),
             // No connection reuse: a 413 closes the connection before the
             // body is read, and a pooled client could race that close.
@@ -216,6 +250,31 @@ impl TestDesk {
             .unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Every inbound message stored, as `channel: text`, sorted.
+    pub async fn stored(&self) -> Vec<String> {
+        let (_, list) = self.api("/api/conversations").await;
+        let mut out = Vec::new();
+        for c in list["conversations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let id = c["id"].as_str().unwrap_or_default();
+            let (_, detail) = self.api(&format!("/api/conversations/{id}")).await;
+            for m in detail["messages"].as_array().cloned().unwrap_or_default() {
+                if m["direction"] == "inbound" {
+                    out.push(format!(
+                        "{}: {}",
+                        c["channel"].as_str().unwrap_or_default(),
+                        m["text"].as_str().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     /// Polls `GET /api/conversations` until `n` exist (or fails after 5 s).
