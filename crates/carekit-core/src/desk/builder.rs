@@ -246,6 +246,7 @@ impl DeskBuilder {
                 events,
                 health: Mutex::new(HashMap::new()),
                 crisis: std::sync::atomic::AtomicBool::new(false),
+                ingest_stripes: super::ingest::Stripes::default(),
             }),
         })
     }

@@ -133,8 +133,11 @@ impl Desk {
             return Ok(self.duplicate(&event));
         }
         let classification = self.classify(&event).await;
+        // One thread at a time in this process; other processes sharing
+        // the store are kept apart by the store's conflict checks.
+        let _turn = self.inner.ingest_stripes.lock(&event).await;
         let mut last_conflict = String::new();
-        for _ in 0..self.inner.conflict_retries {
+        for attempt_no in 0..self.inner.conflict_retries {
             let attempt = match &event.kind {
                 EventKind::Message | EventKind::Echo => {
                     self.try_message(&event, classification.clone()).await
@@ -157,7 +160,7 @@ impl Desk {
                 Err(DeskError::Store(StoreError::Conflict(reason))) => {
                     tracing::debug!(external_id = %event.external_id, %reason, "ingest conflict; retrying");
                     last_conflict = reason;
-                    tokio::task::yield_now().await;
+                    tokio::time::sleep(conflict_backoff(attempt_no, &event.external_id)).await;
                 }
                 other => return other,
             }
@@ -696,4 +699,41 @@ impl Desk {
             .await?
             .is_some_and(|c| !c.opted_in))
     }
+}
+
+/// Striped locks over thread keys: bounded memory, and events of one
+/// thread (or, without a thread, one author) take turns.
+pub(crate) struct Stripes(Vec<tokio::sync::Mutex<()>>);
+
+const STRIPES: usize = 64;
+
+impl Default for Stripes {
+    fn default() -> Self {
+        Self((0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+}
+
+impl Stripes {
+    async fn lock(&self, event: &InboundEvent) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        event.channel.hash(&mut hasher);
+        event.account.hash(&mut hasher);
+        match &event.thread.key {
+            Some(key) => key.as_str().hash(&mut hasher),
+            None => event.author.handle.hash(&mut hasher),
+        }
+        let index = (hasher.finish() % STRIPES as u64) as usize;
+        self.0[index].lock().await
+    }
+}
+
+/// A short, growing, per-event jittered pause before retrying a conflict,
+/// so writers in other processes stop colliding in lockstep.
+fn conflict_backoff(attempt: usize, external_id: &str) -> std::time::Duration {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (external_id, attempt).hash(&mut hasher);
+    let base_ms = 2u64 << attempt.min(6);
+    std::time::Duration::from_millis(base_ms + hasher.finish() % (base_ms + 1))
 }

@@ -64,6 +64,8 @@ pub(crate) struct Inner {
     pub(crate) events: broadcast::Sender<DeskEvent>,
     pub(crate) health: Mutex<HashMap<ChannelKind, ChannelHealth>>,
     pub(crate) crisis: AtomicBool,
+    /// Ingests of one thread queue here instead of racing to a conflict.
+    pub(crate) ingest_stripes: ingest::Stripes,
 }
 
 /// The care desk engine. Cheap to clone: clones share one engine.
