@@ -253,9 +253,9 @@ impl Channel for FacebookChannel {
         }
     }
 
-    /// A public comment reply is looked up under the comment it answers;
-    /// Messenger messages cannot be matched and stay at-least-once (a
-    /// private reply to a comment is guarded by its own ledger).
+    /// A public comment reply is looked up under the comment it answers, a
+    /// Messenger message in the customer's thread (Conversations API); a
+    /// private reply to a comment is guarded by its own ledger instead.
     async fn find_sent(&self, message: &OutboundMessage) -> Result<Option<Delivery>, ChannelError> {
         match (
             message.visibility,
@@ -265,6 +265,21 @@ impl Channel for FacebookChannel {
             (Visibility::Public, Some(parent), None) => {
                 let found = self.client.find_own_comment(parent, &message.text).await?;
                 Ok(found.map(|id| Delivery::sent(id).in_thread_of(message)))
+            }
+            (Visibility::Private, _, None) => {
+                let Some(psid) = message
+                    .recipient
+                    .as_ref()
+                    .filter(|r| r.channel == ChannelKind::Facebook)
+                    .map(|r| r.handle.as_str())
+                else {
+                    return Err(ChannelError::Unsupported("find_sent"));
+                };
+                let found = self.client.find_own_message(psid, &message.text).await?;
+                Ok(found.map(|mid| {
+                    Delivery::sent(mid)
+                        .with_thread_key(ThreadKey::new(self.client.thread_key_for(psid)))
+                }))
             }
             _ => Err(ChannelError::Unsupported("find_sent")),
         }

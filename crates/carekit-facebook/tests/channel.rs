@@ -592,3 +592,75 @@ async fn usage_near_the_limit_slows_down_before_meta_refuses() {
         .unwrap();
     assert_eq!(requests(&rig.server).await.len(), 2);
 }
+
+#[tokio::test]
+async fn find_sent_reconciles_comment_replies_and_messenger_messages() {
+    let rig = rig().await;
+    // The page's comments under the customer's comment: a stranger's with
+    // the same text does not count, the page's does (on the second page).
+    Mock::given(method("GET"))
+        .and(path("/v23.0/444444444_555555555/comments"))
+        .and(wiremock::matchers::query_param("after", "c1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [
+            {"id": "444444444_901", "message": "So sorry — we'll fix it.", "from": {"id": PAGE, "name": "Acme"}}
+        ]})))
+        .mount(&rig.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v23.0/444444444_555555555/comments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"id": "444444444_900", "message": "So sorry — we'll fix it.", "from": {"id": "156407155145863"}}],
+            "paging": {"cursors": {"after": "c1"}, "next": "https://graph.facebook.com/next"}
+        })))
+        .mount(&rig.server)
+        .await;
+    let reply = OutboundMessage::new(
+        ChannelKind::Facebook,
+        Visibility::Public,
+        "So sorry — we'll fix it.",
+    )
+    .with_in_reply_to("444444444_555555555");
+    let found = rig.channel.find_sent(&reply).await.unwrap().unwrap();
+    assert_eq!(found.provider_id, "444444444_901");
+    let other = OutboundMessage::new(ChannelKind::Facebook, Visibility::Public, "Never sent")
+        .with_in_reply_to("444444444_555555555");
+    assert!(rig.channel.find_sent(&other).await.unwrap().is_none());
+
+    // Messenger: the page's thread with the customer.
+    Mock::given(method("GET"))
+        .and(path(format!("/v23.0/{PAGE}/conversations")))
+        .and(wiremock::matchers::query_param(
+            "user_id",
+            "5275811702471834",
+        ))
+        .and(wiremock::matchers::query_param("platform", "messenger"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{
+            "id": "t_1",
+            "messages": {"data": [
+                {"id": "m_customer", "message": "Where is it?", "from": {"id": "5275811702471834"}},
+                {"id": "m_ours", "message": "It ships today.", "from": {"id": PAGE}}
+            ]}
+        }]})))
+        .mount(&rig.server)
+        .await;
+    let dm = messenger("It ships today.", NOW, false);
+    let found = rig.channel.find_sent(&dm).await.unwrap().unwrap();
+    assert_eq!(found.provider_id, "m_ours");
+    assert!(found.thread_key.is_some());
+    let customer_words = messenger("Where is it?", NOW, false);
+    assert!(
+        rig.channel
+            .find_sent(&customer_words)
+            .await
+            .unwrap()
+            .is_none(),
+        "only the page's own messages count"
+    );
+    // A private reply to a comment is guarded by its ledger, not looked up.
+    assert!(matches!(
+        rig.channel
+            .find_sent(&private_reply("444444444_555555555", None))
+            .await,
+        Err(ChannelError::Unsupported(_))
+    ));
+}

@@ -486,6 +486,7 @@ async fn x_lookup(Path(id): Path<String>) -> Json<Value> {
 fn graph_routes(fake: Fake) -> Router {
     let routes = Router::new()
         .route("/{version}/{page}/messages", post(graph_send))
+        .route("/{version}/{page}/conversations", get(graph_threads))
         .route(
             "/{version}/{id}/comments",
             post(graph_comment).get(graph_comments),
@@ -546,6 +547,25 @@ async fn graph_comment(
     let text = body["message"].as_str().unwrap_or_default().to_owned();
     let id = fake.record("comment_reply", comment.clone(), text);
     Json(json!({"id": format!("{comment}_{id}")}))
+}
+
+/// `GET /{page}/conversations?user_id=…`: the page's Messenger thread with
+/// one customer, its latest 25 messages from the page, newest first.
+async fn graph_threads(
+    State(fake): State<Fake>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    let psid = q.get("user_id").cloned().unwrap_or_default();
+    let s = fake.lock();
+    let messages: Vec<Value> = s
+        .delivered
+        .iter()
+        .rev()
+        .filter(|d| d.kind == "messenger" && d.recipient == psid)
+        .take(25)
+        .map(|d| json!({"id": format!("m_{}", d.id), "message": d.text, "from": {"id": super::day::PAGE, "name": "Acme"}}))
+        .collect();
+    Json(json!({"data": [{"id": format!("t_{psid}"), "messages": {"data": messages}}]}))
 }
 
 /// `GET /{object}/comments`: the page's replies under `object`, newest

@@ -118,6 +118,26 @@ struct Cursors {
     after: Option<String>,
 }
 
+/// `GET /{page}/conversations?user_id=…&fields=messages…`: the page's
+/// Messenger thread with one customer and its latest messages.
+#[derive(Deserialize)]
+struct ThreadList {
+    #[serde(default)]
+    data: Vec<ThreadEntry>,
+}
+
+#[derive(Deserialize)]
+struct ThreadEntry {
+    #[serde(default)]
+    messages: Option<ThreadMessages>,
+}
+
+#[derive(Deserialize)]
+struct ThreadMessages {
+    #[serde(default)]
+    data: Vec<GraphObject>,
+}
+
 /// How many pages of comments [`GraphClient::find_own_comment`] reads.
 const FIND_PAGES: usize = 5;
 
@@ -233,6 +253,44 @@ impl GraphClient {
             };
         }
         Ok(None)
+    }
+
+    /// Looks for a Messenger message the page sent to `psid` with exactly
+    /// `text` among the thread's latest 25 (Conversations API:
+    /// `GET /{page-id}/conversations?platform=messenger&user_id={psid}`),
+    /// so a send whose answer was lost is reconciled instead of repeated.
+    ///
+    /// # Errors
+    /// A [`ChannelError`] saying whether a retry can help.
+    pub async fn find_own_message(
+        &self,
+        psid: &str,
+        text: &str,
+    ) -> Result<Option<String>, ChannelError> {
+        check_id(psid)?;
+        let page = self.inner.config.page_id.clone();
+        let answer: ThreadList = self
+            .call(
+                Method::GET,
+                &[&page, "conversations"],
+                &[
+                    ("platform", "messenger"),
+                    ("user_id", psid),
+                    ("fields", "messages.limit(25){id,message,from}"),
+                ],
+                Body::None,
+            )
+            .await?;
+        Ok(answer
+            .data
+            .into_iter()
+            .filter_map(|thread| thread.messages)
+            .flat_map(|m| m.data)
+            .find(|m| {
+                m.from.as_ref().is_some_and(|f| f.id == page)
+                    && m.message.as_deref().map(str::trim) == Some(text.trim())
+            })
+            .map(|m| m.id))
     }
 
     /// Private reply to a comment: `POST /{page-id}/messages` with
