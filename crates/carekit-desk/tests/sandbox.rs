@@ -157,13 +157,14 @@ async fn a_sandbox_day_runs_end_to_end_and_leaks_no_secret() {
         assert!(s.conversations > 0, "{channel}");
         assert!(s.first_response.p50_s.is_some(), "{channel}: {s:?}");
     }
-    // Email: Jo's three messages thread into one conversation.
+    // Email: Jo's three messages and her survey answer thread into one
+    // conversation.
     let jo: Vec<_> = outcome
         .steps
         .iter()
         .filter(|(s, _)| matches!(&s.action, Action::Customer(Inbound::Email { from, .. }) if from == "jo@mail.example"))
         .collect();
-    assert_eq!(jo.len(), 3);
+    assert_eq!(jo.len(), 4);
     assert!(
         outcome
             .delivered

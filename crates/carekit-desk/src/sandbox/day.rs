@@ -334,7 +334,7 @@ impl SandboxDay {
             keywords = ["late", "parcel", "package", "delivery", "delivered", "courier", "waiting", "replacement"]
             [[taxonomy.topics]]
             name = "billing"
-            keywords = ["refund", "invoice", "vat", "payment", "pay", "money", "discount"]
+            keywords = ["refund", "invoice", "vat", "payment", "discount"]
             phrases = ["charged twice", "charged my card twice"]
             [[taxonomy.topics]]
             name = "damaged"
