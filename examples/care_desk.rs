@@ -162,8 +162,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 i.id,
                 i.key,
                 i.opened_at.format("%H:%M"),
-                i.closed_at
-                    .map_or_else(|| "still open".to_owned(), |t| t.format("%H:%M").to_string()),
+                i.closed_at.map_or_else(
+                    || "still open".to_owned(),
+                    |t| t.format("%H:%M").to_string()
+                ),
                 i.conversations.len(),
                 i.peak_negative,
                 i.baseline.negative_mean,

@@ -36,10 +36,7 @@ fn token() -> Secrets {
 #[tokio::test]
 async fn csat_taxonomy_and_crisis_are_built_from_the_config() {
     let dir = tempfile::tempdir().unwrap();
-    let taxonomy = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/config/taxonomy.example.toml"
-    );
+    let taxonomy = concat!(env!("CARGO_MANIFEST_DIR"), "/config/taxonomy.example.toml");
     let config = with_store(
         &dir,
         &format!(
@@ -50,7 +47,10 @@ async fn csat_taxonomy_and_crisis_are_built_from_the_config() {
     let insight = server.insight();
     let taxonomy = insight.taxonomy().expect("taxonomy");
     let names: Vec<&str> = taxonomy.topic_names().collect();
-    assert!(names.contains(&"delivery") && names.contains(&"wrong item"), "{names:?}");
+    assert!(
+        names.contains(&"delivery") && names.contains(&"wrong item"),
+        "{names:?}"
+    );
     let detector = insight.crisis_detector().expect("detector");
     assert_eq!(detector.config().min_volume, 5);
     assert_eq!(detector.config().ratio, None, "0 turns the ratio test off");
@@ -74,7 +74,10 @@ async fn bad_insight_settings_are_refused_by_table() {
     for (table, expect) in [
         ("[csat]\nquestion = \"  \"\n", "[csat]"),
         ("[taxonomy]\n", "[taxonomy]"),
-        ("[taxonomy]\nfile = \"/nonexistent/taxonomy.toml\"\n", "[taxonomy] file"),
+        (
+            "[taxonomy]\nfile = \"/nonexistent/taxonomy.toml\"\n",
+            "[taxonomy] file",
+        ),
         (
             "[[taxonomy.topics]]\nname = \"billing\"\nkeywords = [\"charged twice\"]\n",
             "[taxonomy]",

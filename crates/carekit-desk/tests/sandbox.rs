@@ -260,7 +260,11 @@ async fn a_sandbox_day_runs_end_to_end_and_leaks_no_secret() {
     }
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed["crisis"].as_array().map(Vec::len), Some(1));
-    assert!(parsed["top_issues"]["topics"].as_array().is_some_and(|t| !t.is_empty()));
+    assert!(
+        parsed["top_issues"]["topics"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
     let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(logs.len() > 1_000, "the desk logged the day");
     let secrets = SandboxDay::secrets();
