@@ -12,7 +12,7 @@
 //! cargo run --release --example care_desk [-- --seed 7 --out target/care_desk --quiet]
 //! ```
 
-use carekit_desk::report::{attainment, secs};
+use carekit_desk::report::{attainment, csat, secs};
 use carekit_desk::sandbox::{Action, Happening, SandboxDay, StepResult};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -120,7 +120,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "First response: \"ack\" counts the automatic acknowledgement, \"human\" the first agent reply.\n"
     );
     println!(
-        "{:<10} {:>5} {:>11} {:>11} {:>11} {:>8} {:>6}",
+        "{:<10} {:>5} {:>11} {:>11} {:>11} {:>8} {:>14}",
         "channel", "convs", "ack p50", "human p50", "human p90", "SLA met", "CSAT"
     );
     for (channel, s) in report
@@ -130,14 +130,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .chain([(&"all".to_owned(), total)])
     {
         println!(
-            "{:<10} {:>5} {:>11} {:>11} {:>11} {:>8} {:>6}",
+            "{:<10} {:>5} {:>11} {:>11} {:>11} {:>8} {:>14}",
             channel,
             s.conversations,
             secs(s.first_response.p50_s),
             secs(s.first_human_response.p50_s),
             secs(s.first_human_response.p90_s),
             attainment(s),
-            s.csat_mean.map_or("–".into(), |m| format!("{m:.1}")),
+            csat(s),
         );
     }
     println!("\nEscalations by reason:");
@@ -153,6 +153,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "CSAT: {} surveys, {} answers",
             total.csat_requested, total.csat_answered
         );
+    }
+    if !report.crisis.is_empty() {
+        println!("\n=== Crisis ===\n");
+        for i in &report.crisis {
+            println!(
+                "{}  {}  opened {}  closed {}  {} conversations  peak {} negative / window (baseline {:.1} ± {:.1})",
+                i.id,
+                i.key,
+                i.opened_at.format("%H:%M"),
+                i.closed_at.map_or_else(
+                    || "still open".to_owned(),
+                    |t| t.format("%H:%M").to_string()
+                ),
+                i.conversations.len(),
+                i.peak_negative,
+                i.baseline.negative_mean,
+                i.baseline.negative_sd,
+            );
+        }
+    }
+    if let Some(issues) = &report.top_issues {
+        println!(
+            "\n=== Top issues ===  ({} complaints, {} matched no topic)\n",
+            issues.complaints, issues.unclassified
+        );
+        for t in &issues.topics {
+            println!(
+                "  {:<12} {:>3}  e.g. \"{}\"",
+                t.topic,
+                t.count,
+                t.examples.first().map_or("", String::as_str)
+            );
+        }
+        if !issues.near_duplicates.is_empty() {
+            println!("\nWorded nearly the same:");
+            for g in &issues.near_duplicates {
+                println!("  {:>3} × \"{}\"", g.count, g.example);
+            }
+        }
     }
     if !outcome.refused.is_empty() {
         println!("\nRefused by the desk or the platform (not retried):");

@@ -36,6 +36,7 @@ pub struct DeskServer {
     pub(crate) router: Router,
     pub(crate) metrics: Metrics,
     pub(crate) background: Vec<Background>,
+    pub(crate) insight: crate::Insight,
 }
 
 impl std::fmt::Debug for DeskServer {
@@ -106,6 +107,12 @@ impl DeskServer {
             config: self.config.clone(),
             desk: self.desk.clone(),
         }
+    }
+
+    /// The taxonomy, crisis detector and crisis mode from `[taxonomy]` and
+    /// `[crisis]` (for reports, and to act on incidents).
+    pub fn insight(&self) -> &crate::Insight {
+        &self.insight
     }
 }
 
@@ -197,6 +204,14 @@ impl DeskServerBuilder {
                     .with_lease(Duration::seconds(config.desk.outbox_lease_seconds.max(1))),
             )
             .classifier(Arc::new(LexiconSentiment) as Arc<dyn Classifier>);
+        // [csat], [taxonomy], [crisis]: see insight.rs.
+        let (insight, survey) = crate::insight::from_config(&config)?;
+        if let Some(taxonomy) = insight.taxonomy() {
+            builder = builder.classifier(taxonomy.clone() as Arc<dyn Classifier>);
+        }
+        if let Some(survey) = survey {
+            builder = builder.rule(Arc::new(survey));
+        }
         for policy in standard_policies(&config)? {
             builder = builder.policy(policy);
         }
@@ -243,12 +258,19 @@ impl DeskServerBuilder {
         let metrics = Metrics::new();
         metrics.follow(&desk);
         let sink: Arc<dyn EventSink> = Arc::new(MeteredSink::new(
-            Arc::new(desk.clone()) as Arc<dyn EventSink>,
+            crate::insight::sink(&desk, &insight),
             metrics.clone(),
         ));
 
         let mut webhooks = Router::new();
-        let mut background = Vec::new();
+        let mut background: Vec<Background> = crate::insight::crisis_loop(
+            &desk,
+            &insight,
+            config.crisis.as_ref().map_or(60, |c| c.tick_seconds),
+            std::time::Duration::from_millis(config.desk.tick_ms.max(1)),
+        )
+        .into_iter()
+        .collect();
         for mount in mounts {
             let (path, router, poller) = (mount)(sink.clone());
             webhooks = webhooks.nest(path, router);
@@ -270,6 +292,7 @@ impl DeskServerBuilder {
             router,
             metrics,
             background,
+            insight,
         })
     }
 }

@@ -47,6 +47,13 @@ pub struct DeskConfig {
     pub sms: Option<SmsConfig>,
     /// Email (raw-mail webhook, optional IMAP, SMTP out); absent means off.
     pub email: Option<EmailConfig>,
+    /// Satisfaction surveys after resolution; absent means none.
+    pub csat: Option<CsatConfig>,
+    /// Topics put on customer messages (and the report's top issues);
+    /// absent means sentiment only.
+    pub taxonomy: Option<TaxonomyConfig>,
+    /// Spike detection and incidents; absent means off.
+    pub crisis: Option<CrisisSettings>,
 }
 
 impl DeskConfig {
@@ -309,6 +316,107 @@ pub struct ImapSettings {
 
 fn default_folder() -> String {
     "INBOX".into()
+}
+
+/// `[csat]`: ask for a 1–5 rating after each resolution, always privately
+/// (a public conversation is surveyed in the private one a handoff linked
+/// to it, or not at all).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CsatConfig {
+    /// The question the customer reads.
+    pub question: String,
+    /// Only conversations resolved on these channels are surveyed
+    /// (`["sms", "email"]`); empty means every channel.
+    #[serde(default)]
+    pub channels: Vec<carekit_core::ChannelKind>,
+    /// Minutes between the resolution and the survey (0: at once).
+    #[serde(default)]
+    pub delay_minutes: i64,
+    /// Days after the survey an answer is still read as a rating.
+    #[serde(default = "default_answer_days")]
+    pub answer_window_days: i64,
+}
+
+fn default_answer_days() -> i64 {
+    7
+}
+
+/// `[taxonomy]`: topics described by keywords and phrases, either in a
+/// separate TOML file (`file`, `[[topics]]` tables as the
+/// `TaxonomyClassifier` reads them) or inline as `[[taxonomy.topics]]`.
+/// Both may be given; the file's topics come first.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TaxonomyConfig {
+    /// Path of a taxonomy TOML file (relative to the working directory).
+    pub file: Option<std::path::PathBuf>,
+    /// Inline topics.
+    #[serde(default)]
+    pub topics: Vec<carekit_insight::TopicSpec>,
+}
+
+/// `[crisis]`: the crisis detector's knobs (defaults as in
+/// `carekit_insight::crisis::CrisisConfig`), its team, the prepared holding
+/// statement, and whether crisis mode follows incidents automatically.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct CrisisSettings {
+    /// Width of the counting window, in minutes.
+    pub window_minutes: i64,
+    /// Windows before the current one that form the baseline.
+    pub baseline_windows: usize,
+    /// Opens at this many standard deviations above the baseline; 0 turns
+    /// the z-score test off.
+    pub z_score: f64,
+    /// Opens at this many times the baseline mean; 0 turns the ratio test off.
+    pub ratio: f64,
+    /// Fewest negative mentions in a window that can open an incident.
+    pub min_volume: usize,
+    /// Smallest negative share of a window that can open one (0 to 1).
+    pub min_negative_share: f64,
+    /// Calm at or under mean plus this many standard deviations.
+    pub close_z: f64,
+    /// Minutes of calm before an incident closes.
+    pub quiet_minutes: i64,
+    /// Floor of the standard deviation.
+    pub min_sd: f64,
+    /// One baseline per channel and topic (`true`) or per channel.
+    pub by_topic: bool,
+    /// The team notified and escalated to.
+    pub team: String,
+    /// The prepared holding statement agents post during a crisis; empty
+    /// means none.
+    pub holding_statement: String,
+    /// Engage crisis mode (public automated replies held back) when an
+    /// incident opens, and stand it down when the last one closes.
+    pub auto_crisis_mode: bool,
+    /// How often the detector evaluates, in seconds of the desk's clock.
+    pub tick_seconds: i64,
+}
+
+impl Default for CrisisSettings {
+    fn default() -> Self {
+        Self {
+            window_minutes: 15,
+            baseline_windows: 8,
+            z_score: 3.0,
+            ratio: 3.0,
+            min_volume: 8,
+            min_negative_share: 0.3,
+            close_z: 2.0,
+            quiet_minutes: 30,
+            min_sd: 1.0,
+            by_topic: true,
+            team: "crisis".into(),
+            holding_statement: String::new(),
+            auto_crisis_mode: false,
+            tick_seconds: 60,
+        }
+    }
 }
 
 /// Named secrets (API tokens, app secrets, auth tokens). `Debug` shows

@@ -28,6 +28,7 @@ mod app;
 mod config;
 mod credentials;
 mod error;
+mod insight;
 pub mod metrics;
 pub mod report;
 pub mod sandbox;
@@ -35,10 +36,12 @@ mod server;
 
 pub use app::{DeskServer, DeskServerBuilder};
 pub use config::{
-    DeskConfig, EmailConfig, EngineConfig, FacebookConfig, ImapSettings, SECRET_NAMES, Secrets,
-    ServerConfig, SmsConfig, StoreConfig, TwitterConfig,
+    CrisisSettings, CsatConfig, DeskConfig, EmailConfig, EngineConfig, FacebookConfig,
+    ImapSettings, SECRET_NAMES, Secrets, ServerConfig, SmsConfig, StoreConfig, TaxonomyConfig,
+    TwitterConfig,
 };
 pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;
+pub use insight::Insight;
 pub use report::DayReport;
 pub use server::{HEADER_READ_TIMEOUT, Shutdown, shutdown_signal};

@@ -3,7 +3,8 @@
 //! SVG chart, no scripts, nothing fetched) that any browser opens.
 
 use carekit_core::{ConversationFilter, Desk, DeskError};
-use carekit_insight::{Report, ReportOptions, Segment};
+use carekit_insight::crisis::Incident;
+use carekit_insight::{Report, ReportOptions, Segment, TopIssues, TopIssuesOptions};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -29,6 +30,12 @@ pub struct DayReport {
     /// Conversations per first-human-response bucket, per channel; the last
     /// bucket label `unanswered` counts conversations nobody answered.
     pub first_response_histogram: Vec<Bucket>,
+    /// Incidents the crisis detector opened, oldest first (empty without
+    /// `[crisis]`).
+    pub crisis: Vec<Incident>,
+    /// What customers complained about, by taxonomy topic and by
+    /// near-duplicate wording (`None` without `[taxonomy]`).
+    pub top_issues: Option<TopIssues>,
 }
 
 /// One bar group of the chart.
@@ -88,7 +95,40 @@ impl DayReport {
             title: title.into(),
             summary,
             first_response_histogram: histogram,
+            crisis: Vec::new(),
+            top_issues: None,
         })
+    }
+
+    /// Adds what the server's insight knows: the crisis detector's
+    /// incidents and the top issues by the configured taxonomy.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn with_insight(
+        mut self,
+        desk: &Desk,
+        insight: &crate::Insight,
+    ) -> Result<Self, DeskError> {
+        if let Some(detector) = insight.crisis_detector() {
+            self.crisis = detector.incidents();
+        }
+        if let Some(taxonomy) = insight.taxonomy() {
+            self.top_issues = Some(
+                TopIssues::from_store(
+                    desk.store().as_ref(),
+                    &ConversationFilter::all(),
+                    taxonomy.as_ref(),
+                    &TopIssuesOptions::builder()
+                        .max_topics(8)
+                        .examples(1)
+                        .max_groups(5)
+                        .build(),
+                )
+                .await?,
+            );
+        }
+        Ok(self)
     }
 
     /// Pretty JSON.
@@ -98,7 +138,9 @@ impl DayReport {
 
     /// A self-contained HTML page: a stacked bar chart of first-response
     /// times by channel (`<svg id="response-chart">`) and tables of the
-    /// figures (`<table id="channels">`, `<table id="escalations">`).
+    /// figures (`<table id="channels">`, `<table id="escalations">`), then
+    /// with insight `<table id="crisis">`, `<table id="topics">` and
+    /// `<table id="near-duplicates">`.
     pub fn to_html(&self) -> String {
         let mut h = String::with_capacity(16 * 1024);
         let _ = write!(
@@ -138,8 +180,66 @@ impl DayReport {
         for (reason, n) in &total.escalations {
             let _ = writeln!(h, "<tr><td>{}</td><td>{n}</td></tr>", esc(reason));
         }
-        h.push_str("</tbody></table>\n</body></html>\n");
+        h.push_str("</tbody></table>\n");
+        self.crisis_html(&mut h);
+        self.issues_html(&mut h);
+        h.push_str("</body></html>\n");
         h
+    }
+
+    /// `<table id="crisis">`: one row per incident.
+    fn crisis_html(&self, h: &mut String) {
+        if self.crisis.is_empty() {
+            return;
+        }
+        h.push_str("<h2>Crisis</h2>\n<table id=\"crisis\"><thead><tr><th>Incident</th><th>Series</th><th>Opened</th><th>Closed</th><th>Conversations</th><th>Peak negatives / window</th><th>Baseline</th></tr></thead><tbody>\n");
+        for i in &self.crisis {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1} ± {:.1}</td></tr>",
+                esc(&i.id),
+                esc(&i.key.to_string()),
+                i.opened_at.format("%H:%M"),
+                i.closed_at
+                    .map_or_else(|| "open".to_owned(), |t| t.format("%H:%M").to_string()),
+                i.conversations.len(),
+                i.peak_negative,
+                i.baseline.negative_mean,
+                i.baseline.negative_sd,
+            );
+        }
+        h.push_str("</tbody></table>\n");
+    }
+
+    /// `<table id="topics">` and `<table id="near-duplicates">`.
+    fn issues_html(&self, h: &mut String) {
+        let Some(issues) = &self.top_issues else {
+            return;
+        };
+        let _ = writeln!(
+            h,
+            "<h2>Top issues</h2>\n<p>{} complaints, {} matched no topic.</p>\n<table id=\"topics\"><thead><tr><th>Topic</th><th>Conversations</th><th>Example</th></tr></thead><tbody>",
+            issues.complaints, issues.unclassified
+        );
+        for t in &issues.topics {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
+                esc(&t.topic),
+                t.count,
+                esc(t.examples.first().map_or("", String::as_str))
+            );
+        }
+        h.push_str("</tbody></table>\n<h3>Worded nearly the same</h3>\n<table id=\"near-duplicates\"><thead><tr><th>Conversations</th><th>Example</th></tr></thead><tbody>\n");
+        for g in &issues.near_duplicates {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td class=\"text\">{}</td></tr>",
+                g.count,
+                esc(&g.example)
+            );
+        }
+        h.push_str("</tbody></table>\n");
     }
 
     fn chart(&self) -> String {
@@ -240,7 +340,7 @@ fn color(channel: &str, index: usize) -> &'static str {
     }
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.axis{font-size:11px;fill:#444}.lead{font-size:1.1em}";
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child,td.text{text-align:left}.axis{font-size:11px;fill:#444}.lead{font-size:1.1em}";
 
 fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -272,7 +372,8 @@ pub fn attainment(s: &Segment) -> String {
     }
 }
 
-fn csat(s: &Segment) -> String {
+/// CSAT as `4.5 (2 of 3)`: mean rating, answers of surveys sent.
+pub fn csat(s: &Segment) -> String {
     match s.csat_mean {
         Some(mean) => format!("{mean:.1} ({} of {})", s.csat_answered, s.csat_requested),
         None if s.csat_requested > 0 => format!("– (0 of {})", s.csat_requested),

@@ -13,6 +13,87 @@ fn the_example_config_parses() {
     assert_eq!(config.twitter.as_ref().unwrap().brand_user_id, "2244994945");
     assert_eq!(config.desk.public_first_response_minutes, 60);
     assert!(config.email.as_ref().unwrap().imap.is_none());
+    let csat = config.csat.as_ref().unwrap();
+    assert_eq!(csat.channels.len(), 3);
+    assert_eq!(csat.delay_minutes, 5);
+    let crisis = config.crisis.as_ref().unwrap();
+    assert_eq!((crisis.min_volume, crisis.auto_crisis_mode), (8, false));
+    assert!(config.taxonomy.as_ref().unwrap().file.is_some());
+}
+
+fn with_store(dir: &tempfile::TempDir, rest: &str) -> DeskConfig {
+    DeskConfig::from_toml_str(&format!(
+        "[store]\nurl = \"sqlite://{}?mode=rwc\"\n{rest}",
+        dir.path().join("d.db").display()
+    ))
+    .unwrap()
+}
+
+fn token() -> Secrets {
+    Secrets::new().with("CAREKIT_API_TOKEN", "t0ken-value")
+}
+
+#[tokio::test]
+async fn csat_taxonomy_and_crisis_are_built_from_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let taxonomy = concat!(env!("CARGO_MANIFEST_DIR"), "/config/taxonomy.example.toml");
+    let config = with_store(
+        &dir,
+        &format!(
+            "[csat]\nquestion = \"Rate us 1-5\"\n[taxonomy]\nfile = \"{taxonomy}\"\n[[taxonomy.topics]]\nname = \"wrong item\"\nphrases = [\"wrong size\"]\n[crisis]\nmin_volume = 5\nratio = 0\nholding_statement = \"We are on it.\"\nauto_crisis_mode = true\n"
+        ),
+    );
+    let server = DeskServer::builder(config, token()).build().await.unwrap();
+    let insight = server.insight();
+    let taxonomy = insight.taxonomy().expect("taxonomy");
+    let names: Vec<&str> = taxonomy.topic_names().collect();
+    assert!(
+        names.contains(&"delivery") && names.contains(&"wrong item"),
+        "{names:?}"
+    );
+    let detector = insight.crisis_detector().expect("detector");
+    assert_eq!(detector.config().min_volume, 5);
+    assert_eq!(detector.config().ratio, None, "0 turns the ratio test off");
+    assert_eq!(detector.config().z_score, Some(3.0));
+    let mode = insight.crisis_mode().expect("mode");
+    assert_eq!(mode.holding_statement().as_deref(), Some("We are on it."));
+    assert!(!mode.is_on());
+
+    // Without the tables, none of it.
+    let bare = DeskServer::builder(with_store(&dir, ""), token())
+        .build()
+        .await
+        .unwrap();
+    assert!(bare.insight().taxonomy().is_none());
+    assert!(bare.insight().crisis_detector().is_none());
+}
+
+#[tokio::test]
+async fn bad_insight_settings_are_refused_by_table() {
+    let dir = tempfile::tempdir().unwrap();
+    for (table, expect) in [
+        ("[csat]\nquestion = \"  \"\n", "[csat]"),
+        ("[taxonomy]\n", "[taxonomy]"),
+        (
+            "[taxonomy]\nfile = \"/nonexistent/taxonomy.toml\"\n",
+            "[taxonomy] file",
+        ),
+        (
+            "[[taxonomy.topics]]\nname = \"billing\"\nkeywords = [\"charged twice\"]\n",
+            "[taxonomy]",
+        ),
+        ("[crisis]\nz_score = 0\nratio = 0\n", "[crisis]"),
+        ("[crisis]\nwindow_minutes = 0\n", "[crisis]"),
+    ] {
+        let err = DeskServer::builder(with_store(&dir, table), token())
+            .build()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, DeskServerError::Config(m) if m.starts_with(expect)),
+            "{table}: {err}"
+        );
+    }
 }
 
 #[test]

@@ -3,7 +3,10 @@
 //! the README's main command shows, and that no configured secret reaches
 //! the logs, the report or the errors of a full run.
 
-use carekit_desk::sandbox::{Action, AgentAction, Inbound, Platform, SandboxDay, StepResult};
+use carekit_desk::sandbox::{
+    Action, AgentAction, CSAT_QUESTION, Inbound, Platform, SandboxDay, StepResult,
+};
+use chrono::Timelike;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -154,13 +157,14 @@ async fn a_sandbox_day_runs_end_to_end_and_leaks_no_secret() {
         assert!(s.conversations > 0, "{channel}");
         assert!(s.first_response.p50_s.is_some(), "{channel}: {s:?}");
     }
-    // Email: Jo's three messages thread into one conversation.
+    // Email: Jo's three messages and her survey answer thread into one
+    // conversation.
     let jo: Vec<_> = outcome
         .steps
         .iter()
         .filter(|(s, _)| matches!(&s.action, Action::Customer(Inbound::Email { from, .. }) if from == "jo@mail.example"))
         .collect();
-    assert_eq!(jo.len(), 3);
+    assert_eq!(jo.len(), 4);
     assert!(
         outcome
             .delivered
@@ -170,10 +174,97 @@ async fn a_sandbox_day_runs_end_to_end_and_leaks_no_secret() {
             >= 1
     );
 
+    // CSAT: surveys went out privately after Ann's (SMS) and Jo's (email)
+    // resolutions, both answered; never a survey in public.
+    let surveys: Vec<_> = outcome
+        .delivered
+        .iter()
+        .filter(|d| d.text.contains(CSAT_QUESTION))
+        .collect();
+    assert!(
+        surveys
+            .iter()
+            .any(|d| d.platform == Platform::Twilio && d.recipient == "+14155552671"),
+        "{surveys:?}"
+    );
+    assert!(
+        surveys
+            .iter()
+            .any(|d| d.platform == Platform::Smtp && d.recipient.contains("jo@mail.example")),
+        "{surveys:?}"
+    );
+    assert_eq!(
+        surveys
+            .iter()
+            .filter(|d| d.kind == "reply" || d.kind == "comment_reply")
+            .count(),
+        0,
+        "a survey went out in public: {surveys:?}"
+    );
+    assert!(total.csat_answered >= 2, "{total:?}");
+    assert!(total.csat_requested >= total.csat_answered, "{total:?}");
+    for channel in ["sms", "email"] {
+        let s = &outcome.report.summary.by_channel[channel];
+        assert!(s.csat_answered >= 1, "{channel}: {s:?}");
+        assert!(s.csat_mean.is_some_and(|m| m >= 4.0), "{channel}: {s:?}");
+    }
+
+    // Crisis: the afternoon's outage spike (14:00–15:00 on X) opens
+    // exactly one incident, which groups its conversations and closes
+    // once X is quiet again.
+    assert_eq!(
+        outcome.report.crisis.len(),
+        1,
+        "{:#?}",
+        outcome.report.crisis
+    );
+    let incident = &outcome.report.crisis[0];
+    assert_eq!(incident.key.to_string(), "twitter/outage");
+    assert_eq!(incident.opened_at.hour(), 14, "{incident:?}");
+    let closed = incident.closed_at.expect("the incident closed");
+    assert!(
+        closed > incident.opened_at + chrono::Duration::minutes(45),
+        "{incident:?}"
+    );
+    assert!(closed.hour() <= 16, "{incident:?}");
+    assert!(incident.conversations.len() >= 20, "{incident:?}");
+    assert!(incident.peak_negative >= 6, "{incident:?}");
+    assert!(
+        total.escalations.get("spike").copied().unwrap_or(0) >= 20,
+        "{:?}",
+        total.escalations
+    );
+
+    // Top issues: every taxonomy topic of the day, the outage first.
+    let issues = outcome.report.top_issues.as_ref().expect("top issues");
+    assert_eq!(issues.topics[0].topic, "outage", "{issues:#?}");
+    assert!(issues.topics[0].count >= 36, "{issues:#?}");
+    for topic in ["delivery", "billing", "damaged"] {
+        let t = issues.topics.iter().find(|t| t.topic == topic);
+        assert!(
+            t.is_some_and(|t| t.count >= 1 && !t.examples.is_empty()),
+            "{topic}: {issues:#?}"
+        );
+    }
+    assert!(
+        issues.near_duplicates.first().is_some_and(|g| g.count >= 5),
+        "{issues:#?}"
+    );
+
     // What the example prints, the report it writes, and every log line
     // hold no configured secret.
     let html = outcome.report.to_html();
     let json = outcome.report.to_json();
+    for id in ["crisis", "topics", "near-duplicates"] {
+        assert!(html.contains(&format!("<table id=\"{id}\">")), "{id}");
+    }
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["crisis"].as_array().map(Vec::len), Some(1));
+    assert!(
+        parsed["top_issues"]["topics"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty())
+    );
     let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(logs.len() > 1_000, "the desk logged the day");
     let secrets = SandboxDay::secrets();

@@ -21,6 +21,8 @@ pub(crate) const PAGE: &str = "1234567890";
 const SMS_NUMBER: &str = "+14155550100";
 const MAILBOX: &str = "support@acme.example";
 const TWILIO_ACCOUNT: &str = "AC5a0d0b0e0e0f00000000000000000000";
+/// The sandbox's CSAT question (tests look for it among deliveries).
+pub const CSAT_QUESTION: &str = "How did we do? Reply 1 (bad) to 5 (great).";
 
 /// How long the virtual clock runs on after the last step, so late
 /// replies go out and unanswered conversations reach their SLA breach.
@@ -315,6 +317,31 @@ impl SandboxDay {
             smtp_host = "127.0.0.1"
             smtp_port = {smtp_port}
             smtp_security = "plain"
+            [csat]
+            question = "{CSAT_QUESTION}"
+            channels = ["sms", "email", "facebook"]
+            delay_minutes = 2
+            [crisis]
+            min_volume = 6
+            holding_statement = "We know the app is down for some of you and are fixing it. Updates here."
+            auto_crisis_mode = true
+            [[taxonomy.topics]]
+            name = "outage"
+            keywords = [{{ text = "outage", weight = 2.0 }}, {{ text = "down", weight = 2.0 }}]
+            phrases = ["logs me out"]
+            [[taxonomy.topics]]
+            name = "delivery"
+            keywords = ["late", "parcel", "package", "delivery", "delivered", "courier", "waiting", "replacement"]
+            [[taxonomy.topics]]
+            name = "billing"
+            keywords = ["refund", "invoice", "vat", "payment", "discount"]
+            phrases = ["charged twice", "charged my card twice"]
+            [[taxonomy.topics]]
+            name = "damaged"
+            keywords = ["broken", "damaged", "smashed"]
+            [[taxonomy.topics]]
+            name = "wrong item"
+            phrases = ["wrong size", "wrong item"]
             "#,
             store = self.store_url,
             rate = self.send_rate,
@@ -350,6 +377,7 @@ impl SandboxDay {
             .build()
             .await?;
         let desk = server.desk().clone();
+        let insight = server.insight().clone();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(server.serve(listener, async {
             let _ = stop_rx.await;
@@ -452,7 +480,10 @@ impl SandboxDay {
                 )
             })
             .collect();
-        let report = DayReport::build(&desk, self.title, &ReportOptions::default()).await?;
+        let report = DayReport::build(&desk, self.title, &ReportOptions::default())
+            .await?
+            .with_insight(&desk, &insight)
+            .await?;
         let _ = stop_tx.send(());
         if let Ok(Err(e)) = serving.await {
             return Err(e);

@@ -25,7 +25,7 @@ mod fakes;
 mod script;
 mod signer;
 
-pub use day::{DayOutcome, Happening, SandboxDay, SandboxDayBuilder, StepResult};
+pub use day::{CSAT_QUESTION, DayOutcome, Happening, SandboxDay, SandboxDayBuilder, StepResult};
 pub use fakes::{Delivered, FakePlatforms, FaultKind, Faults, Platform};
 pub use script::{Action, AgentAction, Inbound, Step, standard_day};
 pub use signer::{

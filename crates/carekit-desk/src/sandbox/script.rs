@@ -211,7 +211,8 @@ const ANSWERS: &[&str] = &[
 /// SMS and email; a customer who tweets four times unanswered; a public
 /// complaint moved to SMS and another moved to Messenger, both answered
 /// privately; an SMS opt-out; a spike of negative mentions in the
-/// afternoon; an email thread of three messages.
+/// afternoon; an email thread of three messages. Ann (SMS) and Jo (email)
+/// answer the satisfaction survey sent after their resolution.
 pub fn standard_day(start: DateTime<Utc>, seed: u64) -> Vec<Step> {
     let mut rng = Rng(seed.max(1));
     let mut steps = Vec::new();
@@ -361,6 +362,16 @@ pub fn standard_day(start: DateTime<Utc>, seed: u64) -> Vec<Step> {
         AgentAction::Resolve,
         "resolved",
     ));
+    // The survey goes out by SMS two minutes after the resolution.
+    steps.push(Step {
+        at: minute(80),
+        action: Action::Customer(Inbound::Sms {
+            sid: "SM00000000000000000000000000000a02".into(),
+            from: "+14155552671".into(),
+            text: "5".into(),
+        }),
+        note: "Ann rates us (CSAT) on SMS",
+    });
 
     // Omar: a page comment moved to Messenger, answered there.
     let omar = "7000001";
@@ -553,6 +564,19 @@ pub fn standard_day(start: DateTime<Utc>, seed: u64) -> Vec<Step> {
         AgentAction::Resolve,
         "resolved",
     ));
+    steps.push(Step {
+        at: minute(280),
+        action: Action::Customer(email(
+            "order-question-4@mail.example",
+            vec![
+                "order-question-1@mail.example".into(),
+                "order-question-2@mail.example".into(),
+                "order-question-3@mail.example".into(),
+            ],
+            "Great, thank you",
+        )),
+        note: "Jo rates us (CSAT) by email",
+    });
 
     // 14:00–15:00: a spike of negative mentions (an outage).
     for i in 0..36u64 {
