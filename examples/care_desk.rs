@@ -208,7 +208,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "\nPlatform calls: {}; messages delivered: {}; still unsent: {}",
         platforms.join(", "),
         outcome.delivered.len(),
-        outcome.unsent
+        outcome.unsent()
     );
 
     let json = args.out.join("report.json");

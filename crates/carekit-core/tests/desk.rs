@@ -42,6 +42,21 @@ fn setup(allow_hide: bool) -> Setup {
     }
 }
 
+/// The customer's first tweet and an agent's reply to it, queued.
+async fn tweet_and_reply(desk: &Desk, text: &str) -> (ConversationId, MessageId) {
+    let id = desk
+        .ingest(tweet("1", "u1", "help", "1"))
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap();
+    let msg = desk
+        .reply(id, ReplyRequest::agent("ann", text))
+        .await
+        .unwrap();
+    (id, msg)
+}
+
 fn tweet(id: &str, user: &str, text: &str, conversation: &str) -> InboundEvent {
     sample_event(
         ChannelKind::Twitter,
@@ -478,18 +493,7 @@ async fn bad_input_gets_typed_errors_and_loses_nothing() {
 #[tokio::test]
 async fn retryable_failures_are_rescheduled_then_dead_lettered_and_a_manual_retry_resends() {
     let s = setup(false);
-    let id = s
-        .desk
-        .ingest(tweet("1", "u1", "help", "1"))
-        .await
-        .unwrap()
-        .conversation_id()
-        .unwrap();
-    let msg = s
-        .desk
-        .reply(id, ReplyRequest::agent("ann", "On it!"))
-        .await
-        .unwrap();
+    let (id, msg) = tweet_and_reply(&s.desk, "On it!").await;
     // A 429, then 503s: the 429 does not spend an attempt, the 503s do.
     s.twitter.fail_with(
         std::iter::once(ChannelError::RateLimited {
@@ -537,17 +541,7 @@ async fn retryable_failures_are_rescheduled_then_dead_lettered_and_a_manual_retr
 #[tokio::test]
 async fn credential_failures_pause_the_channel_without_losing_sends() {
     let s = setup(false);
-    let id = s
-        .desk
-        .ingest(tweet("1", "u1", "help", "1"))
-        .await
-        .unwrap()
-        .conversation_id()
-        .unwrap();
-    s.desk
-        .reply(id, ReplyRequest::agent("ann", "hello"))
-        .await
-        .unwrap();
+    tweet_and_reply(&s.desk, "hello").await;
     s.twitter.fail_with([ChannelError::Unauthorized {
         reason: "token revoked; reconnect the account".into(),
     }]);
@@ -568,18 +562,7 @@ async fn credential_failures_pause_the_channel_without_losing_sends() {
 async fn a_crash_mid_send_never_posts_twice_in_public() {
     // Simulate a worker that claimed and died: the item is `sending` with a lapsed lease.
     let s = setup(false);
-    let id = s
-        .desk
-        .ingest(tweet("1", "u1", "help", "1"))
-        .await
-        .unwrap()
-        .conversation_id()
-        .unwrap();
-    let msg = s
-        .desk
-        .reply(id, ReplyRequest::agent("ann", "hello"))
-        .await
-        .unwrap();
+    let (id, msg) = tweet_and_reply(&s.desk, "hello").await;
     let claim = store::Claim {
         worker: "dead-worker".into(),
         now: s.clock.now(),
@@ -620,18 +603,7 @@ async fn a_claim_that_never_reached_the_platform_is_sent_after_the_lease() {
     // A worker claimed a batch and died before attempting this item: it is
     // still `queued`, so the next worker sends it (no review needed).
     let s = setup(false);
-    let id = s
-        .desk
-        .ingest(tweet("1", "u1", "help", "1"))
-        .await
-        .unwrap()
-        .conversation_id()
-        .unwrap();
-    let msg = s
-        .desk
-        .reply(id, ReplyRequest::agent("ann", "hello"))
-        .await
-        .unwrap();
+    let (_, msg) = tweet_and_reply(&s.desk, "hello").await;
     let claim = store::Claim {
         worker: "dead-worker".into(),
         now: s.clock.now(),
@@ -689,18 +661,7 @@ async fn opted_out_customers_are_never_messaged() {
 #[tokio::test]
 async fn delivery_updates_apply_in_order_and_ignore_stale_ones() {
     let s = setup(false);
-    let id = s
-        .desk
-        .ingest(tweet("1", "u1", "help", "1"))
-        .await
-        .unwrap()
-        .conversation_id()
-        .unwrap();
-    let msg = s
-        .desk
-        .reply(id, ReplyRequest::agent("ann", "hello"))
-        .await
-        .unwrap();
+    let (id, msg) = tweet_and_reply(&s.desk, "hello").await;
     s.desk.run_outbox_once().await.unwrap();
     let update = |ext: &str, state| {
         sample_event(
@@ -870,15 +831,7 @@ async fn a_desk_with_a_mocked_channel_sends_through_the_trait_seam() {
         .channel(Arc::new(mock))
         .build()
         .unwrap();
-    let id = desk
-        .ingest(tweet("1", "u1", "help", "1"))
-        .await
-        .unwrap()
-        .conversation_id()
-        .unwrap();
-    desk.reply(id, ReplyRequest::agent("ann", "Sorry! Looking into it."))
-        .await
-        .unwrap();
+    let (id, _) = tweet_and_reply(&desk, "Sorry! Looking into it.").await;
     assert_eq!(desk.run_outbox_once().await.unwrap().sent, 1);
     let record = desk.conversation(id).await.unwrap();
     assert!(record.first_human_response_at.is_some());
@@ -1095,16 +1048,7 @@ async fn one_public_reply(mock: MockChan) -> (Desk, FakeClock, ConversationId, M
         .channel(Arc::new(mock))
         .build()
         .unwrap();
-    let id = desk
-        .ingest(tweet("1", "u1", "help", "1"))
-        .await
-        .unwrap()
-        .conversation_id()
-        .unwrap();
-    let msg = desk
-        .reply(id, ReplyRequest::agent("ann", "on it"))
-        .await
-        .unwrap();
+    let (id, msg) = tweet_and_reply(&desk, "on it").await;
     (desk, clock, id, msg)
 }
 
@@ -1176,17 +1120,7 @@ async fn a_timed_out_public_reply_not_found_on_the_platform_is_sent_again() {
 #[tokio::test]
 async fn replacing_the_channel_releases_the_sends_held_for_credentials() {
     let s = setup(false);
-    let id = s
-        .desk
-        .ingest(tweet("1", "u1", "help", "1"))
-        .await
-        .unwrap()
-        .conversation_id()
-        .unwrap();
-    s.desk
-        .reply(id, ReplyRequest::agent("ann", "hello"))
-        .await
-        .unwrap();
+    let (id, _) = tweet_and_reply(&s.desk, "hello").await;
     s.twitter.fail_with([ChannelError::Unauthorized {
         reason: "token expired; reconnect the account".into(),
     }]);

@@ -138,7 +138,7 @@ async fn a_thousand_replies_through_thirty_percent_faults() {
         outcome.calls,
         lost.len(),
         outcome.over_limit,
-        outcome.unsent,
+        outcome.unsent(),
         outcome.refused.len(),
         outcome.wall.as_secs_f64()
     );
@@ -151,7 +151,7 @@ async fn a_thousand_replies_through_thirty_percent_faults() {
         eprintln!("pending {channel}: {state}");
     }
     assert!(lost.is_empty(), "replies lost: {lost:?}");
-    assert_eq!(outcome.unsent, 0);
+    assert_eq!(outcome.unsent(), 0);
     assert!(outcome.refused.is_empty(), "{:?}", outcome.refused);
     // Public replies are reconciled before a retry: never posted twice.
     for public in ["reply", "comment_reply"] {

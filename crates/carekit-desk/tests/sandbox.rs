@@ -80,7 +80,7 @@ async fn a_sandbox_day_runs_end_to_end_and_leaks_no_secret() {
             (_, other) => panic!("{}: {other:?}", step.note),
         }
     }
-    assert_eq!(outcome.unsent, 0, "the outbox drained");
+    assert_eq!(outcome.unsent(), 0, "the outbox drained");
 
     // Each agent reply reached its platform exactly once.
     let mut expected: BTreeMap<&str, usize> = BTreeMap::new();

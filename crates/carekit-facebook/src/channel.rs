@@ -101,11 +101,13 @@ impl FacebookChannel {
             tracing::debug!(psid, "outside 24 h: sending with the HUMAN_AGENT tag");
         }
         let receipt = self.client.send_message(psid, &message.text, kind).await?;
-        Ok(
-            Delivery::sent(receipt.message_id).with_thread_key(ThreadKey::new(
-                self.client.thread_key_for(&receipt.recipient_id),
-            )),
-        )
+        Ok(self.messenger_delivery(receipt.message_id, &receipt.recipient_id))
+    }
+
+    /// A Messenger message delivered to `psid`: its thread is the page's
+    /// thread with that customer, so their answer joins the conversation.
+    fn messenger_delivery(&self, mid: String, psid: &str) -> Delivery {
+        Delivery::sent(mid).with_thread_key(ThreadKey::new(self.client.thread_key_for(psid)))
     }
 
     async fn private_reply(
@@ -155,11 +157,7 @@ impl FacebookChannel {
                     // The reply went out; the pending record still blocks others.
                     tracing::warn!(comment_id, error = %e, "private reply sent but not recorded as sent");
                 }
-                Ok(
-                    Delivery::sent(receipt.message_id).with_thread_key(ThreadKey::new(
-                        self.client.thread_key_for(&receipt.recipient_id),
-                    )),
-                )
+                Ok(self.messenger_delivery(receipt.message_id, &receipt.recipient_id))
             }
             Err(e) => {
                 // Meta answered and refused, or told us to wait: nothing went
@@ -276,10 +274,7 @@ impl Channel for FacebookChannel {
                     return Err(ChannelError::Unsupported("find_sent"));
                 };
                 let found = self.client.find_own_message(psid, &message.text).await?;
-                Ok(found.map(|mid| {
-                    Delivery::sent(mid)
-                        .with_thread_key(ThreadKey::new(self.client.thread_key_for(psid)))
-                }))
+                Ok(found.map(|mid| self.messenger_delivery(mid, psid)))
             }
             _ => Err(ChannelError::Unsupported("find_sent")),
         }

@@ -19,6 +19,25 @@ use support::*;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// A desk with the Facebook channel against `server`, and its webhook router.
+fn desk_on(server: &MockServer, clock: &FakeClock) -> (Desk, axum::Router) {
+    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let store = Arc::new(MemoryStore::new());
+    let client = GraphClient::new(config(&server.uri()), clock.clone()).unwrap();
+    let desk = Desk::builder()
+        .store(store.clone())
+        .clock(clock.clone())
+        .channel(Arc::new(FacebookChannel::new(client, store)))
+        .build()
+        .unwrap();
+    let router = webhook::router(
+        config(&server.uri()),
+        Arc::new(desk.clone()) as Arc<dyn EventSink>,
+        clock,
+    );
+    (desk, router)
+}
+
 fn comment(comment_id: &str, parent: &str, text: &str, created: i64) -> String {
     json!({"object": "page", "entry": [{"id": PAGE, "time": created, "changes": [{"field": "feed", "value": {
         "from": {"id": "156407155145863", "name": "Cinderella Hoover"},
@@ -32,20 +51,7 @@ fn comment(comment_id: &str, parent: &str, text: &str, created: i64) -> String {
 async fn public_complaint_private_reply_and_messenger_answer_are_one_case() {
     let server = MockServer::start().await;
     let clock = FakeClock::new(at("2026-03-01T12:00:00Z"));
-    let shared_clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    let store = Arc::new(MemoryStore::new());
-    let client = GraphClient::new(config(&server.uri()), shared_clock.clone()).unwrap();
-    let desk = Desk::builder()
-        .store(store.clone())
-        .clock(shared_clock.clone())
-        .channel(Arc::new(FacebookChannel::new(client, store.clone())))
-        .build()
-        .unwrap();
-    let router = webhook::router(
-        config(&server.uri()),
-        Arc::new(desk.clone()) as Arc<dyn EventSink>,
-        shared_clock.clone(),
-    );
+    let (desk, router) = desk_on(&server, &clock);
 
     // A complaint and a follow-up reply under it: one public conversation.
     let t = at("2026-03-01T11:50:00Z").timestamp();
@@ -155,20 +161,7 @@ async fn public_complaint_private_reply_and_messenger_answer_are_one_case() {
 #[tokio::test]
 async fn strangers_commenting_on_one_brand_post_are_separate_conversations() {
     let server = MockServer::start().await;
-    let clock: Arc<dyn Clock> = Arc::new(FakeClock::new(at("2026-03-01T12:00:00Z")));
-    let store = Arc::new(MemoryStore::new());
-    let client = GraphClient::new(config(&server.uri()), clock.clone()).unwrap();
-    let desk = Desk::builder()
-        .store(store.clone())
-        .clock(clock.clone())
-        .channel(Arc::new(FacebookChannel::new(client, store.clone())))
-        .build()
-        .unwrap();
-    let router = webhook::router(
-        config(&server.uri()),
-        Arc::new(desk.clone()) as Arc<dyn EventSink>,
-        clock.clone(),
-    );
+    let (desk, router) = desk_on(&server, &FakeClock::new(at("2026-03-01T12:00:00Z")));
     let t = at("2026-03-01T11:50:00Z").timestamp();
     let by = |who: &str, id: &str, parent: &str, text: &str| {
         comment(id, parent, text, t).replace("156407155145863", who)

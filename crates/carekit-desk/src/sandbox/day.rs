@@ -187,6 +187,13 @@ pub enum Happening<'a> {
     },
 }
 
+impl DayOutcome {
+    /// How many messages were still queued or in flight at the end.
+    pub fn unsent(&self) -> usize {
+        self.pending.len()
+    }
+}
+
 impl fmt::Display for Happening<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -264,8 +271,6 @@ pub struct DayOutcome {
     /// Outbound messages that failed for good or were dead-lettered:
     /// (channel, recipient, reason).
     pub refused: Vec<(ChannelKind, String, String)>,
-    /// Outbound messages still queued or sending at the end (should be none).
-    pub unsent: usize,
     /// Wall-clock time of the run.
     pub wall: std::time::Duration,
 }
@@ -460,7 +465,6 @@ impl SandboxDay {
                 )
             })
             .collect();
-        let unsent = pending.len();
         let refused = store
             .outbox_in_states(
                 &[DeliveryState::Failed, DeliveryState::DeadLettered],
@@ -496,7 +500,6 @@ impl SandboxDay {
             calls: fakes.calls(),
             over_limit: fakes.over_limit(),
             refused,
-            unsent,
             pending,
             wall: began.elapsed(),
         })
@@ -537,13 +540,9 @@ async fn next_attempt(desk: &carekit_core::Desk) -> Option<DateTime<Utc>> {
 async fn settle(desk: &carekit_core::Desk) {
     let deadline = Instant::now() + std::time::Duration::from_millis(500);
     while Instant::now() < deadline {
-        let now = desk.clock().now();
-        let due = desk
-            .store()
-            .outbox_in_states(&[DeliveryState::Queued, DeliveryState::Sending], 1_000)
+        let due = next_attempt(desk)
             .await
-            .map(|items| items.iter().any(|i| i.next_attempt_at <= now))
-            .unwrap_or(false);
+            .is_some_and(|at| at <= desk.clock().now());
         if !due {
             return;
         }
