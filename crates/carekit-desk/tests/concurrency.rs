@@ -53,10 +53,7 @@ async fn fifty_messages_delivered_twice_at_once_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_messages_delivered_twice_at_once_on_postgres() {
-    let Ok(url) = std::env::var("CAREKIT_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "\n!!! SKIPPED fifty_messages_delivered_twice_at_once_on_postgres: set CAREKIT_TEST_POSTGRES_URL (CI does) !!!\n"
-        );
+    let Some(url) = postgres_url("fifty_messages_delivered_twice_at_once_on_postgres") else {
         return;
     };
     let schema = format!("desk_burst_{}", std::process::id());

@@ -78,6 +78,40 @@ fn mail_headers(secret: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// One correctly signed delivery to each of the four webhook routes.
+fn correctly_signed(
+    tweet_body: Vec<u8>,
+    fb_body: Vec<u8>,
+    sms_url: &str,
+    sms: &[(&str, &str)],
+    mail: Vec<u8>,
+) -> Vec<Delivery> {
+    vec![
+        (
+            "/webhooks/twitter",
+            json_headers(
+                "x-twitter-webhooks-signature",
+                x_signature(X_CONSUMER_SECRET, &tweet_body),
+            ),
+            tweet_body,
+        ),
+        (
+            "/webhooks/facebook",
+            json_headers(
+                "x-hub-signature-256",
+                meta_signature(FB_APP_SECRET, &fb_body),
+            ),
+            fb_body,
+        ),
+        (
+            "/webhooks/twilio/sms",
+            form_headers(twilio_signature(TWILIO_TOKEN, sms_url, sms)),
+            form(sms),
+        ),
+        ("/webhooks/email", mail_headers(EMAIL_SECRET), mail),
+    ]
+}
+
 fn form(params: &[(&str, &str)]) -> Vec<u8> {
     serde_urlencoded::to_string(params).unwrap().into_bytes()
 }
@@ -244,30 +278,7 @@ async fn replayed_deliveries_are_acknowledged_and_stored_once() {
         "Replayed",
         "replayed mail",
     );
-    let deliveries: Vec<Delivery> = vec![
-        (
-            "/webhooks/twitter",
-            json_headers(
-                "x-twitter-webhooks-signature",
-                x_signature(X_CONSUMER_SECRET, &tweet_body),
-            ),
-            tweet_body,
-        ),
-        (
-            "/webhooks/facebook",
-            json_headers(
-                "x-hub-signature-256",
-                meta_signature(FB_APP_SECRET, &fb_body),
-            ),
-            fb_body,
-        ),
-        (
-            "/webhooks/twilio/sms",
-            form_headers(twilio_signature(TWILIO_TOKEN, &sms_url, &sms)),
-            form(&sms),
-        ),
-        ("/webhooks/email", mail_headers(EMAIL_SECRET), mail),
-    ];
+    let deliveries = correctly_signed(tweet_body, fb_body, &sms_url, &sms, mail);
     // Each delivery five times: twice in sequence, then three at once (the
     // platform retrying while the first attempt is still in flight).
     for (path, headers, body) in &deliveries {
@@ -318,30 +329,7 @@ async fn oversized_bodies_get_413_and_store_nothing() {
         "Big",
         &big_text,
     );
-    let requests: Vec<Delivery> = vec![
-        (
-            "/webhooks/twitter",
-            json_headers(
-                "x-twitter-webhooks-signature",
-                x_signature(X_CONSUMER_SECRET, &tweet_body),
-            ),
-            tweet_body,
-        ),
-        (
-            "/webhooks/facebook",
-            json_headers(
-                "x-hub-signature-256",
-                meta_signature(FB_APP_SECRET, &fb_body),
-            ),
-            fb_body,
-        ),
-        (
-            "/webhooks/twilio/sms",
-            form_headers(twilio_signature(TWILIO_TOKEN, &sms_url, &sms)),
-            form(&sms),
-        ),
-        ("/webhooks/email", mail_headers(EMAIL_SECRET), mail),
-    ];
+    let requests = correctly_signed(tweet_body, fb_body, &sms_url, &sms, mail);
     for (path, headers, body) in &requests {
         assert!(body.len() > MAX_BODY);
         // Correctly signed, still refused: the limit comes before the signature.

@@ -19,10 +19,7 @@ async fn every_route_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_on_postgres() {
-    let Ok(url) = std::env::var("CAREKIT_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "\n!!! SKIPPED every_route_on_postgres: set CAREKIT_TEST_POSTGRES_URL (CI does) !!!\n"
-        );
+    let Some(url) = postgres_url("every_route_on_postgres") else {
         return;
     };
     let schema = format!("desk_server_{}", std::process::id());

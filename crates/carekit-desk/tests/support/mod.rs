@@ -21,6 +21,16 @@ pub const PAGE: &str = "1234567890";
 pub const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const SMS_FROM: &str = "+14155550100";
 
+/// `CAREKIT_TEST_POSTGRES_URL`, or `None` after saying loudly that `test`
+/// is skipped (a laptop without Postgres still passes; CI sets it).
+pub fn postgres_url(test: &str) -> Option<String> {
+    let url = std::env::var("CAREKIT_TEST_POSTGRES_URL").ok();
+    if url.is_none() {
+        eprintln!("\n!!! SKIPPED {test}: set CAREKIT_TEST_POSTGRES_URL (CI does) !!!\n");
+    }
+    url
+}
+
 /// Every secret the test desk is configured with.
 pub fn secrets() -> Secrets {
     Secrets::new()
