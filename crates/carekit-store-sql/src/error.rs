@@ -35,3 +35,35 @@ pub(crate) fn map(err: sqlx::Error) -> StoreError {
         _ => StoreError::Backend(err.to_string()),
     }
 }
+
+/// Maps a rusqlite error (the SQLite writer thread) the same way as [`map`].
+#[cfg(feature = "sqlite")]
+pub(crate) fn map_sqlite(err: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match &err {
+        rusqlite::Error::SqliteFailure(e, message) => {
+            let message = message.clone().unwrap_or_else(|| err.to_string());
+            match e.code {
+                ErrorCode::ConstraintViolation
+                    if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+                {
+                    StoreError::Conflict(format!("unique constraint: {message}"))
+                }
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                    StoreError::Unavailable(message)
+                }
+                ErrorCode::NotADatabase => StoreError::NotAStore(message),
+                ErrorCode::CannotOpen | ErrorCode::SystemIoFailure | ErrorCode::DiskFull => {
+                    StoreError::Unavailable(message)
+                }
+                _ => StoreError::Backend(message),
+            }
+        }
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::Utf8Error(_) => StoreError::Corrupt(err.to_string()),
+        _ => StoreError::Backend(err.to_string()),
+    }
+}

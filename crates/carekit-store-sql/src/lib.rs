@@ -1,11 +1,15 @@
 //! # carekit-store-sql
 //!
-//! Durable [`Store`](carekit_core::Store)s on sqlx: **SQLite** in a file, the
+//! Durable [`Store`](carekit_core::Store)s: **SQLite** in a file, the
 //! embedded default that needs no server, and **Postgres** for many workers
-//! sharing one outbox. One implementation serves both (sqlx's `Any` driver
-//! with runtime queries, so no database is needed at compile time); the
-//! places where the backends differ (claims with `FOR UPDATE SKIP LOCKED`,
-//! SQLite's pragmas) are explicit.
+//! sharing one outbox. Reads and Postgres writes go through sqlx's `Any`
+//! driver with runtime queries (no database needed at compile time). SQLite
+//! writes go through one dedicated thread that owns the only write
+//! connection (rusqlite) and commits the writes that are waiting together,
+//! each in its own savepoint (group commit). The write path itself is one
+//! piece of code for both backends; the places where the backends differ
+//! (claims with `FOR UPDATE SKIP LOCKED`, SQLite's pragmas and
+//! checkpointing) are explicit.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), carekit_core::StoreError> {
@@ -22,8 +26,12 @@
 
 mod codec;
 mod error;
+mod exec;
 mod schema;
 mod store;
+mod write;
+#[cfg(feature = "sqlite")]
+mod writer;
 
 pub use store::{Backend, SqlStore, SqlStoreBuilder};
 

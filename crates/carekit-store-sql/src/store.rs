@@ -1,17 +1,18 @@
 //! The `Store` implementation.
 
-use crate::codec::{from_json, micros, opt_micros, to_json};
+use crate::codec::{from_json, micros};
 use crate::error::map;
+use crate::exec::cells;
 use crate::schema;
+use crate::write::{self, OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
+#[cfg(feature = "sqlite")]
+use crate::writer::{SqliteWriter, Target};
 use async_trait::async_trait;
-use carekit_core::store::{
-    Claim, ConsentRecord, ConversationFilter, ConversationWrite, Lease, MessageLocation, OutboxItem,
-};
+use carekit_core::store::{Claim, ConsentRecord, ConversationFilter, MessageLocation, OutboxItem};
 use carekit_core::{
     AuditEntry, ChannelKind, Commit, ConversationId, ConversationRecord, Customer, CustomerId,
     DeliveryState, Message, MessageId, Store, StoreError, ThreadKey,
 };
-use chrono::{DateTime, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, ConnectOptions, Row};
 use std::str::FromStr;
@@ -81,33 +82,61 @@ impl SqlStoreBuilder {
         }
     }
 
+    #[cfg(not(feature = "sqlite"))]
+    async fn open_sqlite(self, _options: AnyConnectOptions) -> Result<SqlStore, StoreError> {
+        Err(StoreError::Backend(
+            "carekit-store-sql was built without the `sqlite` feature".into(),
+        ))
+    }
+
+    #[cfg(feature = "sqlite")]
     async fn open_sqlite(self, options: AnyConnectOptions) -> Result<SqlStore, StoreError> {
-        // Probe with one plain connection first, so "not a database" surfaces
-        // as itself rather than as a pool that keeps retrying.
+        // An in-memory database gets a name, so that the writer thread's
+        // connection and the readers' open the same one.
+        let (options, memory) = if self.url.contains(":memory:") || self.url.contains("mode=memory")
         {
-            let mut probe = options.connect().await.map_err(map)?;
-            sqlx::query("SELECT COUNT(*) FROM sqlite_master")
-                .fetch_one(&mut probe)
-                .await
-                .map_err(map)?;
-        }
-        // One writer connection: SQLite has one writer anyway, and a single
-        // connection makes every write transaction effectively IMMEDIATE.
-        let writer = AnyPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(self.acquire_timeout)
-            .after_connect(sqlite_pragmas)
-            .connect_with(options.clone())
+            let name = format!("file:carekit-memory-{}", uuid::Uuid::new_v4().simple());
+            let url = format!("sqlite:{name}?mode=memory&cache=shared");
+            let options = AnyConnectOptions::from_str(&url)
+                .map_err(|e| StoreError::Backend(format!("bad database URL: {e}")))?
+                .disable_statement_logging();
+            (options, Some(name))
+        } else {
+            (options, None)
+        };
+        // Probe with one plain connection first, so "not a database" surfaces
+        // as itself rather than as a pool that keeps retrying; it also
+        // migrates, and says where the file is.
+        let mut probe = options.connect().await.map_err(map)?;
+        sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+            .fetch_one(&mut probe)
             .await
             .map_err(map)?;
-        {
-            let mut conn = writer.acquire().await.map_err(map)?;
-            schema::migrate(
-                &mut conn,
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            )
-            .await?;
-        }
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&mut probe)
+            .await
+            .map_err(map)?;
+        schema::migrate(
+            &mut probe,
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )
+        .await?;
+        let target = match memory {
+            Some(name) => Target::Memory(name),
+            None => {
+                let file: String =
+                    sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_one(&mut probe)
+                        .await
+                        .map_err(map)?
+                        .try_get(0)
+                        .map_err(map)?;
+                Target::File(file.into())
+            }
+        };
+        // All writes go through one thread with its own connection (see
+        // `writer`); the pool below only reads.
+        let writer = SqliteWriter::start(&target)?;
         let reader = AnyPoolOptions::new()
             .max_connections(self.max_connections)
             .acquire_timeout(self.acquire_timeout)
@@ -115,10 +144,11 @@ impl SqlStoreBuilder {
             .connect_with(options)
             .await
             .map_err(map)?;
+        drop(probe);
         Ok(SqlStore {
             backend: Backend::Sqlite,
             reader,
-            writer,
+            writer: Writer::Sqlite(writer),
         })
     }
 
@@ -178,7 +208,7 @@ impl SqlStoreBuilder {
         Ok(SqlStore {
             backend: Backend::Postgres,
             reader: pool.clone(),
-            writer: pool,
+            writer: Writer::Pool(pool),
         })
     }
 }
@@ -219,7 +249,17 @@ fn sqlite_pragmas(
 pub struct SqlStore {
     backend: Backend,
     reader: AnyPool,
-    writer: AnyPool,
+    writer: Writer,
+}
+
+/// Where writes go.
+#[derive(Clone)]
+enum Writer {
+    /// Postgres: any pooled connection, one transaction per commit.
+    Pool(AnyPool),
+    /// SQLite: the writer thread, group commit.
+    #[cfg(feature = "sqlite")]
+    Sqlite(SqliteWriter),
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -261,7 +301,11 @@ impl SqlStore {
 
     /// Closes the connections.
     pub async fn close(&self) {
-        self.writer.close().await;
+        match &self.writer {
+            Writer::Pool(pool) => pool.close().await,
+            #[cfg(feature = "sqlite")]
+            Writer::Sqlite(writer) => writer.close().await,
+        }
         self.reader.close().await;
     }
 
@@ -300,259 +344,25 @@ fn text(row: &AnyRow, index: usize) -> Result<String, StoreError> {
     row.try_get::<String, _>(index).map_err(map)
 }
 
-fn parse_state(s: &str) -> Result<DeliveryState, StoreError> {
-    from_json(&format!("\"{s}\""), "delivery state")
-}
-
-fn from_micros(us: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(us).unwrap_or_default()
-}
-
-/// An outbox row: `state`, `lease_worker`, `lease_until`, `data`; the columns
-/// are authoritative over the JSON (claims change only the columns).
+/// An outbox row read with [`OUTBOX_COLUMNS`].
 fn outbox_from_row(row: &AnyRow) -> Result<OutboxItem, StoreError> {
-    let mut item: OutboxItem = from_json(&text(row, 3)?, "outbox item")?;
-    item.state = parse_state(&text(row, 0)?)?;
-    let worker: Option<String> = row.try_get(1).map_err(map)?;
-    let until: Option<i64> = row.try_get(2).map_err(map)?;
-    item.lease = match (worker, until) {
-        (Some(worker), Some(until)) => Some(Lease {
-            worker,
-            until: from_micros(until),
-        }),
-        _ => None,
-    };
-    Ok(item)
+    write::outbox_item(&cells(row, OUTBOX_SHAPE)?)
 }
 
 const CONVERSATION_COLUMNS: &str = "version, data";
-const OUTBOX_COLUMNS: &str = "state, lease_worker, lease_until, data";
 
 #[async_trait]
 impl Store for SqlStore {
     async fn apply(&self, commit: Commit) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await.map_err(map)?;
-        for (channel, external_id) in &commit.dedupe {
-            let done = sqlx::query(
-                "INSERT INTO dedupe (channel, external_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(channel.as_str())
-            .bind(external_id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
-            if done.rows_affected() == 0 {
-                return Err(StoreError::Duplicate {
-                    channel: *channel,
-                    external_id: external_id.clone(),
-                });
+        match &self.writer {
+            Writer::Pool(pool) => {
+                let mut tx = pool.begin().await.map_err(map)?;
+                write::apply(&mut *tx, &commit).await?;
+                tx.commit().await.map_err(map)
             }
+            #[cfg(feature = "sqlite")]
+            Writer::Sqlite(writer) => writer.apply(commit).await,
         }
-        for customer in &commit.customers {
-            let id = customer.id.to_string();
-            for identity in &customer.identities {
-                let owner = sqlx::query(
-                    "SELECT customer_id FROM identities WHERE channel = $1 AND handle = $2",
-                )
-                .bind(identity.channel.as_str())
-                .bind(identity.handle.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map)?;
-                if let Some(owner) = owner
-                    && text(&owner, 0)? != id
-                {
-                    return Err(StoreError::Conflict(format!(
-                        "identity {}:{} belongs to another customer",
-                        identity.channel, identity.handle
-                    )));
-                }
-            }
-            sqlx::query("DELETE FROM identities WHERE customer_id = $1")
-                .bind(&id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-            for identity in &customer.identities {
-                sqlx::query(
-                    "INSERT INTO identities (channel, handle, customer_id) VALUES ($1, $2, $3)",
-                )
-                .bind(identity.channel.as_str())
-                .bind(identity.handle.as_str())
-                .bind(&id)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-            }
-            sqlx::query("INSERT INTO customers (id, data) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET data = excluded.data")
-                .bind(&id)
-                .bind(to_json(customer)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-        }
-        for write in &commit.conversations {
-            let mut record = write.record().clone();
-            record.messages.clear();
-            let id = record.id.to_string();
-            let status = record.status.as_str();
-            let thread_key = record.thread_key.as_ref().map(|k| k.as_str().to_owned());
-            let data = to_json(&record)?;
-            let version = i64::try_from(record.version).unwrap_or(i64::MAX);
-            match write {
-                ConversationWrite::Insert(_) => {
-                    sqlx::query("INSERT INTO customers (id, data) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-                        .bind(record.customer.id.to_string())
-                        .bind(to_json(&record.customer)?)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map)?;
-                    sqlx::query(
-                        "INSERT INTO conversations (id, version, channel, account, thread_key, status, priority, \
-                         customer_id, awaiting, opened_at, next_deadline, deadline_lease, data) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
-                    )
-                    .bind(&id)
-                    .bind(version)
-                    .bind(record.channel.as_str())
-                    .bind(record.account.as_str())
-                    .bind(thread_key)
-                    .bind(status)
-                    .bind(record.priority.as_str())
-                    .bind(record.customer.id.to_string())
-                    .bind(i64::from(record.awaiting_customer))
-                    .bind(micros(record.opened_at))
-                    .bind(opt_micros(record.next_deadline))
-                    .bind(data)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map)?;
-                }
-                ConversationWrite::Update {
-                    expected_version, ..
-                } => {
-                    let expected = i64::try_from(*expected_version).unwrap_or(i64::MAX);
-                    let done = sqlx::query(
-                        "UPDATE conversations SET version = $1, channel = $2, account = $3, thread_key = $4, \
-                         status = $5, priority = $6, customer_id = $7, awaiting = $8, opened_at = $9, \
-                         next_deadline = $10, deadline_lease = NULL, data = $11 WHERE id = $12 AND version = $13",
-                    )
-                    .bind(version)
-                    .bind(record.channel.as_str())
-                    .bind(record.account.as_str())
-                    .bind(thread_key)
-                    .bind(status)
-                    .bind(record.priority.as_str())
-                    .bind(record.customer.id.to_string())
-                    .bind(i64::from(record.awaiting_customer))
-                    .bind(micros(record.opened_at))
-                    .bind(opt_micros(record.next_deadline))
-                    .bind(data)
-                    .bind(&id)
-                    .bind(expected)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::Conflict(format!(
-                            "conversation {id} is missing or not at version {expected_version}"
-                        )));
-                    }
-                }
-                _ => return Err(StoreError::Backend("unknown conversation write".into())),
-            }
-        }
-        for message in &commit.messages {
-            let conversation = message.conversation_id.to_string();
-            let channel = sqlx::query("SELECT channel FROM conversations WHERE id = $1")
-                .bind(&conversation)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map)?
-                .ok_or_else(|| {
-                    StoreError::Backend(format!(
-                        "message {} refers to unknown conversation {conversation}",
-                        message.id
-                    ))
-                })?;
-            let channel = text(&channel, 0)?;
-            sqlx::query(
-                "INSERT INTO messages (id, conversation_id, at, data) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, at = excluded.at",
-            )
-            .bind(message.id.to_string())
-            .bind(&conversation)
-            .bind(micros(message.at))
-            .bind(to_json(message)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
-            if let Some(external_id) = &message.external_id {
-                sqlx::query(
-                    "INSERT INTO message_index (channel, external_id, conversation_id, message_id) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (channel, external_id) DO UPDATE SET conversation_id = excluded.conversation_id, \
-                     message_id = excluded.message_id",
-                )
-                .bind(channel)
-                .bind(external_id.as_str())
-                .bind(&conversation)
-                .bind(message.id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-            }
-        }
-        for entry in &commit.audit {
-            sqlx::query(
-                "INSERT INTO audit (id, conversation_id, at, data) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(entry.conversation_id.to_string())
-            .bind(micros(entry.at))
-            .bind(to_json(entry)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
-        }
-        for item in &commit.outbox {
-            sqlx::query(
-                "INSERT INTO outbox (id, state, next_attempt_at, created_at, lease_worker, lease_until, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET state = excluded.state, \
-                 next_attempt_at = excluded.next_attempt_at, lease_worker = excluded.lease_worker, \
-                 lease_until = excluded.lease_until, data = excluded.data",
-            )
-            .bind(item.id.to_string())
-            .bind(item.state.as_str())
-            .bind(micros(item.next_attempt_at))
-            .bind(micros(item.created_at))
-            .bind(item.lease.as_ref().map(|l| l.worker.clone()))
-            .bind(item.lease.as_ref().map(|l| micros(l.until)))
-            .bind(to_json(item)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
-        }
-        for record in &commit.consent {
-            sqlx::query(
-                "INSERT INTO consent (channel, handle, data) VALUES ($1, $2, $3) \
-                 ON CONFLICT (channel, handle) DO UPDATE SET data = excluded.data",
-            )
-            .bind(record.channel.as_str())
-            .bind(record.handle.as_str())
-            .bind(to_json(record)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
-        }
-        for (name, value) in &commit.cursors {
-            sqlx::query("INSERT INTO cursors (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
-                .bind(name.as_str())
-                .bind(value.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-        }
-        tx.commit().await.map_err(map)
     }
 
     async fn seen(&self, channel: ChannelKind, external_id: &str) -> Result<bool, StoreError> {
@@ -764,55 +574,28 @@ impl Store for SqlStore {
     }
 
     async fn claim_outbox(&self, claim: &Claim) -> Result<Vec<OutboxItem>, StoreError> {
-        let now = micros(claim.now);
-        let until = micros(claim.now + claim.lease);
-        let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
-        let due = "state IN ('queued', 'sending') AND (lease_until IS NULL OR lease_until <= $1) AND next_attempt_at <= $1";
-        let mut items = match self.backend {
-            Backend::Postgres => {
-                let rows = sqlx::query(&format!(
+        let mut items = match &self.writer {
+            Writer::Pool(pool) => {
+                let rows = sqlx::query(
                     "WITH picked AS (SELECT id, state AS prev_state, lease_worker AS prev_worker, lease_until AS prev_until \
-                     FROM outbox WHERE {due} ORDER BY next_attempt_at, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                     FROM outbox WHERE state IN ('queued', 'sending') AND (lease_until IS NULL OR lease_until <= $1) \
+                     AND next_attempt_at <= $1 ORDER BY next_attempt_at, created_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
                      UPDATE outbox o SET lease_worker = $3, lease_until = $4 FROM picked \
                      WHERE o.id = picked.id RETURNING picked.prev_state, picked.prev_worker, picked.prev_until, o.data"
-                ))
-                .bind(now)
-                .bind(limit)
+                )
+                .bind(micros(claim.now))
+                .bind(i64::try_from(claim.limit).unwrap_or(i64::MAX))
                 .bind(claim.worker.as_str())
-                .bind(until)
-                .fetch_all(&self.writer)
+                .bind(micros(claim.now + claim.lease))
+                .fetch_all(pool)
                 .await
                 .map_err(map)?;
                 rows.iter()
                     .map(outbox_from_row)
                     .collect::<Result<Vec<_>, _>>()?
             }
-            Backend::Sqlite => {
-                let mut tx = self.writer.begin().await.map_err(map)?;
-                let rows = sqlx::query(&format!(
-                    "SELECT {OUTBOX_COLUMNS}, id FROM outbox WHERE {due} ORDER BY next_attempt_at, created_at, id LIMIT $2"
-                ))
-                .bind(now)
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(map)?;
-                let mut items = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    items.push(outbox_from_row(row)?);
-                    sqlx::query(
-                        "UPDATE outbox SET lease_worker = $1, lease_until = $2 WHERE id = $3",
-                    )
-                    .bind(claim.worker.as_str())
-                    .bind(until)
-                    .bind(text(row, 4)?)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map)?;
-                }
-                tx.commit().await.map_err(map)?;
-                items
-            }
+            #[cfg(feature = "sqlite")]
+            Writer::Sqlite(writer) => writer.claim_outbox(claim.clone()).await?,
         };
         items.sort_by_key(|i| (i.next_attempt_at, i.created_at, i.id));
         Ok(items)
@@ -842,22 +625,19 @@ impl Store for SqlStore {
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<ConversationId>, StoreError> {
-        let now = micros(claim.now);
-        let until = micros(claim.now + claim.lease);
-        let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
-        let due = "next_deadline IS NOT NULL AND next_deadline <= $1 AND (deadline_lease IS NULL OR deadline_lease <= $1)";
-        let mut picked: Vec<(i64, ConversationId)> = match self.backend {
-            Backend::Postgres => {
-                let rows = sqlx::query(&format!(
-                    "WITH picked AS (SELECT id, next_deadline FROM conversations WHERE {due} \
+        let mut picked: Vec<(i64, ConversationId)> = match &self.writer {
+            Writer::Pool(pool) => {
+                let rows = sqlx::query(
+                    "WITH picked AS (SELECT id, next_deadline FROM conversations WHERE next_deadline IS NOT NULL \
+                     AND next_deadline <= $1 AND (deadline_lease IS NULL OR deadline_lease <= $1) \
                      ORDER BY next_deadline, id LIMIT $2 FOR UPDATE SKIP LOCKED) \
                      UPDATE conversations c SET deadline_lease = $3 FROM picked WHERE c.id = picked.id \
-                     RETURNING picked.next_deadline, c.id"
-                ))
-                .bind(now)
-                .bind(limit)
-                .bind(until)
-                .fetch_all(&self.writer)
+                     RETURNING picked.next_deadline, c.id",
+                )
+                .bind(micros(claim.now))
+                .bind(i64::try_from(claim.limit).unwrap_or(i64::MAX))
+                .bind(micros(claim.now + claim.lease))
+                .fetch_all(pool)
                 .await
                 .map_err(map)?;
                 rows.iter()
@@ -869,37 +649,10 @@ impl Store for SqlStore {
                     })
                     .collect::<Result<_, StoreError>>()?
             }
-            Backend::Sqlite => {
-                let mut tx = self.writer.begin().await.map_err(map)?;
-                let rows = sqlx::query(&format!(
-                    "SELECT next_deadline, id FROM conversations WHERE {due} ORDER BY next_deadline, id LIMIT $2"
-                ))
-                .bind(now)
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(map)?;
-                let mut picked = Vec::with_capacity(rows.len());
-                for row in &rows {
-                    let id = text(row, 1)?;
-                    sqlx::query("UPDATE conversations SET deadline_lease = $1 WHERE id = $2")
-                        .bind(until)
-                        .bind(&id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map)?;
-                    picked.push((row.try_get::<i64, _>(0).map_err(map)?, parse_id(&id)?));
-                }
-                tx.commit().await.map_err(map)?;
-                picked
-            }
+            #[cfg(feature = "sqlite")]
+            Writer::Sqlite(writer) => writer.claim_due(claim.clone()).await?,
         };
         picked.sort();
         Ok(picked.into_iter().map(|(_, id)| id).collect())
     }
-}
-
-fn parse_id<T: FromStr>(s: &str) -> Result<T, StoreError> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("bad id `{s}`")))
 }

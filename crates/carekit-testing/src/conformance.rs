@@ -366,6 +366,77 @@ pub async fn commits_are_atomic(store: S) {
     );
 }
 
+/// Commits sent at once succeed or fail each on its own: a replay or a
+/// broken commit among them leaves no trace and takes no other commit down
+/// (stores that batch concurrent commits into one transaction must isolate
+/// them).
+pub async fn concurrent_commits_fail_alone(store: S) {
+    for i in 0..10 {
+        let mut earlier = Commit::new();
+        earlier
+            .dedupe
+            .push((ChannelKind::Twitter, format!("earlier-{i}")));
+        store.apply(earlier).await.expect("earlier");
+    }
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = customer(&format!("c{i}"));
+            let record = conversation(&c, Some(&format!("k{i}")), 0);
+            let key = format!("m{i}");
+            let mut commit =
+                new_conversation_commit(&c, &record, vec![message(&record, &key, 0, "hi")]);
+            commit.dedupe.push((ChannelKind::Twitter, key));
+            match i % 4 {
+                // A replay of something stored before.
+                1 => commit
+                    .dedupe
+                    .push((ChannelKind::Twitter, format!("earlier-{}", i / 4))),
+                // A message whose conversation exists nowhere.
+                3 => commit
+                    .messages
+                    .push(message(&conversation(&c, None, 0), &format!("o{i}"), 0, "x")),
+                _ => {}
+            }
+            (i, c.id, record.id, store.apply(commit).await)
+        }));
+    }
+    for task in tasks {
+        let (i, customer, conversation, result) = task.await.expect("task");
+        let key = format!("m{i}");
+        match i % 4 {
+            1 => assert!(
+                matches!(result, Err(StoreError::Duplicate { .. })),
+                "commit {i}: {result:?}"
+            ),
+            3 => assert!(result.is_err(), "commit {i} must fail"),
+            _ => result.unwrap_or_else(|e| panic!("commit {i}: {e}")),
+        }
+        let kept = i % 2 == 0;
+        assert_eq!(
+            store.seen(ChannelKind::Twitter, &key).await.unwrap(),
+            kept,
+            "dedupe key of commit {i}"
+        );
+        assert_eq!(
+            store.customer(customer).await.unwrap().is_some(),
+            kept,
+            "customer of commit {i}"
+        );
+        assert_eq!(
+            store.conversation(conversation).await.unwrap().is_some(),
+            kept,
+            "conversation of commit {i}"
+        );
+    }
+    let all = store
+        .list_conversations(&ConversationFilter::all())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 20, "the 20 good commits, nothing else");
+}
+
 /// Filters narrow, newest first, limit applies last.
 pub async fn filters_list_newest_first(store: S) {
     let a = customer("a");
@@ -686,6 +757,7 @@ macro_rules! store_conformance {
             one_open_conversation_per_thread_key,
             identities_have_one_owner,
             commits_are_atomic,
+            concurrent_commits_fail_alone,
             filters_list_newest_first,
             consent_and_cursors_persist,
             outbox_claims_are_exclusive_and_leased,

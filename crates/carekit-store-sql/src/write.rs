@@ -1,0 +1,336 @@
+//! The write path, once for both backends: a [`Commit`] applied inside a
+//! transaction the caller opened, and SQLite's claims (Postgres claims with
+//! `FOR UPDATE SKIP LOCKED` in one statement instead; see `store.rs`).
+
+use crate::codec::{micros, opt_micros, to_json};
+use crate::exec::{Cells, Exec, Kind, Val};
+use carekit_core::store::{Claim, ConversationWrite, Lease, OutboxItem};
+use carekit_core::{Commit, ConversationId, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::str::FromStr;
+
+/// Columns an outbox row is read from: the columns are authoritative over
+/// the JSON (claims change only the columns).
+pub(crate) const OUTBOX_COLUMNS: &str = "state, lease_worker, lease_until, data";
+pub(crate) const OUTBOX_SHAPE: &[Kind] = &[Kind::Text, Kind::Text, Kind::Int, Kind::Text];
+
+/// Writes everything in `commit`, or fails with `Duplicate` (a dedupe key
+/// was stored before) or `Conflict` (a version or identity check failed).
+/// The caller rolls back on error.
+pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), StoreError> {
+    for (channel, external_id) in &commit.dedupe {
+        let inserted = db
+            .execute(
+                "INSERT INTO dedupe (channel, external_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                vec![channel.as_str().into(), external_id.into()],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate {
+                channel: *channel,
+                external_id: external_id.clone(),
+            });
+        }
+    }
+    for customer in &commit.customers {
+        let id = customer.id.to_string();
+        for identity in &customer.identities {
+            let owner = db
+                .fetch(
+                    "SELECT customer_id FROM identities WHERE channel = $1 AND handle = $2",
+                    vec![identity.channel.as_str().into(), (&identity.handle).into()],
+                    &[Kind::Text],
+                )
+                .await?;
+            if let Some(owner) = owner.first()
+                && owner.text(0)? != id
+            {
+                return Err(StoreError::Conflict(format!(
+                    "identity {}:{} belongs to another customer",
+                    identity.channel, identity.handle
+                )));
+            }
+        }
+        db.execute(
+            "DELETE FROM identities WHERE customer_id = $1",
+            vec![(&id).into()],
+        )
+        .await?;
+        for identity in &customer.identities {
+            db.execute(
+                "INSERT INTO identities (channel, handle, customer_id) VALUES ($1, $2, $3)",
+                vec![
+                    identity.channel.as_str().into(),
+                    (&identity.handle).into(),
+                    (&id).into(),
+                ],
+            )
+            .await?;
+        }
+        db.execute(
+            "INSERT INTO customers (id, data) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data",
+            vec![id.into(), to_json(customer)?.into()],
+        )
+        .await?;
+    }
+    // A message's channel, for its index row: known here for the
+    // conversations this commit writes, looked up otherwise.
+    let mut channels: HashMap<ConversationId, &'static str> = HashMap::new();
+    for write in &commit.conversations {
+        let record = write.record();
+        channels.insert(record.id, record.channel.as_str());
+        let mut stored = record.clone();
+        stored.messages.clear();
+        let data = to_json(&stored)?;
+        let columns: Vec<Val> = vec![
+            i64::try_from(record.version).unwrap_or(i64::MAX).into(),
+            record.channel.as_str().into(),
+            record.account.as_str().into(),
+            record
+                .thread_key
+                .as_ref()
+                .map(|k| k.as_str().to_owned())
+                .into(),
+            record.status.as_str().into(),
+            record.priority.as_str().into(),
+            record.customer.id.to_string().into(),
+            i64::from(record.awaiting_customer).into(),
+            micros(record.opened_at).into(),
+            opt_micros(record.next_deadline).into(),
+            data.into(),
+        ];
+        match write {
+            ConversationWrite::Insert(_) => {
+                let customer_written = commit.customers.iter().any(|c| c.id == record.customer.id);
+                if !customer_written {
+                    db.execute(
+                        "INSERT INTO customers (id, data) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                        vec![
+                            record.customer.id.to_string().into(),
+                            to_json(&record.customer)?.into(),
+                        ],
+                    )
+                    .await?;
+                }
+                let mut params = vec![record.id.to_string().into()];
+                params.extend(columns);
+                db.execute(
+                    "INSERT INTO conversations (id, version, channel, account, thread_key, status, priority, \
+                     customer_id, awaiting, opened_at, next_deadline, deadline_lease, data) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
+                    params,
+                )
+                .await?;
+            }
+            ConversationWrite::Update {
+                expected_version, ..
+            } => {
+                let mut params = columns;
+                params.push(record.id.to_string().into());
+                params.push(i64::try_from(*expected_version).unwrap_or(i64::MAX).into());
+                let updated = db
+                    .execute(
+                        "UPDATE conversations SET version = $1, channel = $2, account = $3, thread_key = $4, \
+                         status = $5, priority = $6, customer_id = $7, awaiting = $8, opened_at = $9, \
+                         next_deadline = $10, deadline_lease = NULL, data = $11 WHERE id = $12 AND version = $13",
+                        params,
+                    )
+                    .await?;
+                if updated == 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "conversation {} is missing or not at version {expected_version}",
+                        record.id
+                    )));
+                }
+            }
+            _ => return Err(StoreError::Backend("unknown conversation write".into())),
+        }
+    }
+    for message in &commit.messages {
+        let conversation = message.conversation_id.to_string();
+        let channel = match channels.get(&message.conversation_id) {
+            Some(channel) => (*channel).to_owned(),
+            None => db
+                .fetch(
+                    "SELECT channel FROM conversations WHERE id = $1",
+                    vec![(&conversation).into()],
+                    &[Kind::Text],
+                )
+                .await?
+                .first()
+                .ok_or_else(|| {
+                    StoreError::Backend(format!(
+                        "message {} refers to unknown conversation {conversation}",
+                        message.id
+                    ))
+                })?
+                .text(0)?,
+        };
+        db.execute(
+            "INSERT INTO messages (id, conversation_id, at, data) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, at = excluded.at",
+            vec![
+                message.id.to_string().into(),
+                (&conversation).into(),
+                micros(message.at).into(),
+                to_json(message)?.into(),
+            ],
+        )
+        .await?;
+        if let Some(external_id) = &message.external_id {
+            db.execute(
+                "INSERT INTO message_index (channel, external_id, conversation_id, message_id) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (channel, external_id) DO UPDATE SET \
+                 conversation_id = excluded.conversation_id, message_id = excluded.message_id",
+                vec![
+                    channel.into(),
+                    external_id.into(),
+                    conversation.into(),
+                    message.id.to_string().into(),
+                ],
+            )
+            .await?;
+        }
+    }
+    for entry in &commit.audit {
+        db.execute(
+            "INSERT INTO audit (id, conversation_id, at, data) VALUES ($1, $2, $3, $4)",
+            vec![
+                uuid::Uuid::now_v7().to_string().into(),
+                entry.conversation_id.to_string().into(),
+                micros(entry.at).into(),
+                to_json(entry)?.into(),
+            ],
+        )
+        .await?;
+    }
+    for item in &commit.outbox {
+        db.execute(
+            "INSERT INTO outbox (id, state, next_attempt_at, created_at, lease_worker, lease_until, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET state = excluded.state, \
+             next_attempt_at = excluded.next_attempt_at, lease_worker = excluded.lease_worker, \
+             lease_until = excluded.lease_until, data = excluded.data",
+            vec![
+                item.id.to_string().into(),
+                item.state.as_str().into(),
+                micros(item.next_attempt_at).into(),
+                micros(item.created_at).into(),
+                item.lease.as_ref().map(|l| l.worker.clone()).into(),
+                item.lease.as_ref().map(|l| micros(l.until)).into(),
+                to_json(item)?.into(),
+            ],
+        )
+        .await?;
+    }
+    for record in &commit.consent {
+        db.execute(
+            "INSERT INTO consent (channel, handle, data) VALUES ($1, $2, $3) \
+             ON CONFLICT (channel, handle) DO UPDATE SET data = excluded.data",
+            vec![
+                record.channel.as_str().into(),
+                (&record.handle).into(),
+                to_json(record)?.into(),
+            ],
+        )
+        .await?;
+    }
+    for (name, value) in &commit.cursors {
+        db.execute(
+            "INSERT INTO cursors (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            vec![name.into(), value.into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// An outbox row read with [`OUTBOX_COLUMNS`].
+pub(crate) fn outbox_item(row: &Cells) -> Result<OutboxItem, StoreError> {
+    let mut item: OutboxItem = crate::codec::from_json(&row.text(3)?, "outbox item")?;
+    item.state = crate::codec::from_json(&format!("\"{}\"", row.text(0)?), "delivery state")?;
+    item.lease = match (row.opt_text(1)?, row.opt_int(2)?) {
+        (Some(worker), Some(until)) => Some(Lease {
+            worker,
+            until: from_micros(until),
+        }),
+        _ => None,
+    };
+    Ok(item)
+}
+
+pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+pub(crate) fn parse_id<T: FromStr>(s: &str) -> Result<T, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad id `{s}`")))
+}
+
+/// SQLite: leases due outbox items to `claim.worker`. Runs on the single
+/// writer, so no other claim can interleave.
+pub(crate) async fn claim_outbox_serial<E: Exec>(
+    db: &mut E,
+    claim: &Claim,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let now = micros(claim.now);
+    let until = micros(claim.now + claim.lease);
+    let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
+    let mut shape = OUTBOX_SHAPE.to_vec();
+    shape.push(Kind::Text);
+    let rows = db
+        .fetch(
+            &format!(
+                "SELECT {OUTBOX_COLUMNS}, id FROM outbox WHERE state IN ('queued', 'sending') \
+                 AND (lease_until IS NULL OR lease_until <= $1) AND next_attempt_at <= $1 \
+                 ORDER BY next_attempt_at, created_at, id LIMIT $2"
+            ),
+            vec![now.into(), limit.into()],
+            &shape,
+        )
+        .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(outbox_item(row)?);
+        db.execute(
+            "UPDATE outbox SET lease_worker = $1, lease_until = $2 WHERE id = $3",
+            vec![(&claim.worker).into(), until.into(), row.text(4)?.into()],
+        )
+        .await?;
+    }
+    Ok(items)
+}
+
+/// SQLite: leases conversations whose SLA deadline is due, earliest first
+/// (`(deadline, id)` pairs).
+pub(crate) async fn claim_due_serial<E: Exec>(
+    db: &mut E,
+    claim: &Claim,
+) -> Result<Vec<(i64, ConversationId)>, StoreError> {
+    let now = micros(claim.now);
+    let until = micros(claim.now + claim.lease);
+    let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
+    let rows = db
+        .fetch(
+            "SELECT next_deadline, id FROM conversations WHERE next_deadline IS NOT NULL \
+             AND next_deadline <= $1 AND (deadline_lease IS NULL OR deadline_lease <= $1) \
+             ORDER BY next_deadline, id LIMIT $2",
+            vec![now.into(), limit.into()],
+            &[Kind::Int, Kind::Text],
+        )
+        .await?;
+    let mut picked = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id = row.text(1)?;
+        db.execute(
+            "UPDATE conversations SET deadline_lease = $1 WHERE id = $2",
+            vec![until.into(), (&id).into()],
+        )
+        .await?;
+        picked.push((row.int(0)?, parse_id(&id)?));
+    }
+    Ok(picked)
+}
