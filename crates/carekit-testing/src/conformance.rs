@@ -394,9 +394,12 @@ pub async fn concurrent_commits_fail_alone(store: S) {
                     .dedupe
                     .push((ChannelKind::Twitter, format!("earlier-{}", i / 4))),
                 // A message whose conversation exists nowhere.
-                3 => commit
-                    .messages
-                    .push(message(&conversation(&c, None, 0), &format!("o{i}"), 0, "x")),
+                3 => commit.messages.push(message(
+                    &conversation(&c, None, 0),
+                    &format!("o{i}"),
+                    0,
+                    "x",
+                )),
                 _ => {}
             }
             (i, c.id, record.id, store.apply(commit).await)
