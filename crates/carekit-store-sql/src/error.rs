@@ -11,19 +11,7 @@ pub(crate) fn map(err: sqlx::Error) -> StoreError {
         }
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-            // SQLite: 5 busy, 6 locked; Postgres: 40001 serialization, 40P01 deadlock,
-            // 57P01 admin shutdown, 08xxx connection problems.
-            if matches!(
-                code.as_str(),
-                "5" | "6" | "517" | "40001" | "40P01" | "57P01"
-            ) || code.starts_with("08")
-            {
-                StoreError::Unavailable(db.message().to_owned())
-            } else if code == "26" || db.message().contains("not a database") {
-                StoreError::NotAStore(db.message().to_owned())
-            } else {
-                StoreError::Backend(db.message().to_owned())
-            }
+            by_code(&code, db.message())
         }
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
@@ -36,28 +24,40 @@ pub(crate) fn map(err: sqlx::Error) -> StoreError {
     }
 }
 
+/// A database's error code, as either driver reports it, to a store error.
+/// SQLite: 5 busy, 6 locked, 517 busy snapshot, 26 not a database, 10 I/O,
+/// 13 disk full, 14 cannot open (extended codes keep the primary code in
+/// their low byte); Postgres (always five characters): 40001 serialization,
+/// 40P01 deadlock, 57P01 admin shutdown, 08xxx connection problems.
+fn by_code(code: &str, message: &str) -> StoreError {
+    let sqlite_primary = (code.len() < 5)
+        .then(|| code.parse::<i32>().ok())
+        .flatten()
+        .map(|c| c & 0xff);
+    if matches!(sqlite_primary, Some(5 | 6 | 10 | 13 | 14))
+        || matches!(code, "40001" | "40P01" | "57P01")
+        || code.starts_with("08")
+    {
+        StoreError::Unavailable(message.to_owned())
+    } else if sqlite_primary == Some(26) || message.contains("not a database") {
+        StoreError::NotAStore(message.to_owned())
+    } else {
+        StoreError::Backend(message.to_owned())
+    }
+}
+
 /// Maps a rusqlite error (the SQLite writer thread) the same way as [`map`].
 #[cfg(feature = "sqlite")]
 pub(crate) fn map_sqlite(err: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode;
     match &err {
         rusqlite::Error::SqliteFailure(e, message) => {
             let message = message.clone().unwrap_or_else(|| err.to_string());
-            match e.code {
-                ErrorCode::ConstraintViolation
-                    if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                        || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
-                {
-                    StoreError::Conflict(format!("unique constraint: {message}"))
-                }
-                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
-                    StoreError::Unavailable(message)
-                }
-                ErrorCode::NotADatabase => StoreError::NotAStore(message),
-                ErrorCode::CannotOpen | ErrorCode::SystemIoFailure | ErrorCode::DiskFull => {
-                    StoreError::Unavailable(message)
-                }
-                _ => StoreError::Backend(message),
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            {
+                StoreError::Conflict(format!("unique constraint: {message}"))
+            } else {
+                by_code(&e.extended_code.to_string(), &message)
             }
         }
         rusqlite::Error::FromSqlConversionFailure(..)

@@ -74,6 +74,7 @@ impl Cells {
             _ => Err(StoreError::Corrupt(format!("column {i} is not an integer"))),
         }
     }
+    #[cfg(feature = "sqlite")]
     pub(crate) fn int(&self, i: usize) -> Result<i64, StoreError> {
         self.opt_int(i)?
             .ok_or_else(|| StoreError::Corrupt(format!("column {i} is NULL")))

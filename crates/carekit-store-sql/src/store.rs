@@ -146,7 +146,6 @@ impl SqlStoreBuilder {
             .map_err(map)?;
         drop(probe);
         Ok(SqlStore {
-            backend: Backend::Sqlite,
             reader,
             writer: Writer::Sqlite(writer),
         })
@@ -206,9 +205,8 @@ impl SqlStoreBuilder {
             result?;
         }
         Ok(SqlStore {
-            backend: Backend::Postgres,
             reader: pool.clone(),
-            writer: Writer::Pool(pool),
+            writer: Writer::Postgres(pool),
         })
     }
 }
@@ -223,21 +221,17 @@ fn redact(url: &str) -> String {
     }
 }
 
+#[cfg(feature = "sqlite")]
 type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
-/// WAL: readers never block the writer; `synchronous = NORMAL` is durable
-/// across process crashes (only power loss can drop the last commits).
+/// Every SQLite connection's settings, readers' and the writer's.
+#[cfg(feature = "sqlite")]
 fn sqlite_pragmas(
     conn: &mut sqlx::AnyConnection,
     _meta: sqlx::pool::PoolConnectionMetadata,
 ) -> BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
-        for pragma in [
-            "PRAGMA journal_mode = WAL",
-            "PRAGMA synchronous = NORMAL",
-            "PRAGMA busy_timeout = 5000",
-            "PRAGMA foreign_keys = ON",
-        ] {
+        for pragma in crate::writer::PRAGMAS {
             sqlx::query(pragma).execute(&mut *conn).await?;
         }
         Ok(())
@@ -247,7 +241,6 @@ fn sqlite_pragmas(
 /// A durable store on SQLite or Postgres. Cheap to clone (pools inside).
 #[derive(Clone)]
 pub struct SqlStore {
-    backend: Backend,
     reader: AnyPool,
     writer: Writer,
 }
@@ -256,7 +249,7 @@ pub struct SqlStore {
 #[derive(Clone)]
 enum Writer {
     /// Postgres: any pooled connection, one transaction per commit.
-    Pool(AnyPool),
+    Postgres(AnyPool),
     /// SQLite: the writer thread, group commit.
     #[cfg(feature = "sqlite")]
     Sqlite(SqliteWriter),
@@ -265,7 +258,7 @@ enum Writer {
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlStore")
-            .field("backend", &self.backend)
+            .field("backend", &self.backend())
             .finish_non_exhaustive()
     }
 }
@@ -296,13 +289,17 @@ impl SqlStore {
 
     /// Which database this is.
     pub fn backend(&self) -> Backend {
-        self.backend
+        match &self.writer {
+            Writer::Postgres(_) => Backend::Postgres,
+            #[cfg(feature = "sqlite")]
+            Writer::Sqlite(_) => Backend::Sqlite,
+        }
     }
 
     /// Closes the connections.
     pub async fn close(&self) {
         match &self.writer {
-            Writer::Pool(pool) => pool.close().await,
+            Writer::Postgres(pool) => pool.close().await,
             #[cfg(feature = "sqlite")]
             Writer::Sqlite(writer) => writer.close().await,
         }
@@ -355,7 +352,7 @@ const CONVERSATION_COLUMNS: &str = "version, data";
 impl Store for SqlStore {
     async fn apply(&self, commit: Commit) -> Result<(), StoreError> {
         match &self.writer {
-            Writer::Pool(pool) => {
+            Writer::Postgres(pool) => {
                 let mut tx = pool.begin().await.map_err(map)?;
                 write::apply(&mut *tx, &commit).await?;
                 tx.commit().await.map_err(map)
@@ -575,7 +572,7 @@ impl Store for SqlStore {
 
     async fn claim_outbox(&self, claim: &Claim) -> Result<Vec<OutboxItem>, StoreError> {
         let mut items = match &self.writer {
-            Writer::Pool(pool) => {
+            Writer::Postgres(pool) => {
                 let rows = sqlx::query(
                     "WITH picked AS (SELECT id, state AS prev_state, lease_worker AS prev_worker, lease_until AS prev_until \
                      FROM outbox WHERE state IN ('queued', 'sending') AND (lease_until IS NULL OR lease_until <= $1) \
@@ -626,7 +623,7 @@ impl Store for SqlStore {
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<ConversationId>, StoreError> {
         let mut picked: Vec<(i64, ConversationId)> = match &self.writer {
-            Writer::Pool(pool) => {
+            Writer::Postgres(pool) => {
                 let rows = sqlx::query(
                     "WITH picked AS (SELECT id, next_deadline FROM conversations WHERE next_deadline IS NOT NULL \
                      AND next_deadline <= $1 AND (deadline_lease IS NULL OR deadline_lease <= $1) \

@@ -1,10 +1,9 @@
 //! The write path, once for both backends: a [`Commit`] applied inside a
-//! transaction the caller opened, and SQLite's claims (Postgres claims with
-//! `FOR UPDATE SKIP LOCKED` in one statement instead; see `store.rs`).
+//! transaction the caller opened.
 
 use crate::codec::{micros, opt_micros, to_json};
 use crate::exec::{Cells, Exec, Kind, Val};
-use carekit_core::store::{Claim, ConversationWrite, Lease, OutboxItem};
+use carekit_core::store::{ConversationWrite, Lease, OutboxItem};
 use carekit_core::{Commit, ConversationId, StoreError};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -268,69 +267,4 @@ pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
 pub(crate) fn parse_id<T: FromStr>(s: &str) -> Result<T, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("bad id `{s}`")))
-}
-
-/// SQLite: leases due outbox items to `claim.worker`. Runs on the single
-/// writer, so no other claim can interleave.
-pub(crate) async fn claim_outbox_serial<E: Exec>(
-    db: &mut E,
-    claim: &Claim,
-) -> Result<Vec<OutboxItem>, StoreError> {
-    let now = micros(claim.now);
-    let until = micros(claim.now + claim.lease);
-    let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
-    let mut shape = OUTBOX_SHAPE.to_vec();
-    shape.push(Kind::Text);
-    let rows = db
-        .fetch(
-            &format!(
-                "SELECT {OUTBOX_COLUMNS}, id FROM outbox WHERE state IN ('queued', 'sending') \
-                 AND (lease_until IS NULL OR lease_until <= $1) AND next_attempt_at <= $1 \
-                 ORDER BY next_attempt_at, created_at, id LIMIT $2"
-            ),
-            vec![now.into(), limit.into()],
-            &shape,
-        )
-        .await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        items.push(outbox_item(row)?);
-        db.execute(
-            "UPDATE outbox SET lease_worker = $1, lease_until = $2 WHERE id = $3",
-            vec![(&claim.worker).into(), until.into(), row.text(4)?.into()],
-        )
-        .await?;
-    }
-    Ok(items)
-}
-
-/// SQLite: leases conversations whose SLA deadline is due, earliest first
-/// (`(deadline, id)` pairs).
-pub(crate) async fn claim_due_serial<E: Exec>(
-    db: &mut E,
-    claim: &Claim,
-) -> Result<Vec<(i64, ConversationId)>, StoreError> {
-    let now = micros(claim.now);
-    let until = micros(claim.now + claim.lease);
-    let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
-    let rows = db
-        .fetch(
-            "SELECT next_deadline, id FROM conversations WHERE next_deadline IS NOT NULL \
-             AND next_deadline <= $1 AND (deadline_lease IS NULL OR deadline_lease <= $1) \
-             ORDER BY next_deadline, id LIMIT $2",
-            vec![now.into(), limit.into()],
-            &[Kind::Int, Kind::Text],
-        )
-        .await?;
-    let mut picked = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let id = row.text(1)?;
-        db.execute(
-            "UPDATE conversations SET deadline_lease = $1 WHERE id = $2",
-            vec![until.into(), (&id).into()],
-        )
-        .await?;
-        picked.push((row.int(0)?, parse_id(&id)?));
-    }
-    Ok(picked)
 }

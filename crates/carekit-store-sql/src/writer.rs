@@ -12,9 +12,11 @@
 //! version conflict) is rolled back alone and the rest of the batch commits.
 //! Nobody hears "done" before the `COMMIT` that made their job durable.
 
+use crate::codec::micros;
 use crate::error::map_sqlite;
-use crate::exec::Direct;
+use crate::exec::{Direct, Exec, Kind};
 use crate::write;
+use crate::write::{OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
 use carekit_core::store::{Claim, OutboxItem};
 use carekit_core::{Commit, ConversationId, StoreError};
 use std::path::PathBuf;
@@ -39,6 +41,16 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// The writer checkpoints itself only if the checkpointer falls this far
 /// behind (SQLite's default is 1,000 pages, which stalls commits under load).
 const AUTOCHECKPOINT_PAGES: u32 = 20_000;
+
+/// Every SQLite connection's settings. WAL: readers never block the writer;
+/// `synchronous = NORMAL` is durable across process crashes (only power loss
+/// can drop the last commits).
+pub(crate) const PRAGMAS: [&str; 4] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA foreign_keys = ON",
+];
 
 /// What the writer is asked to do.
 enum Work {
@@ -164,13 +176,12 @@ fn open(target: &Target) -> Result<rusqlite::Connection, StoreError> {
         ),
     }
     .map_err(map_sqlite)?;
-    if matches!(target, Target::File(_)) {
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-            .map_err(map_sqlite)?;
+    // An in-memory database keeps its memory journal whatever is asked.
+    for pragma in PRAGMAS {
+        conn.execute_batch(pragma).map_err(map_sqlite)?;
     }
     conn.execute_batch(&format!(
-        "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-         PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES};"
+        "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}"
     ))
     .map_err(map_sqlite)?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -268,10 +279,8 @@ fn run_job(conn: &rusqlite::Connection, work: &Work) -> Result<Done, StoreError>
     let mut db = Direct(conn);
     let result = match work {
         Work::Apply(commit) => now(write::apply(&mut db, commit)).map(|()| Done::Applied),
-        Work::ClaimOutbox(claim) => {
-            now(write::claim_outbox_serial(&mut db, claim)).map(Done::Outbox)
-        }
-        Work::ClaimDue(claim) => now(write::claim_due_serial(&mut db, claim)).map(Done::Due),
+        Work::ClaimOutbox(claim) => now(claim_outbox_serial(&mut db, claim)).map(Done::Outbox),
+        Work::ClaimDue(claim) => now(claim_due_serial(&mut db, claim)).map(Done::Due),
         Work::Close => Ok(Done::Closed),
     };
     let end = if result.is_ok() {
@@ -281,4 +290,70 @@ fn run_job(conn: &rusqlite::Connection, work: &Work) -> Result<Done, StoreError>
     };
     conn.execute_batch(end).map_err(map_sqlite)?;
     result
+}
+
+/// SQLite: leases due outbox items to `claim.worker`. Runs on this thread, so
+/// no other claim can interleave (Postgres claims with `FOR UPDATE SKIP
+/// LOCKED` in one statement instead; see `store.rs`).
+async fn claim_outbox_serial<E: Exec>(
+    db: &mut E,
+    claim: &Claim,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let now = micros(claim.now);
+    let until = micros(claim.now + claim.lease);
+    let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
+    let mut shape = OUTBOX_SHAPE.to_vec();
+    shape.push(Kind::Text);
+    let rows = db
+        .fetch(
+            &format!(
+                "SELECT {OUTBOX_COLUMNS}, id FROM outbox WHERE state IN ('queued', 'sending') \
+                 AND (lease_until IS NULL OR lease_until <= $1) AND next_attempt_at <= $1 \
+                 ORDER BY next_attempt_at, created_at, id LIMIT $2"
+            ),
+            vec![now.into(), limit.into()],
+            &shape,
+        )
+        .await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        items.push(write::outbox_item(row)?);
+        db.execute(
+            "UPDATE outbox SET lease_worker = $1, lease_until = $2 WHERE id = $3",
+            vec![(&claim.worker).into(), until.into(), row.text(4)?.into()],
+        )
+        .await?;
+    }
+    Ok(items)
+}
+
+/// SQLite: leases conversations whose SLA deadline is due, earliest first
+/// (`(deadline, id)` pairs).
+async fn claim_due_serial<E: Exec>(
+    db: &mut E,
+    claim: &Claim,
+) -> Result<Vec<(i64, ConversationId)>, StoreError> {
+    let now = micros(claim.now);
+    let until = micros(claim.now + claim.lease);
+    let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
+    let rows = db
+        .fetch(
+            "SELECT next_deadline, id FROM conversations WHERE next_deadline IS NOT NULL \
+             AND next_deadline <= $1 AND (deadline_lease IS NULL OR deadline_lease <= $1) \
+             ORDER BY next_deadline, id LIMIT $2",
+            vec![now.into(), limit.into()],
+            &[Kind::Int, Kind::Text],
+        )
+        .await?;
+    let mut picked = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id = row.text(1)?;
+        db.execute(
+            "UPDATE conversations SET deadline_lease = $1 WHERE id = $2",
+            vec![until.into(), (&id).into()],
+        )
+        .await?;
+        picked.push((row.int(0)?, parse_id(&id)?));
+    }
+    Ok(picked)
 }
