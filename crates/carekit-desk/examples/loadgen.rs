@@ -6,6 +6,7 @@
 //! target/release/examples/loadgen --rate 5000 --seconds 10            # load check
 //! target/release/examples/loadgen --rate 500 --seconds 600             # soak
 //! target/release/examples/loadgen --store postgres://postgres@127.0.0.1/test
+//! target/release/examples/loadgen --stale      # every tweet months old: all escalate
 //! ```
 //!
 //! The schedule is open-loop (request *i* is due at `i / rate`), and latency
@@ -30,6 +31,9 @@ struct Args {
     seconds: u64,
     store: Option<String>,
     max_in_flight: usize,
+    /// Stamp every tweet with one date months past, so each arrives already
+    /// past its first-response target and is escalated on arrival.
+    stale: bool,
 }
 
 fn args() -> Args {
@@ -38,9 +42,14 @@ fn args() -> Args {
         seconds: 10,
         store: None,
         max_in_flight: 1024,
+        stale: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
+        if k == "--stale" {
+            a.stale = true;
+            continue;
+        }
         let v = it.next().unwrap_or_default();
         match k.as_str() {
             "--rate" => a.rate = v.parse().expect("--rate N"),
@@ -55,6 +64,8 @@ fn args() -> Args {
 
 #[derive(Default)]
 struct Results {
+    /// CPU seconds the desk and this process spent during the phase.
+    cpu: (f64, f64),
     latencies_us: Vec<u64>,
     errors: std::collections::BTreeMap<String, u64>,
     visible_us: Vec<u64>,
@@ -72,20 +83,26 @@ fn sign(body: &[u8]) -> String {
     carekit_desk::sandbox::x_signature(SECRET, body)
 }
 
-fn tweet(i: u64) -> Vec<u8> {
+/// A mention from a new customer, signed. Live webhooks arrive moments
+/// after the tweet, so it is stamped with the time it is due to be sent;
+/// `stale` stamps it months past instead (every conversation then opens
+/// already breached).
+fn tweet(i: u64, at: chrono::DateTime<chrono::Utc>) -> (Vec<u8>, String) {
     let id = 1_800_000_000_000_000_000u64 + i;
     let user = 10_000_000 + i;
-    serde_json::to_vec(&serde_json::json!({
+    let body = serde_json::to_vec(&serde_json::json!({
         "for_user_id": BRAND,
         "tweet_create_events": [{
-            "created_at": "Mon Mar 02 09:00:00 +0000 2026",
+            "created_at": at.format("%a %b %d %H:%M:%S +0000 %Y").to_string(),
             "id_str": id.to_string(),
             "text": format!("@acme order {i} is late, again"),
             "user": { "id_str": user.to_string(), "name": "Load", "screen_name": format!("load{i}"), "followers_count": 10 },
-            "timestamp_ms": "1772442000000"
+            "timestamp_ms": at.timestamp_millis().to_string()
         }]
     }))
-    .unwrap()
+    .unwrap();
+    let signature = sign(&body);
+    (body, signature)
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -97,6 +114,25 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_owned(),
+    };
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which may hold spaces) start at state.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields
+        .get(11..13)
+        .map(|f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum())
+        .unwrap_or(f64::NAN);
+    ticks / 100.0
 }
 
 fn start_desk(store: &str, dir: &std::path::Path) -> (Child, String) {
@@ -148,17 +184,40 @@ async fn phase(
     pid: u32,
 ) -> (Results, f64, Vec<u64>) {
     let total = args.rate * args.seconds;
+    let offset = if webhooks { 0 } else { 1 << 40 };
+    // Bodies are built and signed before the clock starts, so that the
+    // load generator spends its CPU sending, not preparing.
+    let lead = Duration::from_millis(50);
+    let prepared = Instant::now();
+    let bodies: Vec<(Vec<u8>, String)> = if webhooks {
+        let stamp = chrono::Utc::now();
+        (0..total)
+            .map(|i| {
+                let at = if args.stale {
+                    chrono::DateTime::from_timestamp_millis(1_772_442_000_000).unwrap_or_default()
+                } else {
+                    stamp + lead + Duration::from_nanos(i * 1_000_000_000 / args.rate)
+                };
+                tweet(i + offset, at)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut bodies = bodies.into_iter();
+    let late = prepared.elapsed();
     let results = Arc::new(Mutex::new(Results::default()));
     let gate = Arc::new(Semaphore::new(args.max_in_flight));
-    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let start = tokio::time::Instant::now() + lead.saturating_sub(late);
     let mut tasks = tokio::task::JoinSet::new();
     let mut rss = Vec::new();
     let mut next_rss = Instant::now();
     let wall = Instant::now();
-    let offset = if webhooks { 0 } else { 1 << 40 };
+    let cpu_before = (cpu_seconds(Some(pid)), cpu_seconds(None));
     for i in 0..total {
         let due = start + Duration::from_nanos(i * 1_000_000_000 / args.rate);
         tokio::time::sleep_until(due).await;
+        let body = bodies.next();
         if Instant::now() >= next_rss {
             rss.extend(rss_kib(pid));
             next_rss = Instant::now() + Duration::from_secs(5);
@@ -179,10 +238,9 @@ async fn phase(
         tasks.spawn(async move {
             let _permit = permit;
             let n = i + offset;
-            let response = if webhooks {
-                let body = tweet(n);
+            let response = if let Some((body, signature)) = body {
                 http.post(format!("{base}/webhooks/twitter"))
-                    .header("x-twitter-webhooks-signature", sign(&body))
+                    .header("x-twitter-webhooks-signature", signature)
                     .header("content-type", "application/json")
                     .body(body)
                     .send()
@@ -232,8 +290,13 @@ async fn phase(
     }
     while tasks.join_next().await.is_some() {}
     let elapsed = wall.elapsed().as_secs_f64();
+    let cpu = (
+        cpu_seconds(Some(pid)) - cpu_before.0,
+        cpu_seconds(None) - cpu_before.1,
+    );
     rss.extend(rss_kib(pid));
     let mut r = Arc::try_unwrap(results).ok().unwrap().into_inner();
+    r.cpu = cpu;
     r.latencies_us.sort_unstable();
     r.visible_us.sort_unstable();
     (r, elapsed, rss)
@@ -249,6 +312,14 @@ fn print(name: &str, r: &Results, elapsed: f64, total: u64) {
         pct(&r.latencies_us, 90.0),
         pct(&r.latencies_us, 99.0),
         pct(&r.latencies_us, 100.0),
+    );
+    let sent = total as f64;
+    println!(
+        "          CPU per request: desk {:.0} µs, load generator {:.0} µs ({:.0}% and {:.0}% of one core)",
+        r.cpu.0 / sent * 1e6,
+        r.cpu.1 / sent * 1e6,
+        r.cpu.0 / elapsed * 100.0,
+        r.cpu.1 / elapsed * 100.0
     );
     for (e, n) in &r.errors {
         println!("          error {n} × {e}");
@@ -285,7 +356,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     println!(
-        "desk pid {pid} on {base}, store {}, {} req/s for {} s, open loop, ≤{} in flight",
+        "desk pid {pid} on {base}, store {}, {} req/s for {} s, open loop, ≤{} in flight, {} tweets",
         if args.store.is_some() {
             "postgres"
         } else {
@@ -293,7 +364,8 @@ async fn main() {
         },
         args.rate,
         args.seconds,
-        args.max_in_flight
+        args.max_in_flight,
+        if args.stale { "stale" } else { "fresh" }
     );
     let total = args.rate * args.seconds;
     let (base_r, base_t, _) = phase(&http, &base, &args, false, pid).await;

@@ -74,7 +74,6 @@ impl Cells {
             _ => Err(StoreError::Corrupt(format!("column {i} is not an integer"))),
         }
     }
-    #[cfg(feature = "sqlite")]
     pub(crate) fn int(&self, i: usize) -> Result<i64, StoreError> {
         self.opt_int(i)?
             .ok_or_else(|| StoreError::Corrupt(format!("column {i} is NULL")))
@@ -150,13 +149,28 @@ pub(crate) fn cells(row: &sqlx::any::AnyRow, shape: &[Kind]) -> Result<Cells, St
 }
 
 #[cfg(feature = "sqlite")]
-pub(crate) use self::sqlite::Direct;
+pub(crate) use self::sqlite::{Direct, now};
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use super::{Cells, Exec, Kind, Val};
     use crate::error::map_sqlite;
     use carekit_core::StoreError;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    /// Polls a future over [`Direct`] to its end: rusqlite calls block and
+    /// return, so such a future is ready on its first poll.
+    pub(crate) fn now<T>(future: impl Future<Output = T>) -> T {
+        let mut future = pin!(future);
+        match future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(value) => value,
+            Poll::Pending => unreachable!("a rusqlite statement never waits"),
+        }
+    }
 
     /// rusqlite behind [`Exec`]: every call finishes before it returns, so
     /// the futures are ready on their first poll (see `writer::now`).
@@ -170,12 +184,19 @@ mod sqlite {
         ) -> Result<rusqlite::CachedStatement<'_>, StoreError> {
             let mut statement = self.0.prepare_cached(sql).map_err(map_sqlite)?;
             for (i, p) in params.into_iter().enumerate() {
-                let name = format!("${}", i + 1);
-                let Some(index) = statement.parameter_index(&name).map_err(map_sqlite)? else {
+                // SQLite numbers `$N` parameters in order of first use;
+                // carekit's statements use them in order, which is checked
+                // here rather than looked up by name on every bind.
+                let index = i + 1;
+                let named = statement
+                    .parameter_name(index)
+                    .and_then(|name| name.strip_prefix('$'))
+                    .and_then(|n| n.parse::<usize>().ok());
+                if named != Some(index) {
                     return Err(StoreError::Backend(format!(
-                        "statement has no parameter {name}: {sql}"
+                        "parameter {index} is not ${index}: {sql}"
                     )));
-                };
+                }
                 match p {
                     Val::Text(t) => statement.raw_bind_parameter(index, t),
                     Val::Int(n) => statement.raw_bind_parameter(index, n),

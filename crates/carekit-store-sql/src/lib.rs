@@ -2,13 +2,14 @@
 //!
 //! Durable [`Store`](carekit_core::Store)s: **SQLite** in a file, the
 //! embedded default that needs no server, and **Postgres** for many workers
-//! sharing one outbox. Reads and Postgres writes go through sqlx's `Any`
-//! driver with runtime queries (no database needed at compile time). SQLite
-//! writes go through one dedicated thread that owns the only write
+//! sharing one outbox. Postgres reads and writes go through sqlx's `Any`
+//! driver with runtime queries (no database needed at compile time). On
+//! SQLite, writes go through one dedicated thread that owns the only write
 //! connection (rusqlite) and commits the writes that are waiting together,
-//! each in its own savepoint (group commit). The write path itself is one
-//! piece of code for both backends; the places where the backends differ
-//! (claims with `FOR UPDATE SKIP LOCKED`, SQLite's pragmas and
+//! each in its own savepoint (group commit); reads run inline on reader
+//! connections on the caller's thread. The read and write paths are each
+//! one piece of code for both backends; the places where the backends
+//! differ (claims with `FOR UPDATE SKIP LOCKED`, SQLite's pragmas and
 //! checkpointing) are explicit.
 //!
 //! ```no_run
@@ -27,6 +28,9 @@
 mod codec;
 mod error;
 mod exec;
+mod read;
+#[cfg(feature = "sqlite")]
+mod readers;
 mod schema;
 mod store;
 mod write;

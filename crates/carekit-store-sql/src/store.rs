@@ -1,21 +1,28 @@
 //! The `Store` implementation.
 
-use crate::codec::{from_json, micros};
+use crate::codec::micros;
 use crate::error::map;
+#[cfg(feature = "sqlite")]
+use crate::exec::Direct;
 use crate::exec::cells;
+use crate::read;
+#[cfg(feature = "sqlite")]
+use crate::readers::SqliteReaders;
 use crate::schema;
-use crate::write::{self, OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
+use crate::write::{self, OUTBOX_SHAPE, parse_id};
 #[cfg(feature = "sqlite")]
 use crate::writer::{SqliteWriter, Target};
 use async_trait::async_trait;
 use carekit_core::store::{Claim, ConsentRecord, ConversationFilter, MessageLocation, OutboxItem};
 use carekit_core::{
     AuditEntry, ChannelKind, Commit, ConversationId, ConversationRecord, Customer, CustomerId,
-    DeliveryState, Message, MessageId, Store, StoreError, ThreadKey,
+    DeliveryState, MessageId, Store, StoreError, ThreadKey,
 };
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, ConnectOptions, Row};
 use std::str::FromStr;
+#[cfg(feature = "sqlite")]
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database is behind a [`SqlStore`].
@@ -38,7 +45,8 @@ pub struct SqlStoreBuilder {
 }
 
 impl SqlStoreBuilder {
-    /// At most this many connections (readers on SQLite; all on Postgres). Default 8.
+    /// At most this many connections on Postgres; on SQLite, at most this
+    /// many idle reader connections kept (more open while reads overlap). Default 8.
     pub fn max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
         self
@@ -135,18 +143,12 @@ impl SqlStoreBuilder {
             }
         };
         // All writes go through one thread with its own connection (see
-        // `writer`); the pool below only reads.
+        // `writer`); reads run inline on reader connections (see `readers`).
         let writer = SqliteWriter::start(&target)?;
-        let reader = AnyPoolOptions::new()
-            .max_connections(self.max_connections)
-            .acquire_timeout(self.acquire_timeout)
-            .after_connect(sqlite_pragmas)
-            .connect_with(options)
-            .await
-            .map_err(map)?;
+        let readers = SqliteReaders::open(&target, self.max_connections as usize)?;
         drop(probe);
         Ok(SqlStore {
-            reader,
+            reader: Reader::Sqlite(readers),
             writer: Writer::Sqlite(writer),
         })
     }
@@ -205,7 +207,7 @@ impl SqlStoreBuilder {
             result?;
         }
         Ok(SqlStore {
-            reader: pool.clone(),
+            reader: Reader::Pool(pool.clone()),
             writer: Writer::Postgres(pool),
         })
     }
@@ -221,28 +223,50 @@ fn redact(url: &str) -> String {
     }
 }
 
-#[cfg(feature = "sqlite")]
-type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
-
-/// Every SQLite connection's settings, readers' and the writer's.
-#[cfg(feature = "sqlite")]
-fn sqlite_pragmas(
-    conn: &mut sqlx::AnyConnection,
-    _meta: sqlx::pool::PoolConnectionMetadata,
-) -> BoxFuture<'_, Result<(), sqlx::Error>> {
-    Box::pin(async move {
-        for pragma in crate::writer::PRAGMAS {
-            sqlx::query(pragma).execute(&mut *conn).await?;
-        }
-        Ok(())
-    })
-}
-
 /// A durable store on SQLite or Postgres. Cheap to clone (pools inside).
 #[derive(Clone)]
 pub struct SqlStore {
-    reader: AnyPool,
+    reader: Reader,
     writer: Writer,
+}
+
+/// Where reads go.
+#[derive(Clone)]
+enum Reader {
+    /// Postgres: any pooled connection.
+    Pool(AnyPool),
+    /// SQLite: a reader connection, inline.
+    #[cfg(feature = "sqlite")]
+    Sqlite(Arc<SqliteReaders>),
+}
+
+/// Runs a function of `read` on the store's readers: `read!(store,
+/// f(args))` inline, `read!(store, blocking f(args))` off the async workers
+/// on SQLite (for reads that may return many rows).
+macro_rules! read {
+    ($store:expr, blocking $f:ident ( $($arg:expr),* )) => {
+        match &$store.reader {
+            #[cfg(feature = "sqlite")]
+            Reader::Sqlite(readers) => {
+                readers
+                    .blocking(async move |db: &mut Direct<'_>| read::$f(db, $($arg),*).await)
+                    .await
+            }
+            _ => read!($store, $f($($arg),*)),
+        }
+    };
+    ($store:expr, $f:ident ( $($arg:expr),* )) => {
+        match &$store.reader {
+            Reader::Pool(pool) => {
+                let mut conn = pool.acquire().await.map_err(map)?;
+                read::$f(&mut *conn, $($arg),*).await
+            }
+            #[cfg(feature = "sqlite")]
+            Reader::Sqlite(readers) => {
+                readers.with(async |db: &mut Direct<'_>| read::$f(db, $($arg),*).await)
+            }
+        }
+    };
 }
 
 /// Where writes go.
@@ -303,37 +327,11 @@ impl SqlStore {
             #[cfg(feature = "sqlite")]
             Writer::Sqlite(writer) => writer.close().await,
         }
-        self.reader.close().await;
-    }
-
-    async fn load_customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
-        let row = sqlx::query("SELECT data FROM customers WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map)?;
-        row.map(|r| from_json::<Customer>(&text(&r, 0)?, "customer"))
-            .transpose()
-    }
-
-    async fn full(&self, row: &AnyRow) -> Result<ConversationRecord, StoreError> {
-        let version: i64 = row.try_get(0).map_err(map)?;
-        let mut record: ConversationRecord = from_json(&text(row, 1)?, "conversation")?;
-        record.version = u64::try_from(version).unwrap_or_default();
-        if let Some(customer) = self.load_customer(&record.customer.id.to_string()).await? {
-            record.customer = customer;
+        match &self.reader {
+            Reader::Pool(pool) => pool.close().await,
+            #[cfg(feature = "sqlite")]
+            Reader::Sqlite(readers) => readers.close(),
         }
-        let rows =
-            sqlx::query("SELECT data FROM messages WHERE conversation_id = $1 ORDER BY at, id")
-                .bind(record.id.to_string())
-                .fetch_all(&self.reader)
-                .await
-                .map_err(map)?;
-        record.messages = rows
-            .iter()
-            .map(|r| from_json::<Message>(&text(r, 0)?, "message"))
-            .collect::<Result<_, _>>()?;
-        Ok(record)
     }
 }
 
@@ -345,8 +343,6 @@ fn text(row: &AnyRow, index: usize) -> Result<String, StoreError> {
 fn outbox_from_row(row: &AnyRow) -> Result<OutboxItem, StoreError> {
     write::outbox_item(&cells(row, OUTBOX_SHAPE)?)
 }
-
-const CONVERSATION_COLUMNS: &str = "version, data";
 
 #[async_trait]
 impl Store for SqlStore {
@@ -363,13 +359,7 @@ impl Store for SqlStore {
     }
 
     async fn seen(&self, channel: ChannelKind, external_id: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 FROM dedupe WHERE channel = $1 AND external_id = $2")
-            .bind(channel.as_str())
-            .bind(external_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map)?;
-        Ok(row.is_some())
+        read!(self, seen(channel, external_id))
     }
 
     async fn customer_by_identity(
@@ -377,21 +367,12 @@ impl Store for SqlStore {
         channel: ChannelKind,
         handle: &str,
     ) -> Result<Option<Customer>, StoreError> {
-        let row =
-            sqlx::query("SELECT customer_id FROM identities WHERE channel = $1 AND handle = $2")
-                .bind(channel.as_str())
-                .bind(handle)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(map)?;
-        match row {
-            Some(row) => self.load_customer(&text(&row, 0)?).await,
-            None => Ok(None),
-        }
+        read!(self, customer_by_identity(channel, handle))
     }
 
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
-        self.load_customer(&id.to_string()).await
+        let id = id.to_string();
+        read!(self, customer(&id))
     }
 
     async fn locate_message(
@@ -399,19 +380,7 @@ impl Store for SqlStore {
         channel: ChannelKind,
         external_id: &str,
     ) -> Result<Option<MessageLocation>, StoreError> {
-        let row = sqlx::query("SELECT conversation_id, message_id FROM message_index WHERE channel = $1 AND external_id = $2")
-            .bind(channel.as_str())
-            .bind(external_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map)?;
-        row.map(|r| {
-            Ok(MessageLocation {
-                conversation_id: parse_id(&text(&r, 0)?)?,
-                message_id: parse_id(&text(&r, 1)?)?,
-            })
-        })
-        .transpose()
+        read!(self, locate_message(channel, external_id))
     }
 
     async fn conversation_by_thread(
@@ -420,17 +389,7 @@ impl Store for SqlStore {
         account: &str,
         key: &ThreadKey,
     ) -> Result<Option<ConversationId>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id FROM conversations WHERE channel = $1 AND account = $2 AND thread_key = $3 \
-             ORDER BY opened_at DESC, id DESC LIMIT 1",
-        )
-        .bind(channel.as_str())
-        .bind(account)
-        .bind(key.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(map)?;
-        row.map(|r| parse_id(&text(&r, 0)?)).transpose()
+        read!(self, conversation_by_thread(channel, account, key))
     }
 
     async fn awaiting_handoff(
@@ -438,102 +397,26 @@ impl Store for SqlStore {
         customer: CustomerId,
         channel: ChannelKind,
     ) -> Result<Option<ConversationId>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id FROM conversations WHERE customer_id = $1 AND channel = $2 AND awaiting = 1 \
-             AND status IN ('open', 'pending', 'snoozed') ORDER BY opened_at DESC, id DESC LIMIT 1",
-        )
-        .bind(customer.to_string())
-        .bind(channel.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(map)?;
-        row.map(|r| parse_id(&text(&r, 0)?)).transpose()
+        read!(self, awaiting_handoff(customer, channel))
     }
 
     async fn conversation(
         &self,
         id: ConversationId,
     ) -> Result<Option<ConversationRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(map)?;
-        match row {
-            Some(row) => Ok(Some(self.full(&row).await?)),
-            None => Ok(None),
-        }
+        read!(self, conversation(id))
     }
 
     async fn list_conversations(
         &self,
         filter: &ConversationFilter,
     ) -> Result<Vec<ConversationRecord>, StoreError> {
-        let mut sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE 1 = 1");
-        let mut texts: Vec<String> = Vec::new();
-        let mut numbers: Vec<i64> = Vec::new();
-        let mut order: Vec<bool> = Vec::new(); // true = text parameter
-        let mut param = |sql: &mut String, clause: &str, is_text: bool| {
-            let n = order.len() + 1;
-            sql.push_str(&clause.replace('?', &format!("${n}")));
-            order.push(is_text);
-        };
-        if let Some(status) = &filter.status {
-            param(&mut sql, " AND status = ?", true);
-            texts.push(status.clone());
-        }
-        if let Some(channel) = filter.channel {
-            param(&mut sql, " AND channel = ?", true);
-            texts.push(channel.as_str().to_owned());
-        }
-        if let Some(priority) = filter.priority {
-            param(&mut sql, " AND priority = ?", true);
-            texts.push(priority.as_str().to_owned());
-        }
-        if let Some(customer) = filter.customer {
-            param(&mut sql, " AND customer_id = ?", true);
-            texts.push(customer.to_string());
-        }
-        if let Some(from) = filter.opened_from {
-            param(&mut sql, " AND opened_at >= ?", false);
-            numbers.push(micros(from));
-        }
-        if let Some(to) = filter.opened_to {
-            param(&mut sql, " AND opened_at < ?", false);
-            numbers.push(micros(to));
-        }
-        sql.push_str(" ORDER BY opened_at DESC, id DESC");
-        if let Some(limit) = filter.limit {
-            sql.push_str(&format!(" LIMIT {}", limit.min(i64::MAX as usize)));
-        }
-        let mut query = sqlx::query(&sql);
-        let (mut t, mut n) = (texts.into_iter(), numbers.into_iter());
-        for is_text in order {
-            query = if is_text {
-                query.bind(t.next())
-            } else {
-                query.bind(n.next())
-            };
-        }
-        let rows = query.fetch_all(&self.reader).await.map_err(map)?;
-        let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
-            records.push(self.full(row).await?);
-        }
-        Ok(records)
+        let filter = filter.clone();
+        read!(self, blocking list_conversations(&filter))
     }
 
     async fn audit_trail(&self, id: ConversationId) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = sqlx::query("SELECT data FROM audit WHERE conversation_id = $1 ORDER BY at, id")
-            .bind(id.to_string())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(map)?;
-        rows.iter()
-            .map(|r| from_json(&text(r, 0)?, "audit entry"))
-            .collect()
+        read!(self, audit_trail(id))
     }
 
     async fn consent(
@@ -541,33 +424,15 @@ impl Store for SqlStore {
         channel: ChannelKind,
         handle: &str,
     ) -> Result<Option<ConsentRecord>, StoreError> {
-        let row = sqlx::query("SELECT data FROM consent WHERE channel = $1 AND handle = $2")
-            .bind(channel.as_str())
-            .bind(handle)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map)?;
-        row.map(|r| from_json(&text(&r, 0)?, "consent")).transpose()
+        read!(self, consent(channel, handle))
     }
 
     async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT value FROM cursors WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(map)?;
-        row.map(|r| text(&r, 0)).transpose()
+        read!(self, cursor(name))
     }
 
     async fn outbox_item(&self, id: MessageId) -> Result<Option<OutboxItem>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"
-        ))
-        .bind(id.to_string())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(map)?;
-        row.map(|r| outbox_from_row(&r)).transpose()
+        read!(self, outbox_item(id))
     }
 
     async fn claim_outbox(&self, claim: &Claim) -> Result<Vec<OutboxItem>, StoreError> {
@@ -603,22 +468,8 @@ impl Store for SqlStore {
         states: &[DeliveryState],
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
-        if states.is_empty() {
-            return Ok(Vec::new());
-        }
-        let list = states
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = sqlx::query(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state IN ({list}) ORDER BY created_at, id LIMIT $1"
-        ))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(map)?;
-        rows.iter().map(outbox_from_row).collect()
+        let states = states.to_vec();
+        read!(self, blocking outbox_in_states(&states, limit))
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<ConversationId>, StoreError> {

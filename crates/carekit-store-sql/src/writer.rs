@@ -14,16 +14,14 @@
 
 use crate::codec::micros;
 use crate::error::map_sqlite;
-use crate::exec::{Direct, Exec, Kind};
+use crate::exec::{Direct, Exec, Kind, now};
 use crate::write;
 use crate::write::{OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
 use carekit_core::store::{Claim, OutboxItem};
 use carekit_core::{Commit, ConversationId, StoreError};
 use std::path::PathBuf;
-use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -37,10 +35,14 @@ const QUEUE: usize = 8192;
 /// waits.
 const LINGER: Duration = Duration::from_micros(500);
 /// How often the checkpointer copies the WAL back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
-/// The writer checkpoints itself only if the checkpointer falls this far
-/// behind (SQLite's default is 1,000 pages, which stalls commits under load).
-const AUTOCHECKPOINT_PAGES: u32 = 20_000;
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// The writer checkpoints itself when the WAL reaches this many pages
+/// (64 MB). Under steady writes the checkpointer never quite reaches the
+/// WAL's end, and only a checkpoint on the writer's own connection lets
+/// SQLite start the WAL over; that costs two `fsync`s on the commit path, so
+/// it should be rare (SQLite's default, 1,000 pages, stalled commits several
+/// times a second under load).
+const AUTOCHECKPOINT_PAGES: u32 = 16_000;
 
 /// Every SQLite connection's settings. WAL: readers never block the writer;
 /// `synchronous = NORMAL` is durable across process crashes (only power loss
@@ -92,7 +94,7 @@ pub(crate) struct SqliteWriter {
 impl SqliteWriter {
     /// Opens the write connection and starts the thread.
     pub(crate) fn start(target: &Target) -> Result<Self, StoreError> {
-        let conn = open(target)?;
+        let conn = open_writer(target)?;
         let (jobs, queue) = flume::bounded(QUEUE);
         let written = Arc::new(AtomicBool::new(false));
         if let Target::File(_) = target {
@@ -162,7 +164,8 @@ fn mismatch() -> StoreError {
     StoreError::Backend("the SQLite writer answered a different request".into())
 }
 
-fn open(target: &Target) -> Result<rusqlite::Connection, StoreError> {
+/// A connection to `target` with every connection's settings.
+pub(crate) fn open(target: &Target) -> Result<rusqlite::Connection, StoreError> {
     use rusqlite::OpenFlags;
     let base = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -180,24 +183,21 @@ fn open(target: &Target) -> Result<rusqlite::Connection, StoreError> {
     for pragma in PRAGMAS {
         conn.execute_batch(pragma).map_err(map_sqlite)?;
     }
-    conn.execute_batch(&format!(
-        "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}"
-    ))
-    .map_err(map_sqlite)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 
-/// Polls a future that never waits (rusqlite calls block and return).
-fn now<T>(future: impl Future<Output = T>) -> T {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(value) => value,
-        Poll::Pending => unreachable!("a rusqlite statement never waits"),
-    }
+/// The write connection: [`open`], plus what only the writer needs.
+fn open_writer(target: &Target) -> Result<rusqlite::Connection, StoreError> {
+    let conn = open(target)?;
+    // Each job's savepoint keeps the pages it changes in a sub-journal;
+    // on disk (the default) that is a temporary file written and deleted
+    // for every batch, many times the WAL's own bytes.
+    conn.execute_batch(&format!(
+        "PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}; PRAGMA temp_store = MEMORY"
+    ))
+    .map_err(map_sqlite)?;
+    Ok(conn)
 }
 
 /// Copies committed WAL pages into the database file off the commit path,
@@ -274,8 +274,16 @@ fn commit_batch(conn: &rusqlite::Connection, batch: Vec<Job>) {
     }
 }
 
+/// Runs one of the writer's own statements (prepared once, kept).
+fn control(conn: &rusqlite::Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(drop)
+        .map_err(map_sqlite)
+}
+
 fn run_job(conn: &rusqlite::Connection, work: &Work) -> Result<Done, StoreError> {
-    conn.execute_batch("SAVEPOINT job").map_err(map_sqlite)?;
+    control(conn, "SAVEPOINT job")?;
     let mut db = Direct(conn);
     let result = match work {
         Work::Apply(commit) => now(write::apply(&mut db, commit)).map(|()| Done::Applied),
@@ -283,12 +291,10 @@ fn run_job(conn: &rusqlite::Connection, work: &Work) -> Result<Done, StoreError>
         Work::ClaimDue(claim) => now(claim_due_serial(&mut db, claim)).map(Done::Due),
         Work::Close => Ok(Done::Closed),
     };
-    let end = if result.is_ok() {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
-    conn.execute_batch(end).map_err(map_sqlite)?;
+    if result.is_err() {
+        control(conn, "ROLLBACK TO job")?;
+    }
+    control(conn, "RELEASE job")?;
     result
 }
 

@@ -705,7 +705,7 @@ impl Desk {
 /// thread (or, without a thread, one author) take turns.
 pub(crate) struct Stripes(Vec<tokio::sync::Mutex<()>>);
 
-const STRIPES: usize = 64;
+const STRIPES: usize = 1024;
 
 impl Default for Stripes {
     fn default() -> Self {

@@ -1,0 +1,301 @@
+//! The read path, once for both backends: each read is a function over
+//! [`Exec`], run on a pooled sqlx connection (Postgres) or inline on a
+//! SQLite reader connection (see `readers`).
+
+use crate::codec::{from_json, micros};
+use crate::exec::{Exec, Kind, Val};
+use crate::write::{self, OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
+use carekit_core::store::{ConsentRecord, ConversationFilter, MessageLocation, OutboxItem};
+use carekit_core::{
+    AuditEntry, ChannelKind, ConversationId, ConversationRecord, Customer, CustomerId,
+    DeliveryState, MessageId, StoreError, ThreadKey,
+};
+
+/// The first row's first column as text, if there is a row.
+async fn first_text<E: Exec>(
+    db: &mut E,
+    sql: &str,
+    params: Vec<Val>,
+) -> Result<Option<String>, StoreError> {
+    match db.fetch(sql, params, &[Kind::Text]).await?.first() {
+        Some(row) => Ok(Some(row.text(0)?)),
+        None => Ok(None),
+    }
+}
+
+/// Every row's first column decoded from JSON.
+async fn all_json<E: Exec, T: serde::de::DeserializeOwned>(
+    db: &mut E,
+    sql: &str,
+    params: Vec<Val>,
+    what: &str,
+) -> Result<Vec<T>, StoreError> {
+    db.fetch(sql, params, &[Kind::Text])
+        .await?
+        .iter()
+        .map(|row| from_json(&row.text(0)?, what))
+        .collect()
+}
+
+pub(crate) async fn seen<E: Exec>(
+    db: &mut E,
+    channel: ChannelKind,
+    external_id: &str,
+) -> Result<bool, StoreError> {
+    let rows = db
+        .fetch(
+            "SELECT 1 FROM dedupe WHERE channel = $1 AND external_id = $2",
+            vec![channel.as_str().into(), external_id.into()],
+            &[Kind::Int],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+pub(crate) async fn customer<E: Exec>(
+    db: &mut E,
+    id: &str,
+) -> Result<Option<Customer>, StoreError> {
+    first_text(
+        db,
+        "SELECT data FROM customers WHERE id = $1",
+        vec![id.into()],
+    )
+    .await?
+    .map(|data| from_json(&data, "customer"))
+    .transpose()
+}
+
+pub(crate) async fn customer_by_identity<E: Exec>(
+    db: &mut E,
+    channel: ChannelKind,
+    handle: &str,
+) -> Result<Option<Customer>, StoreError> {
+    // One statement, so that an identity and its customer come from the
+    // same snapshot.
+    first_text(
+        db,
+        "SELECT c.data FROM identities i JOIN customers c ON c.id = i.customer_id \
+         WHERE i.channel = $1 AND i.handle = $2",
+        vec![channel.as_str().into(), handle.into()],
+    )
+    .await?
+    .map(|data| from_json(&data, "customer"))
+    .transpose()
+}
+
+pub(crate) async fn locate_message<E: Exec>(
+    db: &mut E,
+    channel: ChannelKind,
+    external_id: &str,
+) -> Result<Option<MessageLocation>, StoreError> {
+    let rows = db
+        .fetch(
+            "SELECT conversation_id, message_id FROM message_index WHERE channel = $1 AND external_id = $2",
+            vec![channel.as_str().into(), external_id.into()],
+            &[Kind::Text, Kind::Text],
+        )
+        .await?;
+    rows.first()
+        .map(|row| {
+            Ok(MessageLocation {
+                conversation_id: parse_id(&row.text(0)?)?,
+                message_id: parse_id(&row.text(1)?)?,
+            })
+        })
+        .transpose()
+}
+
+pub(crate) async fn conversation_by_thread<E: Exec>(
+    db: &mut E,
+    channel: ChannelKind,
+    account: &str,
+    key: &ThreadKey,
+) -> Result<Option<ConversationId>, StoreError> {
+    first_text(
+        db,
+        "SELECT id FROM conversations WHERE channel = $1 AND account = $2 AND thread_key = $3 \
+         ORDER BY opened_at DESC, id DESC LIMIT 1",
+        vec![channel.as_str().into(), account.into(), key.as_str().into()],
+    )
+    .await?
+    .map(|id| parse_id(&id))
+    .transpose()
+}
+
+pub(crate) async fn awaiting_handoff<E: Exec>(
+    db: &mut E,
+    customer: CustomerId,
+    channel: ChannelKind,
+) -> Result<Option<ConversationId>, StoreError> {
+    first_text(
+        db,
+        "SELECT id FROM conversations WHERE customer_id = $1 AND channel = $2 AND awaiting = 1 \
+         AND status IN ('open', 'pending', 'snoozed') ORDER BY opened_at DESC, id DESC LIMIT 1",
+        vec![customer.to_string().into(), channel.as_str().into()],
+    )
+    .await?
+    .map(|id| parse_id(&id))
+    .transpose()
+}
+
+const CONVERSATION_COLUMNS: &str = "version, data";
+const CONVERSATION_SHAPE: &[Kind] = &[Kind::Int, Kind::Text];
+
+/// A conversation row made whole: its customer and messages.
+async fn full<E: Exec>(
+    db: &mut E,
+    version: i64,
+    data: &str,
+) -> Result<ConversationRecord, StoreError> {
+    let mut record: ConversationRecord = from_json(data, "conversation")?;
+    record.version = u64::try_from(version).unwrap_or_default();
+    if let Some(customer) = customer(db, &record.customer.id.to_string()).await? {
+        record.customer = customer;
+    }
+    record.messages = all_json(
+        db,
+        "SELECT data FROM messages WHERE conversation_id = $1 ORDER BY at, id",
+        vec![record.id.to_string().into()],
+        "message",
+    )
+    .await?;
+    Ok(record)
+}
+
+pub(crate) async fn conversation<E: Exec>(
+    db: &mut E,
+    id: ConversationId,
+) -> Result<Option<ConversationRecord>, StoreError> {
+    let rows = db
+        .fetch(
+            &format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1"),
+            vec![id.to_string().into()],
+            CONVERSATION_SHAPE,
+        )
+        .await?;
+    match rows.first() {
+        Some(row) => Ok(Some(full(db, row.int(0)?, &row.text(1)?).await?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn list_conversations<E: Exec>(
+    db: &mut E,
+    filter: &ConversationFilter,
+) -> Result<Vec<ConversationRecord>, StoreError> {
+    let mut sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE 1 = 1");
+    let mut params: Vec<Val> = Vec::new();
+    let mut clause = |sql: &mut String, text: &str, value: Val| {
+        params.push(value);
+        sql.push_str(&text.replace('?', &format!("${}", params.len())));
+    };
+    if let Some(status) = &filter.status {
+        clause(&mut sql, " AND status = ?", status.into());
+    }
+    if let Some(channel) = filter.channel {
+        clause(&mut sql, " AND channel = ?", channel.as_str().into());
+    }
+    if let Some(priority) = filter.priority {
+        clause(&mut sql, " AND priority = ?", priority.as_str().into());
+    }
+    if let Some(customer) = filter.customer {
+        clause(
+            &mut sql,
+            " AND customer_id = ?",
+            customer.to_string().into(),
+        );
+    }
+    if let Some(from) = filter.opened_from {
+        clause(&mut sql, " AND opened_at >= ?", micros(from).into());
+    }
+    if let Some(to) = filter.opened_to {
+        clause(&mut sql, " AND opened_at < ?", micros(to).into());
+    }
+    sql.push_str(" ORDER BY opened_at DESC, id DESC");
+    if let Some(limit) = filter.limit {
+        sql.push_str(&format!(" LIMIT {}", limit.min(i64::MAX as usize)));
+    }
+    let rows = db.fetch(&sql, params, CONVERSATION_SHAPE).await?;
+    let mut records = Vec::with_capacity(rows.len());
+    for row in &rows {
+        records.push(full(db, row.int(0)?, &row.text(1)?).await?);
+    }
+    Ok(records)
+}
+
+pub(crate) async fn audit_trail<E: Exec>(
+    db: &mut E,
+    id: ConversationId,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    all_json(
+        db,
+        "SELECT data FROM audit WHERE conversation_id = $1 ORDER BY at, id",
+        vec![id.to_string().into()],
+        "audit entry",
+    )
+    .await
+}
+
+pub(crate) async fn consent<E: Exec>(
+    db: &mut E,
+    channel: ChannelKind,
+    handle: &str,
+) -> Result<Option<ConsentRecord>, StoreError> {
+    first_text(
+        db,
+        "SELECT data FROM consent WHERE channel = $1 AND handle = $2",
+        vec![channel.as_str().into(), handle.into()],
+    )
+    .await?
+    .map(|data| from_json(&data, "consent"))
+    .transpose()
+}
+
+pub(crate) async fn cursor<E: Exec>(db: &mut E, name: &str) -> Result<Option<String>, StoreError> {
+    first_text(
+        db,
+        "SELECT value FROM cursors WHERE name = $1",
+        vec![name.into()],
+    )
+    .await
+}
+
+pub(crate) async fn outbox_item<E: Exec>(
+    db: &mut E,
+    id: MessageId,
+) -> Result<Option<OutboxItem>, StoreError> {
+    let rows = db
+        .fetch(
+            &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"),
+            vec![id.to_string().into()],
+            OUTBOX_SHAPE,
+        )
+        .await?;
+    rows.first().map(write::outbox_item).transpose()
+}
+
+pub(crate) async fn outbox_in_states<E: Exec>(
+    db: &mut E,
+    states: &[DeliveryState],
+    limit: usize,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    if states.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = db
+        .fetch(
+            &format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE state IN ({list}) ORDER BY created_at, id LIMIT $1"
+            ),
+            vec![i64::try_from(limit).unwrap_or(i64::MAX).into()],
+            OUTBOX_SHAPE,
+        )
+        .await?;
+    rows.iter().map(write::outbox_item).collect()
+}

@@ -1,0 +1,77 @@
+//! SQLite's readers: connections a read runs on inline, on the caller's
+//! thread.
+//!
+//! A point read in a WAL database takes microseconds and never waits for
+//! the writer. Sending it to a driver thread and back (what an async SQLite
+//! driver does) cost more than the read: on two cores the thread switches
+//! of the four or five reads behind each ingested event outweighed the
+//! queries themselves. Reads that may return many rows run on tokio's
+//! blocking pool instead, so that a large listing never holds up a worker.
+
+use crate::exec::{Direct, now};
+use crate::writer::{Target, open};
+use carekit_core::StoreError;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// A small pool of read connections. A connection is taken for one read
+/// and put back; when none is idle another is opened, and at most `keep`
+/// are kept.
+#[derive(Debug)]
+pub(crate) struct SqliteReaders {
+    idle: Mutex<Vec<rusqlite::Connection>>,
+    target: Target,
+    keep: usize,
+}
+
+impl SqliteReaders {
+    /// Opens the first reader (so a file that cannot be read fails here).
+    pub(crate) fn open(target: &Target, keep: usize) -> Result<Arc<Self>, StoreError> {
+        let first = open(target)?;
+        Ok(Arc::new(Self {
+            idle: Mutex::new(vec![first]),
+            target: target.clone(),
+            keep: keep.max(1),
+        }))
+    }
+
+    /// Runs `read` on a reader connection, here and now.
+    pub(crate) fn with<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        F: AsyncFnOnce(&mut Direct<'_>) -> Result<T, StoreError>,
+    {
+        let idle = self.lock().pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open(&self.target)?,
+        };
+        let result = now(read(&mut Direct(&conn)));
+        let mut idle = self.lock();
+        if idle.len() < self.keep {
+            idle.push(conn);
+        }
+        result
+    }
+
+    /// Runs `read` on tokio's blocking pool: for reads that may return many
+    /// rows.
+    pub(crate) async fn blocking<T, F>(self: &Arc<Self>, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: AsyncFnOnce(&mut Direct<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = Arc::clone(self);
+        tokio::task::spawn_blocking(move || readers.with(read))
+            .await
+            .map_err(|e| StoreError::Backend(format!("SQLite read failed: {e}")))?
+    }
+
+    /// Closes the idle connections (readers in use close when put back).
+    pub(crate) fn close(&self) {
+        self.lock().clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<rusqlite::Connection>> {
+        // A read that panicked left the list itself intact.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
