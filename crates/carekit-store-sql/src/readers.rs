@@ -75,3 +75,78 @@ impl SqliteReaders {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{Exec, Kind};
+
+    fn readers(keep: usize) -> (tempfile::TempDir, Arc<SqliteReaders>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x')",
+        )
+        .unwrap();
+        let readers = SqliteReaders::open(&Target::File(path), keep).unwrap();
+        (dir, readers)
+    }
+
+    async fn value(db: &mut Direct<'_>) -> Result<String, StoreError> {
+        db.fetch("SELECT v FROM t", vec![], &[Kind::Text]).await?[0].text(0)
+    }
+
+    #[test]
+    fn overlapping_reads_open_more_and_keep_at_most_keep() {
+        let (_dir, readers) = readers(2);
+        let inner = readers.clone();
+        let seen = readers
+            .with(async |db: &mut Direct<'_>| {
+                let outer = value(db).await?;
+                // Two more reads while this one holds its connection.
+                let nested = inner.with(async |db: &mut Direct<'_>| {
+                    let middle = value(db).await?;
+                    let innermost = inner.with(async |db: &mut Direct<'_>| value(db).await)?;
+                    Ok(format!("{middle}{innermost}"))
+                })?;
+                Ok(format!("{outer}{nested}"))
+            })
+            .unwrap();
+        assert_eq!(seen, "xxx");
+        assert_eq!(readers.lock().len(), 2, "three were open; two are kept");
+    }
+
+    #[test]
+    fn a_failed_read_returns_its_error_and_its_connection() {
+        let (_dir, readers) = readers(4);
+        let err = readers
+            .with(async |db: &mut Direct<'_>| {
+                db.fetch("SELECT v FROM missing", vec![], &[Kind::Text])
+                    .await
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+        assert_eq!(readers.lock().len(), 1);
+        assert_eq!(
+            readers
+                .with(async |db: &mut Direct<'_>| value(db).await)
+                .unwrap(),
+            "x"
+        );
+    }
+
+    #[tokio::test]
+    async fn blocking_reads_run_off_the_caller() {
+        let (_dir, readers) = readers(1);
+        let caller = std::thread::current().id();
+        let (v, thread) = readers
+            .blocking(async |db: &mut Direct<'_>| {
+                Ok((value(db).await?, std::thread::current().id()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(v, "x");
+        assert_ne!(thread, caller);
+    }
+}
