@@ -26,6 +26,8 @@
 //! store never resets data it does not understand.
 
 mod codec;
+#[cfg(feature = "sqlite")]
+mod connection;
 mod error;
 mod exec;
 mod read;

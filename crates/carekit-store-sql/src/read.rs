@@ -3,7 +3,7 @@
 //! SQLite reader connection (see `readers`).
 
 use crate::codec::{from_json, micros};
-use crate::exec::{Exec, Kind, Val};
+use crate::exec::{Cells, Exec, Kind, Val};
 use crate::write::{self, OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
 use carekit_core::store::{ConsentRecord, ConversationFilter, MessageLocation, OutboxItem};
 use carekit_core::{
@@ -11,16 +11,26 @@ use carekit_core::{
     DeliveryState, MessageId, StoreError, ThreadKey,
 };
 
+/// The first row, if there is one.
+async fn first_row<E: Exec>(
+    db: &mut E,
+    sql: &str,
+    params: Vec<Val>,
+    shape: &[Kind],
+) -> Result<Option<Cells>, StoreError> {
+    Ok(db.fetch(sql, params, shape).await?.into_iter().next())
+}
+
 /// The first row's first column as text, if there is a row.
 async fn first_text<E: Exec>(
     db: &mut E,
     sql: &str,
     params: Vec<Val>,
 ) -> Result<Option<String>, StoreError> {
-    match db.fetch(sql, params, &[Kind::Text]).await?.first() {
-        Some(row) => Ok(Some(row.text(0)?)),
-        None => Ok(None),
-    }
+    first_row(db, sql, params, &[Kind::Text])
+        .await?
+        .map(|row| row.text(0))
+        .transpose()
 }
 
 /// Every row's first column decoded from JSON.
@@ -89,21 +99,20 @@ pub(crate) async fn locate_message<E: Exec>(
     channel: ChannelKind,
     external_id: &str,
 ) -> Result<Option<MessageLocation>, StoreError> {
-    let rows = db
-        .fetch(
-            "SELECT conversation_id, message_id FROM message_index WHERE channel = $1 AND external_id = $2",
-            vec![channel.as_str().into(), external_id.into()],
-            &[Kind::Text, Kind::Text],
-        )
-        .await?;
-    rows.first()
-        .map(|row| {
+    first_row(
+        db,
+        "SELECT conversation_id, message_id FROM message_index WHERE channel = $1 AND external_id = $2",
+        vec![channel.as_str().into(), external_id.into()],
+        &[Kind::Text, Kind::Text],
+    )
+    .await?
+    .map(|row| {
             Ok(MessageLocation {
-                conversation_id: parse_id(&row.text(0)?)?,
-                message_id: parse_id(&row.text(1)?)?,
-            })
+            conversation_id: parse_id(&row.text(0)?)?,
+            message_id: parse_id(&row.text(1)?)?,
         })
-        .transpose()
+    })
+    .transpose()
 }
 
 pub(crate) async fn conversation_by_thread<E: Exec>(
@@ -167,14 +176,14 @@ pub(crate) async fn conversation<E: Exec>(
     db: &mut E,
     id: ConversationId,
 ) -> Result<Option<ConversationRecord>, StoreError> {
-    let rows = db
-        .fetch(
-            &format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1"),
-            vec![id.to_string().into()],
-            CONVERSATION_SHAPE,
-        )
-        .await?;
-    match rows.first() {
+    let row = first_row(
+        db,
+        &format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1"),
+        vec![id.to_string().into()],
+        CONVERSATION_SHAPE,
+    )
+    .await?;
+    match row {
         Some(row) => Ok(Some(full(db, row.int(0)?, &row.text(1)?).await?)),
         None => Ok(None),
     }
@@ -265,14 +274,16 @@ pub(crate) async fn outbox_item<E: Exec>(
     db: &mut E,
     id: MessageId,
 ) -> Result<Option<OutboxItem>, StoreError> {
-    let rows = db
-        .fetch(
-            &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"),
-            vec![id.to_string().into()],
-            OUTBOX_SHAPE,
-        )
-        .await?;
-    rows.first().map(write::outbox_item).transpose()
+    first_row(
+        db,
+        &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"),
+        vec![id.to_string().into()],
+        OUTBOX_SHAPE,
+    )
+    .await?
+    .as_ref()
+    .map(write::outbox_item)
+    .transpose()
 }
 
 pub(crate) async fn outbox_in_states<E: Exec>(

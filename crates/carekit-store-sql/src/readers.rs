@@ -8,8 +8,8 @@
 //! queries themselves. Reads that may return many rows run on tokio's
 //! blocking pool instead, so that a large listing never holds up a worker.
 
+use crate::connection::{Target, open};
 use crate::exec::{Direct, now};
-use crate::writer::{Target, open};
 use carekit_core::StoreError;
 use std::sync::{Arc, Mutex, PoisonError};
 

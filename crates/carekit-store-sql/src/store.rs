@@ -1,6 +1,8 @@
 //! The `Store` implementation.
 
 use crate::codec::micros;
+#[cfg(feature = "sqlite")]
+use crate::connection::Target;
 use crate::error::map;
 #[cfg(feature = "sqlite")]
 use crate::exec::Direct;
@@ -11,7 +13,7 @@ use crate::readers::SqliteReaders;
 use crate::schema;
 use crate::write::{self, OUTBOX_SHAPE, parse_id};
 #[cfg(feature = "sqlite")]
-use crate::writer::{SqliteWriter, Target};
+use crate::writer::SqliteWriter;
 use async_trait::async_trait;
 use carekit_core::store::{Claim, ConsentRecord, ConversationFilter, MessageLocation, OutboxItem};
 use carekit_core::{
@@ -57,7 +59,9 @@ impl SqlStoreBuilder {
         self.schema = Some(schema.into());
         self
     }
-    /// How long to wait for a connection before failing with `Unavailable`. Default 10 s.
+    /// Postgres: how long to wait for a pooled connection before failing
+    /// with `Unavailable`. Default 10 s. (SQLite reads never wait for one:
+    /// another reader is opened.)
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
         self

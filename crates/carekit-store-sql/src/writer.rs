@@ -13,13 +13,13 @@
 //! Nobody hears "done" before the `COMMIT` that made their job durable.
 
 use crate::codec::micros;
+use crate::connection::{Target, open};
 use crate::error::map_sqlite;
 use crate::exec::{Direct, Exec, Kind, now};
 use crate::write;
 use crate::write::{OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
 use carekit_core::store::{Claim, OutboxItem};
 use carekit_core::{Commit, ConversationId, StoreError};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -40,19 +40,9 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// (64 MB). Under steady writes the checkpointer never quite reaches the
 /// WAL's end, and only a checkpoint on the writer's own connection lets
 /// SQLite start the WAL over; that costs two `fsync`s on the commit path, so
-/// it should be rare (SQLite's default, 1,000 pages, stalled commits several
-/// times a second under load).
+/// it should be rare (at 2,000 pages such commits took 12–20 ms, more than
+/// once a second under load).
 const AUTOCHECKPOINT_PAGES: u32 = 16_000;
-
-/// Every SQLite connection's settings. WAL: readers never block the writer;
-/// `synchronous = NORMAL` is durable across process crashes (only power loss
-/// can drop the last commits).
-pub(crate) const PRAGMAS: [&str; 4] = [
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
-    "PRAGMA busy_timeout = 5000",
-    "PRAGMA foreign_keys = ON",
-];
 
 /// What the writer is asked to do.
 enum Work {
@@ -73,15 +63,6 @@ enum Done {
 struct Job {
     work: Work,
     reply: oneshot::Sender<Result<Done, StoreError>>,
-}
-
-/// Where the writer connects.
-#[derive(Clone, Debug)]
-pub(crate) enum Target {
-    /// A database file.
-    File(PathBuf),
-    /// A named, shared-cache in-memory database (`file:…` URI).
-    Memory(String),
 }
 
 /// A handle to the writer thread. Cheap to clone; the thread stops when the
@@ -164,29 +145,6 @@ fn mismatch() -> StoreError {
     StoreError::Backend("the SQLite writer answered a different request".into())
 }
 
-/// A connection to `target` with every connection's settings.
-pub(crate) fn open(target: &Target) -> Result<rusqlite::Connection, StoreError> {
-    use rusqlite::OpenFlags;
-    let base = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    let conn = match target {
-        Target::File(path) => rusqlite::Connection::open_with_flags(path, base),
-        Target::Memory(uri) => rusqlite::Connection::open_with_flags(
-            uri,
-            base | OpenFlags::SQLITE_OPEN_MEMORY | OpenFlags::SQLITE_OPEN_SHARED_CACHE,
-        ),
-    }
-    .map_err(map_sqlite)?;
-    // An in-memory database keeps its memory journal whatever is asked.
-    for pragma in PRAGMAS {
-        conn.execute_batch(pragma).map_err(map_sqlite)?;
-    }
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
-}
-
 /// The write connection: [`open`], plus what only the writer needs.
 fn open_writer(target: &Target) -> Result<rusqlite::Connection, StoreError> {
     let conn = open(target)?;
@@ -246,8 +204,7 @@ fn run(conn: rusqlite::Connection, queue: flume::Receiver<Job>, written: Arc<Ato
 }
 
 fn commit_batch(conn: &rusqlite::Connection, batch: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let e = map_sqlite(e);
+    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         for job in batch {
             let _ = job.reply.send(Err(e.clone()));
         }
@@ -257,16 +214,15 @@ fn commit_batch(conn: &rusqlite::Connection, batch: Vec<Job>) {
     for job in &batch {
         results.push(run_job(conn, &job.work));
     }
-    match conn.execute_batch("COMMIT") {
+    match control(conn, "COMMIT") {
         Ok(()) => {
             for (job, result) in batch.into_iter().zip(results) {
                 let _ = job.reply.send(result);
             }
         }
         Err(e) => {
-            let e = map_sqlite(e);
             tracing::warn!(error = %e, jobs = batch.len(), "SQLite group commit failed");
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = control(conn, "ROLLBACK");
             for job in batch {
                 let _ = job.reply.send(Err(e.clone()));
             }
