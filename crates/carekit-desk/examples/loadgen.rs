@@ -7,6 +7,7 @@
 //! target/release/examples/loadgen --rate 500 --seconds 600             # soak
 //! target/release/examples/loadgen --store postgres://postgres@127.0.0.1/test
 //! target/release/examples/loadgen --stale      # every tweet months old: all escalate
+//! target/release/examples/loadgen --ack-on-commit  # no [inbox]: answer after the commit
 //! ```
 //!
 //! The schedule is open-loop (request *i* is due at `i / rate`), and latency
@@ -14,8 +15,9 @@
 //! queueing. First it runs the same schedule against `GET /healthz`: the
 //! HTTP floor of this machine, the baseline the webhook figures are
 //! compared with. One webhook in 50 is followed through the JSON API until
-//! its conversation is visible. The desk's resident memory is sampled
-//! every few seconds.
+//! its conversation is visible, and after the last request `/metrics` is
+//! read until every event was ingested (the inbox's backlog is empty). The
+//! desk's resident memory is sampled every few seconds.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -34,6 +36,9 @@ struct Args {
     /// Stamp every tweet with one date months past, so each arrives already
     /// past its first-response target and is escalated on arrival.
     stale: bool,
+    /// Run the desk without `[inbox]`: each webhook answers once its
+    /// event is committed to the store.
+    ack_on_commit: bool,
 }
 
 fn args() -> Args {
@@ -43,11 +48,16 @@ fn args() -> Args {
         store: None,
         max_in_flight: 1024,
         stale: false,
+        ack_on_commit: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         if k == "--stale" {
             a.stale = true;
+            continue;
+        }
+        if k == "--ack-on-commit" {
+            a.ack_on_commit = true;
             continue;
         }
         let v = it.next().unwrap_or_default();
@@ -135,7 +145,7 @@ fn cpu_seconds(pid: Option<u32>) -> f64 {
     ticks / 100.0
 }
 
-fn start_desk(store: &str, dir: &std::path::Path) -> (Child, String) {
+fn start_desk(store: &str, dir: &std::path::Path, inbox: bool) -> (Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -145,8 +155,13 @@ fn start_desk(store: &str, dir: &std::path::Path) -> (Child, String) {
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n[store]\nurl = \"{store}\"\nschema = \"loadgen_{pid}\"\n[twitter]\nbrand_user_id = \"{BRAND}\"\napi_base = \"http://127.0.0.1:9\"\n",
-            pid = std::process::id()
+            "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n[store]\nurl = \"{store}\"\nschema = \"loadgen_{pid}\"\n[twitter]\nbrand_user_id = \"{BRAND}\"\napi_base = \"http://127.0.0.1:9\"\n{inbox}",
+            pid = std::process::id(),
+            inbox = if inbox {
+                format!("[inbox]\ndir = \"{}\"\n", dir.join("inbox").display())
+            } else {
+                String::new()
+            }
         ),
     )
     .unwrap();
@@ -326,6 +341,28 @@ fn print(name: &str, r: &Results, elapsed: f64, total: u64) {
     }
 }
 
+/// Reads `/metrics` until the desk has ingested `total` X events (or 30 s
+/// pass); returns the count and how long it took.
+async fn wait_ingested(http: &reqwest::Client, base: &str, total: u64) -> (u64, Duration) {
+    let since = Instant::now();
+    loop {
+        let text = match http.get(format!("{base}/metrics")).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let ingested = text
+            .lines()
+            .find(|l| l.starts_with("carekit_events_ingested_total{channel=\"twitter\"}"))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0) as u64;
+        if ingested >= total || since.elapsed() > Duration::from_secs(30) {
+            return (ingested, since.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
@@ -334,7 +371,7 @@ async fn main() {
         .store
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("load.db").display()));
-    let (mut child, base) = start_desk(&store, dir.path());
+    let (mut child, base) = start_desk(&store, dir.path(), !args.ack_on_commit);
     let pid = child.id();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.max_in_flight)
@@ -356,11 +393,16 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     println!(
-        "desk pid {pid} on {base}, store {}, {} req/s for {} s, open loop, ≤{} in flight, {} tweets",
+        "desk pid {pid} on {base}, store {}, {}, {} req/s for {} s, open loop, ≤{} in flight, {} tweets",
         if args.store.is_some() {
             "postgres"
         } else {
             "sqlite"
+        },
+        if args.ack_on_commit {
+            "acknowledged on commit"
+        } else {
+            "acknowledged on receipt ([inbox])"
         },
         args.rate,
         args.seconds,
@@ -378,6 +420,11 @@ async fn main() {
         pct(&r.visible_us, 50.0),
         pct(&r.visible_us, 99.0),
         pct(&r.visible_us, 100.0)
+    );
+    let (ingested, after) = wait_ingested(&http, &base, total).await;
+    println!(
+        "ingested {ingested} of {total} ({:.0} ms after the last request was due)",
+        after.as_secs_f64() * 1000.0
     );
     println!(
         "ratio webhook/healthz: p50 {:.1}×  p99 {:.1}×",

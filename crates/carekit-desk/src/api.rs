@@ -32,6 +32,7 @@ pub(crate) struct ApiState {
     pub token: SecretString,
     pub metrics: Metrics,
     pub options: ReportDefaults,
+    pub inbox: Option<crate::inbox::Inbox>,
 }
 
 /// How `/api/reports/summary` computes its figures.
@@ -490,6 +491,14 @@ async fn metrics(State(state): State<ApiState>) -> Response {
             help: "1 while a channel's credentials fail and its sends are paused.",
             labels: vec![("channel", kind.to_string())],
             value: if degraded { 1.0 } else { 0.0 },
+        });
+    }
+    if let Some(inbox) = &state.inbox {
+        gauges.push(Gauge {
+            name: "carekit_inbox_backlog",
+            help: "Webhook events journaled (acknowledged) and not yet ingested.",
+            labels: Vec::new(),
+            value: inbox.backlog() as f64,
         });
     }
     gauges.push(Gauge {

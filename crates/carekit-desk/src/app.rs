@@ -6,6 +6,7 @@
 
 use crate::api;
 use crate::config::{DeskConfig, EmailConfig, FacebookConfig, Secrets, SmsConfig, TwitterConfig};
+use crate::inbox::Inbox;
 use crate::metrics::{MeteredSink, Metrics};
 use crate::{DeskServerError, server};
 use async_trait::async_trait;
@@ -257,7 +258,7 @@ impl DeskServerBuilder {
         let desk = builder.build()?;
         let metrics = Metrics::new();
         metrics.follow(&desk);
-        let sink: Arc<dyn EventSink> = Arc::new(MeteredSink::new(
+        let mut sink: Arc<dyn EventSink> = Arc::new(MeteredSink::new(
             crate::insight::sink(&desk, &insight),
             metrics.clone(),
         ));
@@ -271,6 +272,20 @@ impl DeskServerBuilder {
         )
         .into_iter()
         .collect();
+        // [inbox]: webhooks answer once journaled; the drain feeds the desk.
+        let inbox = match &config.inbox {
+            Some(settings) => {
+                let (inbox, drain) = Inbox::open(settings, sink).map_err(|e| {
+                    DeskServerError::Config(format!("[inbox] dir {}: {e}", settings.dir.display()))
+                })?;
+                background.push(Box::new(move |stop: server::Shutdown| {
+                    Box::pin(drain.run(stop.wait()))
+                }));
+                sink = Arc::new(inbox.clone());
+                Some(inbox)
+            }
+            None => None,
+        };
         for mount in mounts {
             let (path, router, poller) = (mount)(sink.clone());
             webhooks = webhooks.nest(path, router);
@@ -282,6 +297,7 @@ impl DeskServerBuilder {
                 token: api_token.into(),
                 metrics: metrics.clone(),
                 options: crate::api::ReportDefaults::default(),
+                inbox,
             })),
             &config.server,
             metrics.clone(),

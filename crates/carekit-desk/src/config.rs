@@ -54,6 +54,9 @@ pub struct DeskConfig {
     pub taxonomy: Option<TaxonomyConfig>,
     /// Spike detection and incidents; absent means off.
     pub crisis: Option<CrisisSettings>,
+    /// Acknowledge webhooks once journaled on local disk instead of once
+    /// committed (see [`crate::inbox`]); absent means acknowledge on commit.
+    pub inbox: Option<InboxConfig>,
 }
 
 impl DeskConfig {
@@ -133,6 +136,51 @@ impl Default for StoreConfig {
             schema: None,
             max_connections: None,
         }
+    }
+}
+
+/// `[inbox]`: where webhooks are journaled before the desk ingests them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct InboxConfig {
+    /// The journal's directory; it must outlive the process (a local disk
+    /// or a persistent volume, not a container's throwaway layer).
+    pub dir: std::path::PathBuf,
+    /// How often the journal is `fsync`ed and its cursor saved: the most
+    /// acknowledged traffic a power cut can lose.
+    #[serde(default = "InboxConfig::default_sync_every_ms")]
+    pub sync_every_ms: u64,
+    /// Events journaled but not yet handed to the desk before webhooks
+    /// wait for room.
+    #[serde(default = "InboxConfig::default_max_backlog")]
+    pub max_backlog: usize,
+    /// Events ingested at once (enough to fill the store's group commits).
+    #[serde(default = "InboxConfig::default_concurrency")]
+    pub concurrency: usize,
+}
+
+impl InboxConfig {
+    /// An inbox in `dir` with the default settings.
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            sync_every_ms: Self::default_sync_every_ms(),
+            max_backlog: Self::default_max_backlog(),
+            concurrency: Self::default_concurrency(),
+        }
+    }
+
+    fn default_sync_every_ms() -> u64 {
+        200
+    }
+
+    fn default_max_backlog() -> usize {
+        65_536
+    }
+
+    fn default_concurrency() -> usize {
+        256
     }
 }
 

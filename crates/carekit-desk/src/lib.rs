@@ -28,6 +28,7 @@ mod app;
 mod config;
 mod credentials;
 mod error;
+pub mod inbox;
 mod insight;
 pub mod metrics;
 pub mod report;
@@ -37,8 +38,8 @@ mod server;
 pub use app::{DeskServer, DeskServerBuilder};
 pub use config::{
     CrisisSettings, CsatConfig, DeskConfig, EmailConfig, EngineConfig, FacebookConfig,
-    ImapSettings, SECRET_NAMES, Secrets, ServerConfig, SmsConfig, StoreConfig, TaxonomyConfig,
-    TwitterConfig,
+    ImapSettings, InboxConfig, SECRET_NAMES, Secrets, ServerConfig, SmsConfig, StoreConfig,
+    TaxonomyConfig, TwitterConfig,
 };
 pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;

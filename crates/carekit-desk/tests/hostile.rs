@@ -42,6 +42,7 @@ impl Desk {
             request_timeout_ms: REQUEST_TIMEOUT_MS,
             header_read_timeout_ms: Some(HEADER_TIMEOUT_MS),
             tick_ms: 50,
+            inbox_dir: None,
         };
         Self {
             inner: TestDesk::start_with(&store, None, limits).await,

@@ -17,6 +17,26 @@ async fn every_route_on_sqlite() {
     desk.stop().await;
 }
 
+/// The same routes acknowledged on receipt: each webhook answers once its
+/// event is journaled in `[inbox]`, and the drain ingests it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_on_sqlite_through_the_inbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("desk.db").display());
+    let limits = Limits {
+        inbox_dir: Some(dir.path().join("inbox")),
+        ..Limits::default()
+    };
+    let desk = TestDesk::start_with(&url, None, limits).await;
+    drive_every_route(&desk).await;
+    desk.stop().await;
+    // Everything acknowledged was handled: the cursor is at the journal's end.
+    let cursor = std::fs::read_to_string(dir.path().join("inbox/cursor")).unwrap();
+    let journal = std::fs::metadata(dir.path().join("inbox/00000000000000000000.log")).unwrap();
+    assert_eq!(cursor.trim(), format!("0 {}", journal.len()));
+    assert!(journal.len() > 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_on_postgres() {
     let Some(url) = postgres_url("every_route_on_postgres") else {
@@ -396,15 +416,7 @@ async fn drive_every_route(desk: &TestDesk) {
         .await
         .unwrap();
     assert_eq!(health["status"], "ok", "{health}");
-    let metrics = desk
-        .http
-        .get(desk.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = desk.metrics().await;
     for line in [
         "carekit_events_ingested_total{channel=\"twitter\"} 1",
         "carekit_events_ingested_total{channel=\"facebook\"} 2",

@@ -21,11 +21,6 @@ use crate::ids::{ConversationId, MessageId};
 use crate::policy::{Escalation, Trigger};
 use crate::store::{Commit, ConsentRecord, ConversationWrite, StoreError};
 
-/// Longest external id accepted.
-const MAX_EXTERNAL_ID: usize = 512;
-/// Longest text accepted (larger bodies are an adapter bug or an attack).
-const MAX_TEXT_BYTES: usize = 256 * 1024;
-
 /// What ingesting one event did.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -89,33 +84,6 @@ pub(crate) enum After {
     Survey(super::survey::PendingSurvey),
 }
 
-fn validate(event: &InboundEvent) -> Result<(), DeskError> {
-    let id = event.external_id.trim();
-    if id.is_empty() {
-        return Err(DeskError::InvalidEvent("empty external id".into()));
-    }
-    if id.len() > MAX_EXTERNAL_ID {
-        return Err(DeskError::InvalidEvent(format!(
-            "external id is {} bytes; at most {MAX_EXTERNAL_ID}",
-            id.len()
-        )));
-    }
-    if event.text.len() > MAX_TEXT_BYTES {
-        return Err(DeskError::InvalidEvent(format!(
-            "text is {} bytes; at most {MAX_TEXT_BYTES}",
-            event.text.len()
-        )));
-    }
-    let needs_author = matches!(
-        event.kind,
-        EventKind::Message | EventKind::Echo | EventKind::Consent { .. }
-    );
-    if needs_author && event.author.handle.trim().is_empty() {
-        return Err(DeskError::InvalidEvent("event has no author handle".into()));
-    }
-    Ok(())
-}
-
 impl Desk {
     /// Takes one inbound event: dedupes it, threads it into a conversation,
     /// classifies it, evaluates policies and rules, and stores all of it in
@@ -127,7 +95,7 @@ impl Desk {
     /// [`DeskError::Store`] when the store fails (nothing is stored, the
     /// platform should retry).
     pub async fn ingest(&self, event: InboundEvent) -> Result<IngestOutcome, DeskError> {
-        validate(&event)?;
+        event.validate().map_err(DeskError::InvalidEvent)?;
         let store = &self.inner.store;
         if store.seen(event.channel, &event.external_id).await? {
             return Ok(self.duplicate(&event));

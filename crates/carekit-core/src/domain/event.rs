@@ -84,7 +84,49 @@ pub struct InboundEvent {
     pub auto_reply_allowed: bool,
 }
 
+/// Longest external id accepted.
+const MAX_EXTERNAL_ID: usize = 512;
+/// Longest text accepted (larger bodies are an adapter bug or an attack).
+const MAX_TEXT_BYTES: usize = 256 * 1024;
+
 impl InboundEvent {
+    /// Whether the desk can use this event at all: an external id (the
+    /// dedupe key) of at most 512 bytes, text of at most 256 KiB, and an
+    /// author for messages and consent. Checked by [`Desk::ingest`] and by
+    /// sinks that acknowledge before ingesting, so a bad event is refused
+    /// while the platform can still hear about it.
+    ///
+    /// # Errors
+    /// What is wrong; the same event fails again on retry.
+    ///
+    /// [`Desk::ingest`]: crate::Desk::ingest
+    pub fn validate(&self) -> Result<(), String> {
+        let id = self.external_id.trim();
+        if id.is_empty() {
+            return Err("empty external id".into());
+        }
+        if id.len() > MAX_EXTERNAL_ID {
+            return Err(format!(
+                "external id is {} bytes; at most {MAX_EXTERNAL_ID}",
+                id.len()
+            ));
+        }
+        if self.text.len() > MAX_TEXT_BYTES {
+            return Err(format!(
+                "text is {} bytes; at most {MAX_TEXT_BYTES}",
+                self.text.len()
+            ));
+        }
+        let needs_author = matches!(
+            self.kind,
+            EventKind::Message | EventKind::Echo | EventKind::Consent { .. }
+        );
+        if needs_author && self.author.handle.trim().is_empty() {
+            return Err("event has no author handle".into());
+        }
+        Ok(())
+    }
+
     /// A customer message with the required facts; refine with the `with_*` methods.
     pub fn message(
         channel: ChannelKind,

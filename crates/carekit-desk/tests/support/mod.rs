@@ -106,6 +106,8 @@ pub struct Limits {
     pub request_timeout_ms: u64,
     pub header_read_timeout_ms: Option<u64>,
     pub tick_ms: u64,
+    /// Journal webhooks here and acknowledge on receipt (`[inbox]`).
+    pub inbox_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Limits {
@@ -115,6 +117,7 @@ impl Default for Limits {
             request_timeout_ms: 5_000,
             header_read_timeout_ms: None,
             tick_ms: 20,
+            inbox_dir: None,
         }
     }
 }
@@ -171,6 +174,7 @@ impl TestDesk {
             smtp_host = "127.0.0.1"
             smtp_port = 1
             smtp_security = "plain"
+            {inbox_line}
             "#,
             x = platforms.x.uri(),
             graph = platforms.graph.uri(),
@@ -182,6 +186,11 @@ impl TestDesk {
                 .map(|ms| format!("header_read_timeout_ms = {ms}"))
                 .unwrap_or_default(),
             tick = limits.tick_ms,
+            inbox_line = limits
+                .inbox_dir
+                .as_ref()
+                .map(|dir| format!("[inbox]\n            dir = {:?}", dir.display().to_string()))
+                .unwrap_or_default(),
         ))
         .unwrap();
         let server = DeskServer::builder(config, secrets())
@@ -287,8 +296,42 @@ impl TestDesk {
         out
     }
 
+    /// `GET /metrics` as text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the inbox (if any) has handed every acknowledged event
+    /// to the desk, as `/metrics` reports it.
+    pub async fn settle(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.metrics().await;
+            let backlog = text
+                .lines()
+                .find_map(|l| l.strip_prefix("carekit_inbox_backlog "))
+                .map_or(0.0, |v| v.parse::<f64>().unwrap());
+            if backlog == 0.0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "inbox backlog {backlog} did not drain"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Polls `GET /api/conversations` until `n` exist (or fails after 5 s).
     pub async fn conversations(&self, n: usize) -> Vec<Value> {
+        self.settle().await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             let (status, body) = self.api("/api/conversations").await;

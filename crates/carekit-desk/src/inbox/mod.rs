@@ -1,0 +1,365 @@
+//! Acknowledge on receipt: a local journal in front of the desk.
+//!
+//! Without an inbox a webhook answers once its event is committed to the
+//! store, so the platform waits for the whole ingest (reads, threading,
+//! policies, the group commit) and for any stall in it. With `[inbox]` the
+//! webhook answers once the event is appended to a journal file on local
+//! disk, and a drain feeds the journal to the desk in arrival order. This
+//! is what X and Meta ask of webhook receivers (answer fast, work later),
+//! and it keeps taking events while the store is down: they wait in the
+//! journal, not at the platform's retry schedule.
+//!
+//! Guarantees:
+//! - an event is acknowledged only after its record was written, so a
+//!   process crash loses nothing: the next start replays every record past
+//!   the saved cursor (the desk's dedupe makes a replay of an event already
+//!   stored a no-op);
+//! - the journal is `fsync`ed every `sync_every_ms` (as SQLite's WAL is
+//!   only synced at checkpoints), so a power cut can lose at most that much
+//!   acknowledged traffic;
+//! - an event the desk cannot use is refused before it is acknowledged
+//!   ([`InboundEvent::validate`]); a store that is down is retried with
+//!   backoff and the cursor waits for it;
+//! - events are visible through the API once drained, normally within
+//!   milliseconds (`carekit_inbox_backlog` in `/metrics` shows the lag).
+//!
+//! Use it where the journal's directory outlives the process (a local
+//! disk, a persistent volume); a desk whose disk is thrown away with its
+//! container should acknowledge on commit (no `[inbox]`).
+
+mod journal;
+mod progress;
+
+use crate::config::InboxConfig;
+use async_trait::async_trait;
+use carekit_core::{EventSink, InboundEvent, IntakeError};
+use journal::{Appender, Position};
+use progress::Progress;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc};
+
+/// First pause before retrying an event the store could not take.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+/// Longest pause between retries.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// The acknowledging sink: adapters hand it events, it journals them and
+/// answers. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Inbox {
+    shared: Arc<Shared>,
+}
+
+/// Feeds the journal to the desk; run it with [`Drain::run`] (the server
+/// does, beside its other background work).
+pub struct Drain {
+    shared: Arc<Shared>,
+    inner: Arc<dyn EventSink>,
+    queue: mpsc::Receiver<Entry>,
+    replay: Replay,
+    concurrency: usize,
+    sync_every: Duration,
+}
+
+#[derive(Debug)]
+struct Shared {
+    dir: PathBuf,
+    appender: Mutex<Appender>,
+    queue: mpsc::Sender<Entry>,
+    closed: AtomicBool,
+    received: AtomicU64,
+    handled: AtomicU64,
+}
+
+/// A journaled event on its way to the desk.
+#[derive(Debug)]
+struct Entry {
+    end: Position,
+    event: InboundEvent,
+}
+
+/// What was in the journal, unhandled, when it was opened.
+#[derive(Debug)]
+struct Replay {
+    cursor: Position,
+    segments: Vec<u64>,
+    end: Position,
+}
+
+impl std::fmt::Debug for Drain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drain")
+            .field("dir", &self.shared.dir)
+            .field("replay", &self.replay)
+            .field("concurrency", &self.concurrency)
+            .field("sync_every", &self.sync_every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts handling events, each on its own task.
+struct Feeder {
+    shared: Arc<Shared>,
+    inner: Arc<dyn EventSink>,
+    progress: Arc<Mutex<Progress>>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Feeder {
+    fn dispatch(&mut self, entry: Entry, permit: tokio::sync::OwnedSemaphorePermit) {
+        let seq = lock(&self.progress).begin();
+        let (inner, progress, shared) = (
+            self.inner.clone(),
+            self.progress.clone(),
+            self.shared.clone(),
+        );
+        self.tasks.spawn(async move {
+            let _permit = permit;
+            handle(&*inner, entry.event).await;
+            lock(&progress).finish(seq, entry.end);
+            shared.handled.fetch_add(1, Ordering::AcqRel);
+        });
+    }
+}
+
+impl Inbox {
+    /// Opens (creating) the journal in `config.dir` in front of `inner`
+    /// (normally the desk's sink). Records left from a previous run are
+    /// replayed first when the [`Drain`] starts.
+    ///
+    /// # Errors
+    /// The directory cannot be created or read, or its cursor is damaged.
+    pub fn open(
+        config: &InboxConfig,
+        inner: Arc<dyn EventSink>,
+    ) -> std::io::Result<(Inbox, Drain)> {
+        let opened = journal::open(&config.dir)?;
+        let (tx, rx) = mpsc::channel(config.max_backlog.max(1));
+        let shared = Arc::new(Shared {
+            dir: config.dir.clone(),
+            appender: Mutex::new(opened.appender),
+            queue: tx,
+            closed: AtomicBool::new(false),
+            received: AtomicU64::new(0),
+            handled: AtomicU64::new(0),
+        });
+        let drain = Drain {
+            shared: shared.clone(),
+            inner,
+            queue: rx,
+            replay: Replay {
+                cursor: opened.cursor,
+                segments: opened.segments,
+                end: opened.end,
+            },
+            concurrency: config.concurrency.max(1),
+            sync_every: Duration::from_millis(config.sync_every_ms.max(1)),
+        };
+        Ok((Inbox { shared }, drain))
+    }
+
+    /// Events journaled (or replayed) and not yet handled by the desk.
+    pub fn backlog(&self) -> u64 {
+        let received = self.shared.received.load(Ordering::Acquire);
+        received.saturating_sub(self.shared.handled.load(Ordering::Acquire))
+    }
+}
+
+#[async_trait]
+impl EventSink for Inbox {
+    /// Journals the event. `Ok` means its record is written (the queue
+    /// to the desk has room, so a backlog slows webhooks down rather than
+    /// growing without bound).
+    async fn accept(&self, event: InboundEvent) -> Result<(), IntakeError> {
+        event.validate().map_err(IntakeError::Rejected)?;
+        let shared = &self.shared;
+        if shared.closed.load(Ordering::Acquire) {
+            return Err(IntakeError::Unavailable(
+                "the inbox is shutting down".into(),
+            ));
+        }
+        let payload = serde_json::to_vec(&event)
+            .map_err(|e| IntakeError::Rejected(format!("event cannot be journaled: {e}")))?;
+        let permit = shared
+            .queue
+            .reserve()
+            .await
+            .map_err(|_| IntakeError::Unavailable("the inbox is closed".into()))?;
+        // Appending and queueing under one lock keeps the queue in journal
+        // order, which the cursor relies on.
+        let mut appender = shared
+            .appender
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let end = appender
+            .append(&payload)
+            .map_err(|e| IntakeError::Unavailable(format!("inbox journal: {e}")))?;
+        permit.send(Entry { end, event });
+        drop(appender);
+        shared.received.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+}
+
+impl Drain {
+    /// Replays what the journal held, then feeds new events to the desk,
+    /// up to `concurrency` at a time, until `stop` completes; then stops
+    /// taking events, finishes what is queued, and saves the cursor. What
+    /// is left unhandled (the caller gave up waiting) is replayed on the
+    /// next start.
+    pub async fn run(self, stop: impl Future<Output = ()> + Send) {
+        let Drain {
+            shared,
+            inner,
+            mut queue,
+            replay,
+            concurrency,
+            sync_every,
+        } = self;
+        let limit = Arc::new(Semaphore::new(concurrency));
+        let progress = Arc::new(Mutex::new(Progress::new(replay.cursor)));
+        let mut feeder = Feeder {
+            shared: shared.clone(),
+            inner,
+            progress: progress.clone(),
+            tasks: tokio::task::JoinSet::new(),
+        };
+        for segment in &replay.segments {
+            let from = if *segment == replay.cursor.segment {
+                replay.cursor.offset
+            } else {
+                0
+            };
+            let records = match journal::read_segment(&shared.dir, *segment, from, replay.end) {
+                Ok(records) => records,
+                Err(e) => {
+                    tracing::error!(segment, error = %e, "inbox: cannot read a journal segment; its events stay on disk");
+                    break;
+                }
+            };
+            for record in records {
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    return;
+                };
+                match serde_json::from_slice::<InboundEvent>(&record.payload) {
+                    Ok(event) => {
+                        shared.received.fetch_add(1, Ordering::AcqRel);
+                        feeder.dispatch(
+                            Entry {
+                                end: record.end,
+                                event,
+                            },
+                            permit,
+                        );
+                    }
+                    Err(e) => {
+                        tracing::error!(segment, end = record.end.offset, error = %e, "inbox: a journaled event no longer parses; skipped");
+                        let seq = lock(&progress).begin();
+                        lock(&progress).finish(seq, record.end);
+                    }
+                }
+            }
+        }
+        if !replay.segments.is_empty() {
+            tracing::info!(
+                replayed = shared.received.load(Ordering::Acquire),
+                "inbox: journal replayed"
+            );
+        }
+        let mut saved = replay.cursor;
+        let mut tick = tokio::time::interval(sync_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                entry = queue.recv() => {
+                    let Some(entry) = entry else { break };
+                    let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                    feeder.dispatch(entry, permit);
+                }
+                _ = tick.tick() => {
+                    saved = checkpoint(&shared, &progress, saved, false).await;
+                }
+                () = &mut stop => {
+                    shared.closed.store(true, Ordering::Release);
+                    queue.close();
+                    while let Some(entry) = queue.recv().await {
+                        let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                        feeder.dispatch(entry, permit);
+                    }
+                    break;
+                }
+            }
+            while feeder.tasks.try_join_next().is_some() {}
+        }
+        while feeder.tasks.join_next().await.is_some() {}
+        checkpoint(&shared, &progress, saved, true).await;
+        tracing::info!("inbox drained");
+    }
+}
+
+fn lock(progress: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
+    progress.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Hands one event to the desk, retrying while the store is unavailable.
+async fn handle(inner: &dyn EventSink, event: InboundEvent) {
+    let mut pause = RETRY_FIRST;
+    loop {
+        match inner.accept(event.clone()).await {
+            Ok(()) => return,
+            Err(IntakeError::Unavailable(reason)) => {
+                tracing::warn!(external_id = %event.external_id, %reason, ?pause, "inbox: the desk cannot take an event now; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RETRY_MAX);
+            }
+            Err(e) => {
+                tracing::warn!(channel = %event.channel, external_id = %event.external_id, error = %e, "inbox: the desk refused a journaled event");
+                return;
+            }
+        }
+    }
+}
+
+/// `fsync`s the journal and saves the cursor if it moved; returns the
+/// cursor now saved.
+async fn checkpoint(
+    shared: &Arc<Shared>,
+    progress: &Mutex<Progress>,
+    saved: Position,
+    last: bool,
+) -> Position {
+    let handled = lock(progress).handled();
+    let file = shared
+        .appender
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .handle();
+    let dir = shared.dir.clone();
+    let done = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        file?.sync_data()?;
+        if handled != saved {
+            journal::save_cursor(&dir, handled)?;
+        }
+        Ok(())
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => handled,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, last, "inbox: sync or cursor save failed; retrying");
+            saved
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "inbox: sync task failed");
+            saved
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

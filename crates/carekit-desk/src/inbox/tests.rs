@@ -1,0 +1,173 @@
+use super::*;
+use carekit_core::{ChannelKind, Identity, Visibility};
+use mockall::Sequence;
+use std::sync::atomic::AtomicUsize;
+
+mockall::mock! {
+    Sink {}
+    #[async_trait]
+    impl EventSink for Sink {
+        async fn accept(&self, event: InboundEvent) -> Result<(), IntakeError>;
+        async fn accept_all(&self, events: Vec<InboundEvent>) -> Result<(), IntakeError>;
+    }
+}
+
+fn event(id: &str) -> InboundEvent {
+    InboundEvent::message(
+        ChannelKind::Twitter,
+        Visibility::Public,
+        id,
+        Identity::new(ChannelKind::Twitter, "42"),
+        format!("tweet {id}"),
+        chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+    )
+}
+
+fn settings(dir: &std::path::Path) -> InboxConfig {
+    let mut config = InboxConfig::new(dir);
+    config.sync_every_ms = 10;
+    config
+}
+
+/// Runs the drain until `inbox` has nothing left, then stops it.
+async fn drain_all(inbox: &Inbox, drain: Drain) {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(drain.run(async {
+        let _ = stop_rx.await;
+    }));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while inbox.backlog() > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "backlog stuck");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn events_reach_the_desk_in_journal_order_and_the_cursor_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = MockSink::new();
+    let mut order = Sequence::new();
+    for id in ["1", "2", "3"] {
+        sink.expect_accept()
+            .withf(move |e| e.external_id == id)
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|_| Ok(()));
+    }
+    let mut config = settings(dir.path());
+    config.concurrency = 1;
+    let (inbox, drain) = Inbox::open(&config, Arc::new(sink)).unwrap();
+    for id in ["1", "2", "3"] {
+        inbox.accept(event(id)).await.unwrap();
+    }
+    assert_eq!(inbox.backlog(), 3, "acknowledged before the desk saw them");
+    drain_all(&inbox, drain).await;
+    let journal = std::fs::metadata(dir.path().join("00000000000000000000.log")).unwrap();
+    let cursor = std::fs::read_to_string(dir.path().join("cursor")).unwrap();
+    assert_eq!(cursor.trim(), format!("0 {}", journal.len()));
+}
+
+#[tokio::test]
+async fn an_unusable_event_is_refused_before_it_is_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = MockSink::new();
+    sink.expect_accept().never();
+    let (inbox, _drain) = Inbox::open(&settings(dir.path()), Arc::new(sink)).unwrap();
+    let err = inbox.accept(event("  ")).await.unwrap_err();
+    assert!(matches!(err, IntakeError::Rejected(ref why) if why.contains("external id")));
+    let journal = std::fs::metadata(dir.path().join("00000000000000000000.log")).unwrap();
+    assert_eq!(journal.len(), 0);
+    assert_eq!(inbox.backlog(), 0);
+}
+
+#[tokio::test]
+async fn a_store_outage_is_retried_until_the_event_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = MockSink::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    sink.expect_accept().times(3).returning(move |_| {
+        if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+            Err(IntakeError::Unavailable("database down".into()))
+        } else {
+            Ok(())
+        }
+    });
+    let (inbox, drain) = Inbox::open(&settings(dir.path()), Arc::new(sink)).unwrap();
+    inbox.accept(event("9")).await.unwrap();
+    drain_all(&inbox, drain).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_refused_event_is_logged_and_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = MockSink::new();
+    sink.expect_accept()
+        .withf(|e| e.external_id == "bad")
+        .times(1)
+        .returning(|_| Err(IntakeError::Rejected("no such thread".into())));
+    sink.expect_accept()
+        .withf(|e| e.external_id == "good")
+        .times(1)
+        .returning(|_| Ok(()));
+    let (inbox, drain) = Inbox::open(&settings(dir.path()), Arc::new(sink)).unwrap();
+    inbox.accept(event("bad")).await.unwrap();
+    inbox.accept(event("good")).await.unwrap();
+    drain_all(&inbox, drain).await;
+    assert_eq!(inbox.backlog(), 0);
+}
+
+#[tokio::test]
+async fn events_left_by_a_crash_are_replayed_on_the_next_start_and_only_once() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // Acknowledged, then the process died before the drain ran.
+        let mut sink = MockSink::new();
+        sink.expect_accept().never();
+        let (inbox, _never_run) = Inbox::open(&settings(dir.path()), Arc::new(sink)).unwrap();
+        for id in ["a", "b", "c"] {
+            inbox.accept(event(id)).await.unwrap();
+        }
+    }
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let mut sink = MockSink::new();
+    let into = got.clone();
+    sink.expect_accept().times(4).returning(move |e| {
+        into.lock().unwrap().push(e.external_id);
+        Ok(())
+    });
+    let mut config = settings(dir.path());
+    config.concurrency = 1;
+    let (inbox, drain) = Inbox::open(&config, Arc::new(sink)).unwrap();
+    inbox.accept(event("d")).await.unwrap();
+    drain_all(&inbox, drain).await;
+    assert_eq!(*got.lock().unwrap(), ["a", "b", "c", "d"]);
+
+    let mut sink = MockSink::new();
+    sink.expect_accept().never();
+    let (inbox, drain) = Inbox::open(&config, Arc::new(sink)).unwrap();
+    drain_all(&inbox, drain).await;
+}
+
+#[tokio::test]
+async fn after_stop_new_events_are_turned_away_for_the_platform_to_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = MockSink::new();
+    let (inbox, drain) = Inbox::open(&settings(dir.path()), Arc::new(sink)).unwrap();
+    drain_all(&inbox, drain).await;
+    let err = inbox.accept(event("late")).await.unwrap_err();
+    assert!(matches!(err, IntakeError::Unavailable(_)));
+}
+
+#[test]
+fn the_journal_directory_must_be_usable() {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let err = Inbox::open(&settings(file.path()), Arc::new(MockSink::new())).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+}
