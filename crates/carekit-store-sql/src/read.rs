@@ -33,6 +33,19 @@ async fn first_text<E: Exec>(
         .transpose()
 }
 
+/// The first row's first column decoded from JSON, if there is a row.
+async fn first_json<E: Exec, T: serde::de::DeserializeOwned>(
+    db: &mut E,
+    sql: &str,
+    params: Vec<Val>,
+    what: &str,
+) -> Result<Option<T>, StoreError> {
+    first_text(db, sql, params)
+        .await?
+        .map(|data| from_json(&data, what))
+        .transpose()
+}
+
 /// Every row's first column decoded from JSON.
 async fn all_json<E: Exec, T: serde::de::DeserializeOwned>(
     db: &mut E,
@@ -66,14 +79,13 @@ pub(crate) async fn customer<E: Exec>(
     db: &mut E,
     id: &str,
 ) -> Result<Option<Customer>, StoreError> {
-    first_text(
+    first_json(
         db,
         "SELECT data FROM customers WHERE id = $1",
         vec![id.into()],
+        "customer",
     )
-    .await?
-    .map(|data| from_json(&data, "customer"))
-    .transpose()
+    .await
 }
 
 pub(crate) async fn customer_by_identity<E: Exec>(
@@ -83,15 +95,14 @@ pub(crate) async fn customer_by_identity<E: Exec>(
 ) -> Result<Option<Customer>, StoreError> {
     // One statement, so that an identity and its customer come from the
     // same snapshot.
-    first_text(
+    first_json(
         db,
         "SELECT c.data FROM identities i JOIN customers c ON c.id = i.customer_id \
          WHERE i.channel = $1 AND i.handle = $2",
         vec![channel.as_str().into(), handle.into()],
+        "customer",
     )
-    .await?
-    .map(|data| from_json(&data, "customer"))
-    .transpose()
+    .await
 }
 
 pub(crate) async fn locate_message<E: Exec>(
@@ -251,14 +262,13 @@ pub(crate) async fn consent<E: Exec>(
     channel: ChannelKind,
     handle: &str,
 ) -> Result<Option<ConsentRecord>, StoreError> {
-    first_text(
+    first_json(
         db,
         "SELECT data FROM consent WHERE channel = $1 AND handle = $2",
         vec![channel.as_str().into(), handle.into()],
+        "consent",
     )
-    .await?
-    .map(|data| from_json(&data, "consent"))
-    .transpose()
+    .await
 }
 
 pub(crate) async fn cursor<E: Exec>(db: &mut E, name: &str) -> Result<Option<String>, StoreError> {

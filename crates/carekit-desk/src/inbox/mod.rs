@@ -75,11 +75,13 @@ struct Shared {
     handled: AtomicU64,
 }
 
-/// A journaled event on its way to the desk.
+/// A journaled event on its way to the desk, with its journal record
+/// (which gives the event back if the desk must be asked again).
 #[derive(Debug)]
 struct Entry {
     end: Position,
     event: InboundEvent,
+    payload: Vec<u8>,
 }
 
 /// What was in the journal, unhandled, when it was opened.
@@ -119,7 +121,7 @@ impl Feeder {
         );
         self.tasks.spawn(async move {
             let _permit = permit;
-            handle(&*inner, entry.event).await;
+            handle(&*inner, entry.event, &entry.payload).await;
             lock(&progress).finish(seq, entry.end);
             shared.handled.fetch_add(1, Ordering::AcqRel);
         });
@@ -198,7 +200,11 @@ impl EventSink for Inbox {
         let end = appender
             .append(&payload)
             .map_err(|e| IntakeError::Unavailable(format!("inbox journal: {e}")))?;
-        permit.send(Entry { end, event });
+        permit.send(Entry {
+            end,
+            event,
+            payload,
+        });
         drop(appender);
         shared.received.fetch_add(1, Ordering::AcqRel);
         Ok(())
@@ -252,6 +258,7 @@ impl Drain {
                             Entry {
                                 end: record.end,
                                 event,
+                                payload: record.payload,
                             },
                             permit,
                         );
@@ -307,17 +314,30 @@ fn lock(progress: &Mutex<Progress>) -> std::sync::MutexGuard<'_, Progress> {
 }
 
 /// Hands one event to the desk, retrying while the store is unavailable.
-async fn handle(inner: &dyn EventSink, event: InboundEvent) {
+/// The desk takes the event by value; a retry decodes it again from its
+/// journal record rather than every event being cloned for a rare retry.
+async fn handle(inner: &dyn EventSink, event: InboundEvent, payload: &[u8]) {
+    let mut event = event;
     let mut pause = RETRY_FIRST;
     loop {
-        match inner.accept(event.clone()).await {
+        let refused = match inner.accept(event).await {
             Ok(()) => return,
-            Err(IntakeError::Unavailable(reason)) => {
+            Err(e) => e,
+        };
+        event = match serde_json::from_slice::<InboundEvent>(payload) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::error!(error = %e, "inbox: a journaled event no longer parses; skipped");
+                return;
+            }
+        };
+        match refused {
+            IntakeError::Unavailable(reason) => {
                 tracing::warn!(external_id = %event.external_id, %reason, ?pause, "inbox: the desk cannot take an event now; retrying");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(RETRY_MAX);
             }
-            Err(e) => {
+            e => {
                 tracing::warn!(channel = %event.channel, external_id = %event.external_id, error = %e, "inbox: the desk refused a journaled event");
                 return;
             }
