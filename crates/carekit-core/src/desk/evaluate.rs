@@ -70,6 +70,9 @@ impl Change<'_> {
             delivery_error: None,
             classification: None,
             hidden: false,
+            original_text: None,
+            raw: None,
+            platform_at: None,
         };
         self.record.messages.push(message.clone());
         self.commit.messages.push(message);

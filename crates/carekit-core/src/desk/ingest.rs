@@ -268,6 +268,9 @@ impl Desk {
             delivery_error: None,
             classification,
             hidden: false,
+            original_text: event.original_text.clone(),
+            raw: event.raw.clone(),
+            platform_at: None,
         };
         let mut audit = Vec::new();
         let mut queued = Vec::new();

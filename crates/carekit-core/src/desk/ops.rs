@@ -325,6 +325,9 @@ impl Desk {
                 delivery_error: None,
                 classification: None,
                 hidden: false,
+                original_text: None,
+                raw: None,
+                platform_at: None,
             };
             (message, OutboxItem::queued(private.id, outbound, now))
         });

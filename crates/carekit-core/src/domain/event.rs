@@ -69,8 +69,22 @@ pub struct InboundEvent {
     pub author: Identity,
     /// What the platform said about the author.
     pub author_profile: AuthorProfile,
-    /// The text, empty for events that carry none.
+    /// The text, empty for events that carry none. When an adapter
+    /// extracts the new part of a message (an email reply without its quote
+    /// and signature), this is the extract and [`original_text`] keeps what
+    /// the customer actually sent.
+    ///
+    /// [`original_text`]: InboundEvent::original_text
     pub text: String,
+    /// The whole text as the customer sent it, when [`text`] is an extract.
+    ///
+    /// [`text`]: InboundEvent::text
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_text: Option<String>,
+    /// The platform's raw form of the message (an email's RFC 5322 source),
+    /// bounded by the adapter; kept so nothing the customer sent is lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
     /// Subject line (email).
     pub subject: Option<String>,
     /// Attachments.
@@ -88,6 +102,10 @@ pub struct InboundEvent {
 const MAX_EXTERNAL_ID: usize = 512;
 /// Longest text accepted (larger bodies are an adapter bug or an attack).
 const MAX_TEXT_BYTES: usize = 256 * 1024;
+/// Longest raw form accepted (adapters cut theirs to fit).
+pub const MAX_RAW_BYTES: usize = 1024 * 1024;
+/// Longest author handle, account or thread key accepted.
+const MAX_HANDLE: usize = 512;
 
 impl InboundEvent {
     /// Whether the desk can use this event at all: an external id (the
@@ -117,6 +135,49 @@ impl InboundEvent {
                 self.text.len()
             ));
         }
+        if let Some(original) = &self.original_text
+            && original.len() > MAX_TEXT_BYTES
+        {
+            return Err(format!(
+                "original text is {} bytes; at most {MAX_TEXT_BYTES}",
+                original.len()
+            ));
+        }
+        if let Some(raw) = &self.raw
+            && raw.len() > MAX_RAW_BYTES
+        {
+            return Err(format!(
+                "raw message is {} bytes; at most {MAX_RAW_BYTES}",
+                raw.len()
+            ));
+        }
+        // Identifiers go into indexed columns: no control characters (a NUL
+        // cannot be stored in a Postgres text column at all) and bounded.
+        let identifiers = [
+            ("external id", Some(self.external_id.as_str())),
+            ("author handle", Some(self.author.handle.as_str())),
+            ("account", Some(self.account.as_str())),
+            ("thread key", self.thread.key.as_ref().map(|k| k.as_str())),
+        ];
+        for (what, value) in identifiers {
+            let Some(value) = value else { continue };
+            if value.len() > MAX_HANDLE {
+                return Err(format!("{what} is {} bytes; at most {MAX_HANDLE}", value.len()));
+            }
+            if value.chars().any(char::is_control) {
+                return Err(format!("{what} contains a control character"));
+            }
+        }
+        if let EventKind::Delivery { provider_id, .. } = &self.kind
+            && (provider_id.len() > MAX_HANDLE || provider_id.chars().any(char::is_control))
+        {
+            return Err("provider id is too long or contains a control character".into());
+        }
+        for parent in &self.thread.parents {
+            if parent.len() > MAX_HANDLE || parent.chars().any(char::is_control) {
+                return Err("a parent id is too long or contains a control character".into());
+            }
+        }
         let needs_author = matches!(
             self.kind,
             EventKind::Message | EventKind::Echo | EventKind::Consent { .. }
@@ -145,6 +206,8 @@ impl InboundEvent {
             author,
             author_profile: AuthorProfile::default(),
             text: text.into(),
+            original_text: None,
+            raw: None,
             subject: None,
             attachments: Vec::new(),
             thread: ThreadHints::default(),
@@ -180,6 +243,16 @@ impl InboundEvent {
     /// Sets the subject.
     pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = Some(subject.into());
+        self
+    }
+    /// Keeps the whole text as sent beside an extracted [`text`](InboundEvent::text).
+    pub fn with_original_text(mut self, original: impl Into<String>) -> Self {
+        self.original_text = Some(original.into());
+        self
+    }
+    /// Keeps the platform's raw form (bounded by the adapter).
+    pub fn with_raw(mut self, raw: impl Into<String>) -> Self {
+        self.raw = Some(raw.into());
         self
     }
     /// Adds an attachment.

@@ -68,12 +68,24 @@ pub struct Message {
     pub visibility: Visibility,
     /// The platform's id, once known (inbound: always; outbound: after sending).
     pub external_id: Option<String>,
-    /// The text.
+    /// The text (for email, the customer's new words without quote and
+    /// signature).
     pub text: String,
+    /// The whole text as the customer sent it, when `text` is an extract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_text: Option<String>,
+    /// The platform's raw form (an email's source), bounded by the adapter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
     /// Attachments.
     pub attachments: Vec<Attachment>,
-    /// When it was written (inbound: the platform's time; outbound: when queued).
+    /// When it was written (inbound: the platform's time, never later than
+    /// the desk's clock allows; outbound: when queued).
     pub at: DateTime<Utc>,
+    /// The time the platform stated, when the desk did not take it as
+    /// [`at`](Message::at) (a clock ahead of the desk's); for display only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_at: Option<DateTime<Utc>>,
     /// Outbound only: delivery progress.
     pub delivery: Option<DeliveryState>,
     /// Outbound only: why delivery failed, in the platform's words.
@@ -103,8 +115,11 @@ impl Message {
             visibility,
             external_id: None,
             text: text.into(),
+            original_text: None,
+            raw: None,
             attachments: Vec::new(),
             at,
+            platform_at: None,
             delivery: None,
             delivery_error: None,
             classification: None,
@@ -116,6 +131,12 @@ impl Message {
     pub fn with_external_id(mut self, external_id: impl Into<String>) -> Self {
         self.external_id = Some(external_id.into());
         self
+    }
+
+    /// The whole text as sent: [`original_text`](Message::original_text)
+    /// when the adapter extracted [`text`](Message::text) from it.
+    pub fn full_text(&self) -> &str {
+        self.original_text.as_deref().unwrap_or(&self.text)
     }
 
     /// Whether this is a brand message a person (not automation) wrote.
