@@ -2,12 +2,14 @@
 
 use carekit_core::StoreError;
 
-/// Maps a database error. Unique violations become `Conflict` (the explicit
-/// dedupe check turns the dedupe case into `Duplicate` before this).
+/// Maps a database error. Unique violations become `Constraint` (the
+/// explicit dedupe check turns the dedupe case into `Duplicate` before this,
+/// and version checks report `Conflict` themselves): a broken rule of the
+/// data is not contention, and retrying the same write cannot mend it.
 pub(crate) fn map(err: sqlx::Error) -> StoreError {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict(format!("unique constraint: {}", db.message()))
+            StoreError::Constraint(format!("unique constraint: {}", db.message()))
         }
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
@@ -41,6 +43,10 @@ fn by_code(code: &str, message: &str) -> StoreError {
         StoreError::Unavailable(message.to_owned())
     } else if sqlite_primary == Some(26) || message.contains("not a database") {
         StoreError::NotAStore(message.to_owned())
+    } else if matches!(sqlite_primary, Some(18..=20))
+        || (code.len() == 5 && (code.starts_with("22") || code.starts_with("23")))
+    {
+        StoreError::Constraint(message.to_owned())
     } else {
         StoreError::Backend(message.to_owned())
     }
@@ -55,7 +61,7 @@ pub(crate) fn map_sqlite(err: rusqlite::Error) -> StoreError {
             if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
             {
-                StoreError::Conflict(format!("unique constraint: {message}"))
+                StoreError::Constraint(format!("unique constraint: {message}"))
             } else {
                 by_code(&e.extended_code.to_string(), &message)
             }

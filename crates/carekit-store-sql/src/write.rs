@@ -45,7 +45,7 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
             if let Some(owner) = owner.first()
                 && owner.text(0)? != id
             {
-                return Err(StoreError::Conflict(format!(
+                return Err(StoreError::Constraint(format!(
                     "identity {}:{} belongs to another customer",
                     identity.channel, identity.handle
                 )));

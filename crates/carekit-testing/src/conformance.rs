@@ -254,7 +254,8 @@ pub async fn stale_updates_conflict(store: S) {
     ));
 }
 
-/// At most one non-closed conversation per thread key; the newest is found.
+/// At most one non-closed conversation per thread key (a second is a
+/// `Constraint`, not contention); the newest is found.
 pub async fn one_open_conversation_per_thread_key(store: S) {
     let c = customer("u1");
     let first = conversation(&c, Some("k"), 0);
@@ -269,7 +270,7 @@ pub async fn one_open_conversation_per_thread_key(store: S) {
         .push(ConversationWrite::Insert(second.clone()));
     assert!(matches!(
         store.apply(commit.clone()).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Constraint(_))
     ));
     let mut closed = first.clone();
     closed.status = Status::Closed;
@@ -288,7 +289,7 @@ pub async fn one_open_conversation_per_thread_key(store: S) {
             .unwrap(),
         Some(second.id)
     );
-    // The same id twice is a conflict too.
+    // The same id twice breaks a constraint too.
     let mut again = Commit::new();
     again
         .conversations
@@ -296,11 +297,12 @@ pub async fn one_open_conversation_per_thread_key(store: S) {
     again.conversations.push(ConversationWrite::Insert(second));
     assert!(matches!(
         store.apply(again).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Constraint(_))
     ));
 }
 
-/// An identity belongs to one customer.
+/// An identity belongs to one customer; claiming it for another is a
+/// `Constraint`.
 pub async fn identities_have_one_owner(store: S) {
     let a = customer("shared");
     let mut commit = Commit::new();
@@ -311,7 +313,7 @@ pub async fn identities_have_one_owner(store: S) {
     commit.customers.push(b.clone());
     assert!(matches!(
         store.apply(commit).await,
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Constraint(_))
     ));
     assert_eq!(
         store

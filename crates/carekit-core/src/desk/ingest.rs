@@ -105,6 +105,7 @@ impl Desk {
         // the store are kept apart by the store's conflict checks.
         let _turn = self.inner.ingest_stripes.lock(&event).await;
         let mut last_conflict = String::new();
+        let mut constraint_retries = 0;
         for attempt_no in 0..self.inner.conflict_retries {
             let attempt = match &event.kind {
                 EventKind::Message | EventKind::Echo => {
@@ -128,6 +129,16 @@ impl Desk {
                 Err(DeskError::Store(StoreError::Conflict(reason))) => {
                     tracing::debug!(external_id = %event.external_id, %reason, "ingest conflict; retrying");
                     last_conflict = reason;
+                    tokio::time::sleep(conflict_backoff(attempt_no, &event.external_id)).await;
+                }
+                // Another worker may have just created the customer or the
+                // thread's conversation: reading again finds it. A rule that
+                // still fails on fresh data is not contention.
+                Err(DeskError::Store(StoreError::Constraint(reason)))
+                    if constraint_retries < MAX_CONSTRAINT_RETRIES =>
+                {
+                    tracing::debug!(external_id = %event.external_id, %reason, "ingest constraint; reading again");
+                    constraint_retries += 1;
                     tokio::time::sleep(conflict_backoff(attempt_no, &event.external_id)).await;
                 }
                 other => return other,
@@ -671,6 +682,10 @@ impl Desk {
             .is_some_and(|c| !c.opted_in))
     }
 }
+
+/// How often ingest reads again after a constraint failed: enough for a
+/// racing insert by another worker to become visible.
+const MAX_CONSTRAINT_RETRIES: usize = 2;
 
 /// Striped locks over thread keys: bounded memory, and events of one
 /// thread (or, without a thread, one author) take turns.

@@ -162,7 +162,10 @@ impl InboundEvent {
         for (what, value) in identifiers {
             let Some(value) = value else { continue };
             if value.len() > MAX_HANDLE {
-                return Err(format!("{what} is {} bytes; at most {MAX_HANDLE}", value.len()));
+                return Err(format!(
+                    "{what} is {} bytes; at most {MAX_HANDLE}",
+                    value.len()
+                ));
             }
             if value.chars().any(char::is_control) {
                 return Err(format!("{what} contains a control character"));

@@ -94,7 +94,7 @@ impl Inner {
                     .get(&(identity.channel, identity.handle.clone()))
                     && *owner != customer.id
                 {
-                    return Err(StoreError::Conflict(format!(
+                    return Err(StoreError::Constraint(format!(
                         "identity {}:{} belongs to another customer",
                         identity.channel, identity.handle
                     )));
@@ -105,7 +105,7 @@ impl Inner {
             let record = write.record();
             match write {
                 ConversationWrite::Insert(_) if self.conversations.contains_key(&record.id) => {
-                    return Err(StoreError::Conflict(format!(
+                    return Err(StoreError::Constraint(format!(
                         "conversation {} exists",
                         record.id
                     )));
@@ -126,7 +126,7 @@ impl Inner {
                 ConversationWrite::Insert(_) => {}
             }
             if record.status != Status::Closed && active_with_key(self, record).is_some() {
-                return Err(StoreError::Conflict(format!(
+                return Err(StoreError::Constraint(format!(
                     "another open conversation has thread key {:?}",
                     record.thread_key
                 )));

@@ -47,6 +47,12 @@ pub enum StoreError {
     /// The database cannot be reached or failed transiently.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A write broke a rule of the data that no retry can mend (an identity
+    /// another customer owns, a thread key another open conversation holds,
+    /// a value the database cannot store). Not contention: re-reading and
+    /// deciding again is the caller's call, blind retries never help.
+    #[error("constraint: {0}")]
+    Constraint(String),
     /// The file or database is not a carekit store (or not a database at all).
     #[error("not a carekit store: {0}")]
     NotAStore(String),
