@@ -446,7 +446,19 @@ async fn healthz(State(state): State<ApiState>) -> Response {
             _ => json!({"channel": kind, "status": "ok"}),
         })
         .collect();
-    let degraded = channels.iter().any(|c| c["status"] == "degraded");
+    // Dead letters degrade the desk without stopping it: every other event
+    // is served, and an operator has events to look at and replay.
+    let inbox = state.inbox.as_ref().map(|inbox| {
+        let health = inbox.health();
+        json!({
+            "status": if health.dead_letters > 0 { "degraded" } else { "ok" },
+            "backlog": health.backlog,
+            "dead_letters": health.dead_letters,
+            "last_dead_letter_at": health.last_dead_letter_at,
+        })
+    });
+    let degraded = channels.iter().any(|c| c["status"] == "degraded")
+        || inbox.as_ref().is_some_and(|i| i["status"] == "degraded");
     let status = if !store_ok {
         "unavailable"
     } else if degraded {
@@ -459,16 +471,16 @@ async fn healthz(State(state): State<ApiState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        code,
-        Json(json!({
-            "status": status,
-            "store": if store_ok { "ok" } else { "unreachable" },
-            "crisis_mode": state.desk.crisis_mode(),
-            "channels": channels,
-        })),
-    )
-        .into_response()
+    let mut body = json!({
+        "status": status,
+        "store": if store_ok { "ok" } else { "unreachable" },
+        "crisis_mode": state.desk.crisis_mode(),
+        "channels": channels,
+    });
+    if let Some(inbox) = inbox {
+        body["inbox"] = inbox;
+    }
+    (code, Json(body)).into_response()
 }
 
 async fn metrics(State(state): State<ApiState>) -> Response {

@@ -278,6 +278,9 @@ impl DeskServerBuilder {
                 let (inbox, drain) = Inbox::open(settings, sink).map_err(|e| {
                     DeskServerError::Config(format!("[inbox] dir {}: {e}", settings.dir.display()))
                 })?;
+                let drain = drain
+                    .with_clock(clock.clone())
+                    .with_metrics(metrics.clone());
                 background.push(Box::new(move |stop: server::Shutdown| {
                     Box::pin(drain.run(stop.wait()))
                 }));

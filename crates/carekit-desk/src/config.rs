@@ -158,6 +158,13 @@ pub struct InboxConfig {
     /// Events ingested at once (enough to fill the store's group commits).
     #[serde(default = "InboxConfig::default_concurrency")]
     pub concurrency: usize,
+    /// Times the desk is asked to take one event that it keeps calling
+    /// "unavailable" while it stores others, before that event goes to the
+    /// dead-letter file (`dead-letters.jsonl` in `dir`). An event refused
+    /// for a reason no retry mends goes there at once; while the store is
+    /// down for every event, events wait and nothing is dead-lettered.
+    #[serde(default = "InboxConfig::default_max_attempts")]
+    pub max_attempts: u32,
 }
 
 impl InboxConfig {
@@ -168,7 +175,12 @@ impl InboxConfig {
             sync_every_ms: Self::default_sync_every_ms(),
             max_backlog: Self::default_max_backlog(),
             concurrency: Self::default_concurrency(),
+            max_attempts: Self::default_max_attempts(),
         }
+    }
+
+    fn default_max_attempts() -> u32 {
+        8
     }
 
     fn default_sync_every_ms() -> u64 {

@@ -126,35 +126,44 @@ fn crisis(c: &CrisisSettings) -> Result<(CrisisDetector, CrisisMode), DeskServer
 /// The sink the webhooks feed: the desk, and the crisis detector counting
 /// each stored message when one is configured.
 pub(crate) fn sink(desk: &Desk, insight: &Insight) -> Arc<dyn EventSink> {
-    match &insight.detector {
-        Some(detector) => Arc::new(ObservedSink {
-            desk: desk.clone(),
-            detector: detector.clone(),
-        }),
-        None => Arc::new(desk.clone()),
-    }
+    Arc::new(DeskSink {
+        desk: desk.clone(),
+        detector: insight.detector.clone(),
+    })
 }
 
 /// Ingests into the desk, then shows the stored message to the detector.
-struct ObservedSink {
+struct DeskSink {
     desk: Desk,
-    detector: Arc<CrisisDetector>,
+    detector: Option<Arc<CrisisDetector>>,
+}
+
+/// How a failed ingest answers the adapter (and the inbox): refused for
+/// good ([`IntakeError::Rejected`]: a webhook gets a 4xx or is logged and
+/// skipped, the inbox dead-letters it) only when no retry can mend it;
+/// anything that may be transient, or that the desk cannot classify, is
+/// [`IntakeError::Unavailable`] (the platform, or the inbox, tries again;
+/// the inbox gives up on one event only while others are stored).
+pub(crate) fn refusal(error: DeskError) -> IntakeError {
+    match error {
+        DeskError::InvalidEvent(reason) => IntakeError::Rejected(reason),
+        DeskError::Store(e @ (StoreError::Constraint(_) | StoreError::Corrupt(_))) => {
+            IntakeError::Rejected(e.to_string())
+        }
+        other => IntakeError::Unavailable(other.to_string()),
+    }
 }
 
 #[async_trait]
-impl EventSink for ObservedSink {
+impl EventSink for DeskSink {
     async fn accept(&self, event: InboundEvent) -> Result<(), IntakeError> {
-        let outcome = self.desk.ingest(event).await.map_err(|e| match e {
-            DeskError::InvalidEvent(reason) => IntakeError::Rejected(reason),
-            DeskError::Store(StoreError::Corrupt(reason)) => IntakeError::Rejected(reason),
-            other => IntakeError::Unavailable(other.to_string()),
-        })?;
+        let outcome = self.desk.ingest(event).await.map_err(refusal)?;
         // The message is stored: a failure to count it must not make the
         // platform retry it.
-        if let Err(e) = self
-            .detector
-            .observe_ingest(self.desk.store().as_ref(), &outcome)
-            .await
+        if let Some(detector) = &self.detector
+            && let Err(e) = detector
+                .observe_ingest(self.desk.store().as_ref(), &outcome)
+                .await
         {
             tracing::warn!(error = %e, "crisis detector could not read an ingested message");
         }

@@ -66,6 +66,10 @@ const HELP: &[(&str, &str)] = &[
         "carekit_http_requests_total",
         "HTTP requests, by route and status code.",
     ),
+    (
+        "carekit_inbox_dead_lettered_total",
+        "Journaled events set aside in the inbox's dead-letter file, by channel and kind (rejected, unavailable, unreadable).",
+    ),
 ];
 
 impl Metrics {

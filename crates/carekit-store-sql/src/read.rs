@@ -4,12 +4,17 @@
 
 use crate::codec::{from_json, micros};
 use crate::exec::{Cells, Exec, Kind, Val};
+use crate::store::Backend;
 use crate::write::{self, OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
-use carekit_core::store::{ConsentRecord, ConversationFilter, MessageLocation, OutboxItem};
+use carekit_core::store::{
+    ConsentRecord, ConversationFilter, ConversationStats, ConversationStatsBuilder,
+    MessageLocation, OutboxItem, ResponseMetric, StateCount, count_states,
+};
 use carekit_core::{
     AuditEntry, ChannelKind, ConversationId, ConversationRecord, Customer, CustomerId,
     DeliveryState, MessageId, StoreError, ThreadKey,
 };
+use chrono::{DateTime, Utc};
 
 /// The first row, if there is one.
 async fn first_row<E: Exec>(
@@ -319,4 +324,194 @@ pub(crate) async fn outbox_in_states<E: Exec>(
         )
         .await?;
     rows.iter().map(write::outbox_item).collect()
+}
+
+pub(crate) async fn outbox_counts<E: Exec>(
+    db: &mut E,
+    states: &[DeliveryState],
+) -> Result<Vec<StateCount>, StoreError> {
+    let mut counts = count_states(states, std::iter::empty());
+    if counts.is_empty() {
+        return Ok(counts);
+    }
+    let list = counts
+        .iter()
+        .map(|c| format!("'{}'", c.state.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = db
+        .fetch(
+            &format!("SELECT state, COUNT(*) FROM outbox WHERE state IN ({list}) GROUP BY state"),
+            Vec::new(),
+            &[Kind::Text, Kind::Int],
+        )
+        .await?;
+    for row in &rows {
+        let state = row.text(0)?;
+        if let Some(c) = counts.iter_mut().find(|c| c.state.as_str() == state) {
+            c.count = u64::try_from(row.int(1)?).unwrap_or_default();
+        }
+    }
+    Ok(counts)
+}
+
+/// A JSON value at `path` in the text column `column`, as SQL text.
+fn json_at(backend: Backend, column: &str, path: &[&str]) -> String {
+    match backend {
+        Backend::Postgres => format!("({column}::json #>> '{{{}}}')", path.join(",")),
+        _ => format!("json_extract({column}, '$.{}')", path.join(".")),
+    }
+}
+
+/// An RFC 3339 instant as stored in JSON, in microseconds.
+fn json_micros(text: Option<String>) -> Option<i64> {
+    text.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.timestamp_micros())
+}
+
+pub(crate) async fn conversation_stats<E: Exec>(
+    db: &mut E,
+    backend: Backend,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<ConversationStats, StoreError> {
+    let range = || vec![Val::from(micros(from)), Val::from(micros(to))];
+    let in_range = "c.opened_at >= $1 AND c.opened_at < $2";
+    let mut stats = ConversationStatsBuilder::new(from, to);
+    // Counts per channel and status.
+    for row in db
+        .fetch(
+            &format!(
+                "SELECT c.channel, c.status, COUNT(*) FROM conversations c WHERE {in_range} \
+                 GROUP BY c.channel, c.status"
+            ),
+            range(),
+            &[Kind::Text, Kind::Text, Kind::Int],
+        )
+        .await?
+    {
+        stats.status(
+            &row.text(0)?,
+            &row.text(1)?,
+            u64::try_from(row.int(2)?).unwrap_or_default(),
+        );
+    }
+    // Percentiles need each conversation's times: the three instants only,
+    // for conversations in the range that have one.
+    let first = json_at(backend, "c.data", &["first_response_at"]);
+    let human = json_at(backend, "c.data", &["first_human_response_at"]);
+    let resolved = json_at(backend, "c.data", &["resolved_at"]);
+    for row in db
+        .fetch(
+            &format!(
+                "SELECT c.channel, c.status, c.opened_at, {first}, {human}, {resolved} \
+                 FROM conversations c WHERE {in_range} \
+                 AND ({first} IS NOT NULL OR {human} IS NOT NULL OR {resolved} IS NOT NULL)"
+            ),
+            range(),
+            &[
+                Kind::Text,
+                Kind::Text,
+                Kind::Int,
+                Kind::Text,
+                Kind::Text,
+                Kind::Text,
+            ],
+        )
+        .await?
+    {
+        let channel = row.text(0)?;
+        let opened = row.int(2)?;
+        if let Some(t) = json_micros(row.opt_text(3)?) {
+            stats.duration(&channel, ResponseMetric::FirstResponse, t - opened);
+        }
+        if let Some(t) = json_micros(row.opt_text(4)?) {
+            stats.duration(&channel, ResponseMetric::FirstHumanResponse, t - opened);
+        }
+        let done = matches!(row.text(1)?.as_str(), "resolved" | "closed");
+        if done && let Some(t) = json_micros(row.opt_text(5)?) {
+            stats.duration(&channel, ResponseMetric::Resolution, t - opened);
+        }
+    }
+    // The audit entries of those conversations, counted in the database.
+    let kind = json_at(backend, "a.data", &["kind", "type"]);
+    let joined =
+        format!("FROM audit a JOIN conversations c ON c.id = a.conversation_id WHERE {in_range}");
+    let reason = json_at(backend, "a.data", &["kind", "reason", "reason"]);
+    let code = json_at(backend, "a.data", &["kind", "reason", "code"]);
+    for row in db
+        .fetch(
+            &format!(
+                "SELECT c.channel, {reason}, {code}, COUNT(*) {joined} AND {kind} = 'escalated' \
+                 GROUP BY c.channel, {reason}, {code}"
+            ),
+            range(),
+            &[Kind::Text, Kind::Text, Kind::Text, Kind::Int],
+        )
+        .await?
+    {
+        let reason = row.opt_text(1)?.unwrap_or_default();
+        let reason = match reason.as_str() {
+            "custom" => row.opt_text(2)?.unwrap_or(reason),
+            _ => reason,
+        };
+        stats.escalations(
+            &row.text(0)?,
+            &reason,
+            u64::try_from(row.int(3)?).unwrap_or_default(),
+        );
+    }
+    // A target breached and then met late counts once, as breached.
+    let metric = json_at(backend, "a.data", &["kind", "metric"]);
+    let sla_kind = json_at(backend, "a.data", &["kind", "kind"]);
+    for row in db
+        .fetch(
+            &format!(
+                "SELECT channel, metric, breached, COUNT(*) FROM (SELECT c.channel AS channel, \
+                 {metric} AS metric, CAST(MAX(CASE WHEN {sla_kind} = 'breached' THEN 1 ELSE 0 END) AS BIGINT) \
+                 AS breached {joined} AND {kind} = 'sla' AND {sla_kind} IN ('breached', 'fulfilled') \
+                 GROUP BY c.id, c.channel, {metric}) per_conversation GROUP BY channel, metric, breached"
+            ),
+            range(),
+            &[Kind::Text, Kind::Text, Kind::Int, Kind::Int],
+        )
+        .await?
+    {
+        stats.sla(
+            &row.text(0)?,
+            &row.opt_text(1)?.unwrap_or_default(),
+            row.int(2)? != 0,
+            u64::try_from(row.int(3)?).unwrap_or_default(),
+        );
+    }
+    let rating = json_at(backend, "a.data", &["kind", "rating"]);
+    for row in db
+        .fetch(
+            &format!(
+                "SELECT c.channel, {kind}, COUNT(*), CAST(SUM(CASE WHEN {kind} = 'csat_answered' \
+                 THEN CAST({rating} AS BIGINT) ELSE 0 END) AS BIGINT) {joined} \
+                 AND {kind} IN ('handed_off', 'csat_requested', 'csat_answered') GROUP BY c.channel, {kind}"
+            ),
+            range(),
+            &[Kind::Text, Kind::Text, Kind::Int, Kind::Int],
+        )
+        .await?
+    {
+        let channel = row.text(0)?;
+        let n = u64::try_from(row.int(2)?).unwrap_or_default();
+        match row.opt_text(1)?.as_deref() {
+            Some("handed_off") => {
+                stats.handoffs(&channel, n);
+            }
+            Some("csat_requested") => {
+                stats.csat(&channel, n, 0, 0);
+            }
+            Some("csat_answered") => {
+                let sum = u64::try_from(row.opt_int(3)?.unwrap_or_default()).unwrap_or_default();
+                stats.csat(&channel, 0, n, sum);
+            }
+            _ => {}
+        }
+    }
+    Ok(stats.finish())
 }

@@ -15,11 +15,15 @@ use crate::write::{self, OUTBOX_SHAPE, parse_id};
 #[cfg(feature = "sqlite")]
 use crate::writer::SqliteWriter;
 use async_trait::async_trait;
-use carekit_core::store::{Claim, ConsentRecord, ConversationFilter, MessageLocation, OutboxItem};
+use carekit_core::store::{
+    Claim, ConsentRecord, ConversationFilter, ConversationStats, MessageLocation, OutboxItem,
+    StateCount,
+};
 use carekit_core::{
     AuditEntry, ChannelKind, Commit, ConversationId, ConversationRecord, Customer, CustomerId,
     DeliveryState, MessageId, Store, StoreError, ThreadKey,
 };
+use chrono::{DateTime, Utc};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, ConnectOptions, Row};
 use std::str::FromStr;
@@ -474,6 +478,19 @@ impl Store for SqlStore {
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let states = states.to_vec();
         read!(self, blocking outbox_in_states(&states, limit))
+    }
+
+    async fn outbox_counts(&self, states: &[DeliveryState]) -> Result<Vec<StateCount>, StoreError> {
+        read!(self, outbox_counts(states))
+    }
+
+    async fn conversation_stats(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<ConversationStats, StoreError> {
+        let backend = self.backend();
+        read!(self, blocking conversation_stats(backend, from, to))
     }
 
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<ConversationId>, StoreError> {

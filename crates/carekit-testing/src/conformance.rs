@@ -749,6 +749,247 @@ pub async fn awaiting_handoff_is_found(store: S) {
     );
 }
 
+/// Outbox items are counted per state by the store, in the order asked,
+/// a state with none counting 0.
+pub async fn outbox_counts_group_by_state(store: S) {
+    let c = customer("u1");
+    let record = conversation(&c, None, 0);
+    let mut commit = new_conversation_commit(&c, &record, vec![]);
+    for (state, n) in [
+        (DeliveryState::Queued, 3),
+        (DeliveryState::Sending, 1),
+        (DeliveryState::Sent, 4),
+        (DeliveryState::DeadLettered, 2),
+    ] {
+        for _ in 0..n {
+            let mut item = outbox_item(&record, 0);
+            item.state = state;
+            commit.outbox.push(item);
+        }
+    }
+    store.apply(commit).await.unwrap();
+    let counts = store
+        .outbox_counts(&[
+            DeliveryState::Sending,
+            DeliveryState::Queued,
+            DeliveryState::Failed,
+            DeliveryState::DeadLettered,
+        ])
+        .await
+        .unwrap();
+    let got: Vec<(DeliveryState, u64)> = counts.iter().map(|c| (c.state, c.count)).collect();
+    assert_eq!(
+        got,
+        [
+            (DeliveryState::Sending, 1),
+            (DeliveryState::Queued, 3),
+            (DeliveryState::Failed, 0),
+            (DeliveryState::DeadLettered, 2),
+        ]
+    );
+    assert!(store.outbox_counts(&[]).await.unwrap().is_empty());
+}
+
+/// Aggregates over the conversations opened in a range: counts per channel
+/// and status, response-time percentiles, escalations (custom ones by
+/// their code), SLA outcomes (breached then met counts once, as breached),
+/// handoffs and CSAT; conversations outside the range count nowhere.
+pub async fn conversation_stats_aggregate_in_range(store: S) {
+    use carekit_core::store::{ConversationStatsBuilder, ResponseTimes};
+    let c = customer("u1");
+    let mut commit = Commit::new();
+    commit.customers.push(c.clone());
+    let mut records = Vec::new();
+    // Five X conversations opened at minutes 0..5: first responses after
+    // 60, 120, 180, 240 and 300 s (plus some microseconds); the first two
+    // resolved after an hour, one of them closed.
+    for i in 0..5i64 {
+        let mut r = conversation(&c, None, i);
+        r.first_response_at =
+            Some(t(i) + Duration::seconds(60 * (i + 1)) + Duration::microseconds(999_999));
+        if i == 0 {
+            r.first_human_response_at = Some(t(i) + Duration::seconds(600));
+        }
+        if i < 2 {
+            r.resolved_at = Some(t(i) + Duration::hours(1));
+            r.status = if i == 0 {
+                Status::Resolved
+            } else {
+                Status::Closed
+            };
+        }
+        records.push(r);
+    }
+    // An SMS conversation, still open, resolved_at set but not counted.
+    let mut sms =
+        ConversationRecord::new(ChannelKind::Sms, "", Visibility::Private, c.clone(), t(2));
+    sms.resolved_at = Some(t(3));
+    records.push(sms.clone());
+    // Opened before and after the range: counted nowhere.
+    let mut early = conversation(&c, None, -10);
+    early.first_response_at = Some(t(-9));
+    records.push(early.clone());
+    let late = conversation(&c, None, 60);
+    records.push(late.clone());
+    for r in &records {
+        commit
+            .conversations
+            .push(ConversationWrite::Insert(r.clone()));
+    }
+    let x0 = records[0].id;
+    let x1 = records[1].id;
+    let audit = |id, kind| AuditEntry::new(id, t(1), kind);
+    let escalated = |reason| AuditKind::Escalated(Escalation::new("p", reason, "because"));
+    let sla = |metric, kind| {
+        AuditKind::Sla(SlaEvent {
+            policy: "frt".into(),
+            metric,
+            kind,
+            due: None,
+        })
+    };
+    commit.audit.extend([
+        audit(x0, escalated(EscalationReason::Vip)),
+        audit(x1, escalated(EscalationReason::Vip)),
+        audit(
+            x1,
+            escalated(EscalationReason::Custom {
+                code: "legal".into(),
+            }),
+        ),
+        audit(
+            sms.id,
+            escalated(EscalationReason::CrisisTerm {
+                term: "lawyer".into(),
+            }),
+        ),
+        audit(early.id, escalated(EscalationReason::Vip)),
+        // x0 breached first response, then met it late: once, as breached.
+        audit(x0, sla(SlaMetric::FirstResponse, SlaEventKind::Breached)),
+        audit(x0, sla(SlaMetric::FirstResponse, SlaEventKind::Fulfilled)),
+        audit(x1, sla(SlaMetric::FirstResponse, SlaEventKind::Fulfilled)),
+        audit(x1, sla(SlaMetric::FirstResponse, SlaEventKind::Warning)),
+        audit(x1, sla(SlaMetric::Resolution, SlaEventKind::Breached)),
+        audit(
+            x0,
+            AuditKind::HandedOff {
+                to: sms.id,
+                channel: ChannelKind::Sms,
+                by: Actor::Agent("ann".into()),
+            },
+        ),
+        audit(
+            sms.id,
+            AuditKind::CsatRequested {
+                message_id: MessageId::new(),
+                agent: None,
+            },
+        ),
+        audit(
+            x1,
+            AuditKind::CsatRequested {
+                message_id: MessageId::new(),
+                agent: None,
+            },
+        ),
+        audit(
+            sms.id,
+            AuditKind::CsatAnswered {
+                rating: 5,
+                answer: "5".into(),
+                agent: None,
+            },
+        ),
+        audit(
+            x1,
+            AuditKind::CsatAnswered {
+                rating: 2,
+                answer: "meh".into(),
+                agent: None,
+            },
+        ),
+        audit(
+            early.id,
+            AuditKind::CsatAnswered {
+                rating: 1,
+                answer: "1".into(),
+                agent: None,
+            },
+        ),
+    ]);
+    let trails: Vec<Vec<AuditEntry>> = records
+        .iter()
+        .map(|r| {
+            commit
+                .audit
+                .iter()
+                .filter(|a| a.conversation_id == r.id)
+                .cloned()
+                .collect()
+        })
+        .collect();
+    store.apply(commit).await.unwrap();
+
+    let (from, to) = (t(0), t(30));
+    let stats = store.conversation_stats(from, to).await.unwrap();
+    assert_eq!((stats.from, stats.to), (from, to));
+    assert_eq!(stats.total.conversations, 6);
+    let x = &stats.by_channel["twitter"];
+    assert_eq!(x.conversations, 5);
+    assert_eq!(
+        x.by_status
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect::<Vec<_>>(),
+        [("closed", 1), ("open", 3), ("resolved", 1)]
+    );
+    assert_eq!(
+        x.first_response,
+        ResponseTimes::from_seconds(vec![60, 120, 180, 240, 300]),
+        "whole seconds, rounded down"
+    );
+    assert_eq!(x.first_response.p50_s, Some(180));
+    assert_eq!(x.first_response.p90_s, Some(300));
+    assert_eq!(x.first_human_response.count, 1);
+    assert_eq!(x.resolution, ResponseTimes::from_seconds(vec![3600, 3600]));
+    assert_eq!(stats.by_channel["sms"].resolution.count, 0, "still open");
+    assert_eq!(
+        x.escalations
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect::<Vec<_>>(),
+        [("legal", 1), ("vip", 2)]
+    );
+    assert_eq!(stats.total.escalations["crisis_term"], 1);
+    assert_eq!(
+        stats.total.escalations["vip"], 2,
+        "the early one is outside"
+    );
+    assert_eq!(x.sla_breached["first_response"], 1);
+    assert_eq!(x.sla_met["first_response"], 1);
+    assert_eq!(x.sla_breached["resolution"], 1);
+    assert!(!x.sla_met.contains_key("resolution"));
+    assert_eq!(x.handoffs, 1);
+    assert_eq!(
+        (stats.total.csat_requested, stats.total.csat_answered),
+        (2, 2)
+    );
+    assert_eq!(stats.total.csat_mean, Some(3.5));
+    assert_eq!(stats.by_channel["sms"].csat_mean, Some(5.0));
+    assert_eq!(stats.total.first_response.count, 5);
+    // The same figures as computed from whole records.
+    let reference = ConversationStatsBuilder::from_records(
+        from,
+        to,
+        records.iter().zip(trails.iter().map(Vec::as_slice)),
+    );
+    assert_eq!(stats, reference);
+    // An empty range.
+    let none = store.conversation_stats(t(100), t(200)).await.unwrap();
+    assert_eq!(none.total.conversations, 0);
+    assert!(none.by_channel.is_empty());
+}
+
 /// Writes one `#[tokio::test]` per conformance case, each with a fresh
 /// store from `$make` (an expression evaluating to a future of
 /// `Arc<dyn Store>`). Use it inside a test module.
@@ -768,7 +1009,9 @@ macro_rules! store_conformance {
             outbox_claims_are_exclusive_and_leased,
             concurrent_outbox_claims_never_overlap,
             due_deadlines_are_claimed_in_order,
-            awaiting_handoff_is_found
+            awaiting_handoff_is_found,
+            outbox_counts_group_by_state,
+            conversation_stats_aggregate_in_range
         );
     };
     (@cases $make:expr; $($case:ident),*) => {

@@ -2,8 +2,8 @@
 //! the conformance suite holds the SQL stores to.
 
 use super::{
-    Claim, Commit, ConsentRecord, ConversationFilter, ConversationWrite, MessageLocation,
-    OutboxItem, Store, StoreError,
+    Claim, Commit, ConsentRecord, ConversationFilter, ConversationStats, ConversationStatsBuilder,
+    ConversationWrite, MessageLocation, OutboxItem, StateCount, Store, StoreError, count_states,
 };
 use crate::channel::{ChannelKind, DeliveryState};
 use crate::domain::{AuditEntry, ConversationRecord, Customer, Message, Status};
@@ -454,5 +454,30 @@ impl Store for MemoryStore {
             inner.deadline_leases.insert(*id, claim.now + claim.lease);
         }
         Ok(picked)
+    }
+
+    async fn outbox_counts(&self, states: &[DeliveryState]) -> Result<Vec<StateCount>, StoreError> {
+        let inner = self.lock();
+        Ok(count_states(
+            states,
+            inner.outbox.values().map(|i| &i.state),
+        ))
+    }
+
+    async fn conversation_stats(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<ConversationStats, StoreError> {
+        let inner = self.lock();
+        let empty: Vec<AuditEntry> = Vec::new();
+        Ok(ConversationStatsBuilder::from_records(
+            from,
+            to,
+            inner
+                .conversations
+                .values()
+                .map(|c| (c, inner.audit.get(&c.id).unwrap_or(&empty).as_slice())),
+        ))
     }
 }

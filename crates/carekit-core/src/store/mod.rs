@@ -18,9 +18,14 @@
 
 mod memory;
 mod outbox;
+mod stats;
 
 pub use memory::MemoryStore;
 pub use outbox::{Claim, Lease, OutboxItem};
+pub use stats::{
+    ChannelStats, ConversationStats, ConversationStatsBuilder, ResponseMetric, ResponseTimes,
+    StateCount, count_states,
+};
 
 use crate::channel::ChannelKind;
 use crate::domain::{AuditEntry, ConversationRecord, Customer, Message, Priority};
@@ -342,6 +347,48 @@ pub trait Store: Send + Sync {
     /// and which no other worker holds, earliest deadline first, leasing each
     /// until `claim.now + claim.lease`. Writing the conversation releases it.
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<ConversationId>, StoreError>;
+
+    /// How many outbox items are in each of `states` (in that order; 0 for
+    /// a state with none), counted by the store (`GROUP BY` in SQL) so a
+    /// metrics scrape never loads the items.
+    ///
+    /// The default counts what [`outbox_in_states`](Store::outbox_in_states)
+    /// returns; stores with a query language should override it.
+    async fn outbox_counts(
+        &self,
+        states: &[crate::channel::DeliveryState],
+    ) -> Result<Vec<StateCount>, StoreError> {
+        let items = self.outbox_in_states(states, usize::MAX).await?;
+        Ok(count_states(states, items.iter().map(|i| &i.state)))
+    }
+
+    /// Aggregates over the conversations opened in `[from, to)`: counts per
+    /// channel and status, response-time percentiles, escalations, SLA
+    /// outcomes, handoffs and CSAT. A store computes the counts itself and
+    /// reads at most one narrow column per conversation in the range for
+    /// the percentiles; it never hands messages or audit trails to the
+    /// caller.
+    ///
+    /// The default reads the conversations and their trails (correct, and
+    /// as slow as that); stores with a query language should override it.
+    async fn conversation_stats(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<ConversationStats, StoreError> {
+        let records = self
+            .list_conversations(&ConversationFilter::all().opened_between(Some(from), Some(to)))
+            .await?;
+        let mut trails = Vec::with_capacity(records.len());
+        for c in &records {
+            trails.push(self.audit_trail(c.id).await?);
+        }
+        Ok(ConversationStatsBuilder::from_records(
+            from,
+            to,
+            records.iter().zip(trails.iter().map(Vec::as_slice)),
+        ))
+    }
 }
 
 // Stores are used as `Arc<dyn Store>`.

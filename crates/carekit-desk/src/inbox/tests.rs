@@ -171,3 +171,158 @@ fn the_journal_directory_must_be_usable() {
     let err = Inbox::open(&settings(file.path()), Arc::new(MockSink::new())).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
 }
+
+fn dead_letters(dir: &std::path::Path) -> Vec<DeadLetter> {
+    read_dead_letters(dir).unwrap()
+}
+
+fn cursor_is_at_the_end(dir: &std::path::Path) {
+    let journal = std::fs::metadata(dir.join("00000000000000000000.log")).unwrap();
+    let cursor = std::fs::read_to_string(dir.join("cursor")).unwrap();
+    assert_eq!(cursor.trim(), format!("0 {}", journal.len()));
+}
+
+#[tokio::test]
+async fn an_event_refused_for_good_is_dead_lettered_and_the_cursor_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = MockSink::new();
+    sink.expect_accept()
+        .withf(|e| e.external_id == "poison")
+        .times(1)
+        .returning(|_| Err(IntakeError::Rejected("constraint: a NUL byte".into())));
+    sink.expect_accept()
+        .withf(|e| e.external_id != "poison")
+        .times(2)
+        .returning(|_| Ok(()));
+    let stamped = carekit_testing::at("2026-03-02T09:30:00Z");
+    let metrics = Metrics::new();
+    let (inbox, drain) = Inbox::open(&settings(dir.path()), Arc::new(sink)).unwrap();
+    let drain = drain
+        .with_clock(Arc::new(carekit_testing::FakeClock::new(stamped)))
+        .with_metrics(metrics.clone());
+    for id in ["before", "poison", "after"] {
+        inbox.accept(event(id)).await.unwrap();
+    }
+    drain_all(&inbox, drain).await;
+    cursor_is_at_the_end(dir.path());
+    let letters = dead_letters(dir.path());
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let letter = &letters[0];
+    assert_eq!(letter.kind, DeadLetterKind::Rejected);
+    assert_eq!(letter.at, stamped, "stamped by the desk's clock");
+    assert_eq!(letter.attempts, 1, "no retry for what no retry mends");
+    assert!(letter.reason.contains("NUL byte"), "{}", letter.reason);
+    // The event itself, whole, ready to be replayed.
+    assert_eq!(letter.inbound_event().unwrap(), event("poison"));
+    assert_eq!(inbox.dead_lettered(), 1);
+    let health = inbox.health();
+    assert_eq!((health.backlog, health.dead_letters), (0, 1));
+    assert_eq!(health.last_dead_letter_at, Some(stamped));
+    assert_eq!(
+        metrics.get(
+            "carekit_inbox_dead_lettered_total",
+            &[("channel", "twitter"), ("kind", "rejected")]
+        ),
+        1
+    );
+    // An operator moves the file away: nothing waits any more.
+    std::fs::rename(
+        dead_letter_path(dir.path()),
+        dir.path().join("replayed.jsonl"),
+    )
+    .unwrap();
+    assert_eq!(inbox.health().dead_letters, 0);
+}
+
+#[tokio::test]
+async fn an_event_the_desk_keeps_calling_unavailable_is_dead_lettered_once_others_are_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = MockSink::new();
+    let poison_calls = Arc::new(AtomicUsize::new(0));
+    let counted = poison_calls.clone();
+    sink.expect_accept()
+        .withf(|e| e.external_id == "poison")
+        .returning(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Err(IntakeError::Unavailable(
+                "store error: value too long".into(),
+            ))
+        });
+    let good = Arc::new(AtomicUsize::new(0));
+    let seen = good.clone();
+    sink.expect_accept()
+        .withf(|e| e.external_id != "poison")
+        .returning(move |_| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        });
+    let mut config = settings(dir.path());
+    config.max_attempts = 3;
+    let (inbox, drain) = Inbox::open(&config, Arc::new(sink)).unwrap();
+    inbox.accept(event("poison")).await.unwrap();
+    for n in 0..50 {
+        inbox.accept(event(&format!("good-{n}"))).await.unwrap();
+    }
+    drain_all(&inbox, drain).await;
+    assert_eq!(good.load(Ordering::SeqCst), 50);
+    assert_eq!(poison_calls.load(Ordering::SeqCst), 3, "max_attempts");
+    cursor_is_at_the_end(dir.path());
+    let letters = dead_letters(dir.path());
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].kind, DeadLetterKind::Unavailable);
+    assert_eq!(letters[0].attempts, 3);
+    assert_eq!(letters[0].inbound_event().unwrap().external_id, "poison");
+}
+
+#[tokio::test]
+async fn a_store_down_for_every_event_dead_letters_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = MockSink::new();
+    let up_at = tokio::time::Instant::now() + Duration::from_millis(600);
+    let failures = Arc::new(AtomicUsize::new(0));
+    let counted = failures.clone();
+    sink.expect_accept().returning(move |_| {
+        if tokio::time::Instant::now() < up_at {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Err(IntakeError::Unavailable("connection refused".into()))
+        } else {
+            Ok(())
+        }
+    });
+    let mut config = settings(dir.path());
+    config.max_attempts = 2;
+    let (inbox, drain) = Inbox::open(&config, Arc::new(sink)).unwrap();
+    for n in 0..5 {
+        inbox.accept(event(&format!("e{n}"))).await.unwrap();
+    }
+    drain_all(&inbox, drain).await;
+    assert!(
+        failures.load(Ordering::SeqCst) >= 5 * 2,
+        "every event failed max_attempts times or more during the outage"
+    );
+    assert!(dead_letters(dir.path()).is_empty());
+    assert_eq!(inbox.health().dead_letters, 0);
+    cursor_is_at_the_end(dir.path());
+}
+
+#[tokio::test]
+async fn a_record_that_no_longer_decodes_is_dead_lettered_on_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut opened = journal::open(dir.path()).unwrap();
+        opened.appender.append(br#"{"an":"older shape"}"#).unwrap();
+    }
+    let mut sink = MockSink::new();
+    sink.expect_accept()
+        .withf(|e| e.external_id == "next")
+        .times(1)
+        .returning(|_| Ok(()));
+    let (inbox, drain) = Inbox::open(&settings(dir.path()), Arc::new(sink)).unwrap();
+    inbox.accept(event("next")).await.unwrap();
+    drain_all(&inbox, drain).await;
+    let letters = dead_letters(dir.path());
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].kind, DeadLetterKind::Unreadable);
+    assert_eq!(letters[0].event, serde_json::json!({"an": "older shape"}));
+    cursor_is_at_the_end(dir.path());
+}
