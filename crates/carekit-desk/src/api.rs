@@ -1,14 +1,16 @@
 //! The JSON API agents and dashboards use, plus `/healthz` and `/metrics`.
 //!
 //! Every `/api` route needs `Authorization: Bearer <CAREKIT_API_TOKEN>`;
-//! webhooks are authenticated by their platform signatures instead, and
-//! health and metrics carry no customer data.
+//! `/metrics` needs `Bearer <CAREKIT_METRICS_TOKEN>` when that secret is
+//! set. Webhooks are authenticated by their platform signatures instead,
+//! and health and metrics carry no customer data.
 
+use crate::auth::BearerToken;
 use crate::metrics::{Gauge, Metrics, reason_label};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,33 +20,35 @@ use carekit_core::{
     ConversationRecord, DeliveryState, Desk, DeskError, Direction, Escalation, Message, Priority,
     Visibility,
 };
-use carekit_insight::{Report, ReportOptions};
-use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::sync::Arc;
 
 /// What the API handlers share.
 #[derive(Clone)]
 pub(crate) struct ApiState {
     pub desk: Desk,
-    pub token: SecretString,
+    /// `None` when the API token is empty: nothing is let in.
+    pub token: Option<BearerToken>,
+    /// `Some` when `/metrics` needs a token.
+    pub metrics_token: Option<BearerToken>,
     pub metrics: Metrics,
-    pub options: ReportDefaults,
     pub inbox: Option<crate::inbox::Inbox>,
 }
 
-/// How `/api/reports/summary` computes its figures.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ReportDefaults {
-    pub options: Arc<ReportOptions>,
-}
+/// The longest range `/api/reports/summary` aggregates over.
+const MAX_SUMMARY_DAYS: i64 = 400;
+/// The range it aggregates over by default: the last 7 days.
+const DEFAULT_SUMMARY_DAYS: i64 = 7;
 
 pub(crate) fn router(state: ApiState) -> Router {
     let api = Router::new()
         .route("/api/conversations", get(list))
         .route("/api/conversations/{id}", get(detail))
+        .route(
+            "/api/conversations/{id}/messages/{message_id}/raw",
+            get(raw_message),
+        )
         .route("/api/conversations/{id}/reply", post(reply))
         .route("/api/conversations/{id}/handoff", post(handoff))
         .route("/api/conversations/{id}/resolve", post(resolve))
@@ -58,23 +62,11 @@ pub(crate) fn router(state: ApiState) -> Router {
 }
 
 async fn authorize(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let expected = state.token.expose_secret().as_bytes();
-    // Constant time, so the token cannot be guessed byte by byte.
-    let ok = !expected.is_empty()
-        && presented.len() == expected.len()
-        && presented
-            .as_bytes()
-            .iter()
-            .zip(expected)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if ok {
+    if state
+        .token
+        .as_ref()
+        .is_some_and(|token| token.allows(request.headers()))
+    {
         next.run(request).await
     } else {
         ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required").into_response()
@@ -297,8 +289,15 @@ struct MessageView<'a> {
     id: String,
     direction: Direction,
     visibility: Visibility,
+    /// The text the desk works with (for email, the new words only).
     text: &'a str,
+    /// The whole text as the customer sent it, when `text` is an extract.
+    original_text: Option<&'a str>,
     at: DateTime<Utc>,
+    /// The time the platform stated, when the desk did not take it as `at`.
+    platform_at: Option<DateTime<Utc>>,
+    /// Whether the platform's raw form is kept (`…/messages/{id}/raw`).
+    has_raw: bool,
     author: String,
     delivery: Option<DeliveryState>,
 }
@@ -309,7 +308,10 @@ fn message_view(m: &Message) -> MessageView<'_> {
         direction: m.direction,
         visibility: m.visibility,
         text: &m.text,
+        original_text: m.original_text.as_deref(),
         at: m.at,
+        platform_at: m.platform_at,
+        has_raw: m.raw.is_some(),
         author: format!("{:?}", m.author),
         delivery: m.delivery,
     }
@@ -328,6 +330,44 @@ async fn detail(
         "messages": messages,
         "audit": trail,
     })))
+}
+
+/// `GET /api/conversations/{id}/messages/{message_id}/raw`: the platform's
+/// raw form of one message (an email's RFC 5322 source) as `text/plain`,
+/// kept off the JSON views so lists stay small.
+async fn raw_message(
+    State(state): State<ApiState>,
+    Path((id, message_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no message {message_id} in conversation {id}"),
+        )
+    };
+    let message_id: carekit_core::MessageId = message_id.parse().map_err(|_| not_found())?;
+    let c = state.desk.conversation(id).await?;
+    let message = c
+        .messages
+        .iter()
+        .find(|m| m.id == message_id)
+        .ok_or_else(not_found)?;
+    let raw = message.raw.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("message {message_id} has no raw form"),
+        )
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            // Never rendered as HTML, whatever the customer sent.
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        raw,
+    )
+        .into_response())
 }
 
 /// `POST …/reply`
@@ -414,22 +454,78 @@ async fn resolve(
     Ok(Json(json!({ "id": id.to_string(), "status": "resolved" })))
 }
 
-async fn summary(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    let report = Report::from_store(
-        state.desk.store().as_ref(),
-        &ConversationFilter::all(),
-        &state.options.options,
-    )
-    .await?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        report.to_json(),
-    )
-        .into_response())
+/// `GET /api/reports/summary?from=&to=` query.
+#[derive(Debug, Default, Deserialize)]
+struct SummaryQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// An instant from a query parameter: RFC 3339, or a date (`2026-03-02`)
+/// meaning its start (`end_of_day`: its end) in UTC.
+fn instant(name: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .map(|d| d + Duration::days(i64::from(end_of_day)))
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("{name} must be an RFC 3339 time or a YYYY-MM-DD date"),
+            )
+        })
+}
+
+/// Aggregates over the conversations opened in `[from, to)`, counted by the
+/// store: by default the last 7 days of the desk's clock.
+async fn summary(
+    State(state): State<ApiState>,
+    Query(q): Query<SummaryQuery>,
+) -> Result<Response, ApiError> {
+    let now = state.desk.clock().now();
+    let to = match &q.to {
+        Some(v) => instant("to", v, true)?,
+        None => now,
+    };
+    let from = match &q.from {
+        Some(v) => instant("from", v, false)?,
+        None => to - Duration::days(DEFAULT_SUMMARY_DAYS),
+    };
+    if from >= to {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "from must be before to",
+        ));
+    }
+    if to - from > Duration::days(MAX_SUMMARY_DAYS) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the range is at most {MAX_SUMMARY_DAYS} days"),
+        ));
+    }
+    let stats = state
+        .desk
+        .store()
+        .conversation_stats(from, to)
+        .await
+        .map_err(DeskError::from)?;
+    Ok(Json(stats).into_response())
 }
 
 /// The outbox states that count as waiting.
 const WAITING: [DeliveryState; 2] = [DeliveryState::Queued, DeliveryState::Sending];
+/// The states `/metrics` counts: waiting, and failed for a person to see
+/// (sent items, which grow with history, are not counted).
+const OUTBOX_GAUGED: [DeliveryState; 4] = [
+    DeliveryState::Queued,
+    DeliveryState::Sending,
+    DeliveryState::Failed,
+    DeliveryState::DeadLettered,
+];
 
 async fn healthz(State(state): State<ApiState>) -> Response {
     let store_ok = state.desk.store().cursor("healthz").await.is_ok();
@@ -483,15 +579,36 @@ async fn healthz(State(state): State<ApiState>) -> Response {
     (code, Json(body)).into_response()
 }
 
-async fn metrics(State(state): State<ApiState>) -> Response {
+async fn metrics(State(state): State<ApiState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token
+        && !token.allows(&headers)
+    {
+        return ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
+            .into_response();
+    }
     let mut gauges = Vec::new();
-    if let Ok(items) = state.desk.store().outbox_in_states(&WAITING, 100_000).await {
+    // Counted by the store: a scrape costs the same with 20,000 items
+    // waiting as with 20, and never reads the ones long sent.
+    if let Ok(counts) = state.desk.store().outbox_counts(&OUTBOX_GAUGED).await {
+        let waiting: u64 = counts
+            .iter()
+            .filter(|c| WAITING.contains(&c.state))
+            .map(|c| c.count)
+            .sum();
         gauges.push(Gauge {
             name: "carekit_outbox_depth",
             help: "Outbound messages queued or being sent.",
             labels: Vec::new(),
-            value: items.len() as f64,
+            value: waiting as f64,
         });
+        for c in counts {
+            gauges.push(Gauge {
+                name: "carekit_outbox_items",
+                help: "Outbound messages waiting or needing a person, by delivery state.",
+                labels: vec![("state", c.state.as_str().to_owned())],
+                value: c.count as f64,
+            });
+        }
     }
     let health = state.desk.channel_health();
     for kind in state.desk.channel_kinds() {

@@ -44,13 +44,45 @@ impl std::fmt::Debug for DeskServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DeskServer")
             .field("listen", &self.config.server.listen)
-            .field("store", &self.config.store.url)
+            .field("store", &redact_url(&self.config.store.url))
             .field("twitter", &self.config.twitter.is_some())
             .field("facebook", &self.config.facebook.is_some())
             .field("sms", &self.config.sms.is_some())
             .field("email", &self.config.email.is_some())
             .finish_non_exhaustive()
     }
+}
+
+/// `url` with any password in it replaced by `***`: the one in the
+/// userinfo (`postgres://user:pw@host/db`) and a `password=` query
+/// parameter (`?password=pw`), so a logged server or configuration does
+/// not carry the database's credentials.
+pub(crate) fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let start = scheme_end + 3;
+        let authority_end = out[start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..authority_end].rfind('@') {
+            let userinfo = &out[start..start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(start + colon + 1..start + at, "***");
+            }
+        }
+    }
+    if let Some(query) = out.find('?') {
+        let (head, tail) = out.split_at(query + 1);
+        let redacted: Vec<String> = tail
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", redacted.join("&"));
+    }
+    out
 }
 
 /// Builds a [`DeskServer`]: the configuration and secrets, plus what an app
@@ -289,19 +321,34 @@ impl DeskServerBuilder {
             }
             None => None,
         };
+        // Body limits per route: each webhook's own, or the server's.
+        let limit = |bytes: usize| tower_http::limit::RequestBodyLimitLayer::new(bytes);
         for mount in mounts {
-            let (path, router, poller) = (mount)(sink.clone());
-            webhooks = webhooks.nest(path, router);
-            background.extend(poller);
+            let mounted = (mount)(sink.clone());
+            let bytes = mounted
+                .max_body_bytes
+                .unwrap_or(config.server.max_body_bytes);
+            webhooks = webhooks.nest(mounted.path, mounted.router.layer(limit(bytes)));
+            background.extend(mounted.poller);
         }
         let router = server::wrap(
-            webhooks.merge(api::router(api::ApiState {
-                desk: desk.clone(),
-                token: api_token.into(),
-                metrics: metrics.clone(),
-                options: crate::api::ReportDefaults::default(),
-                inbox,
-            })),
+            webhooks.merge(
+                api::router(api::ApiState {
+                    desk: desk.clone(),
+                    token: crate::auth::BearerToken::new(&api_token),
+                    metrics_token: match secrets.get("CAREKIT_METRICS_TOKEN") {
+                        Some(token) => {
+                            Some(crate::auth::BearerToken::new(token).ok_or_else(|| {
+                                DeskServerError::Config("CAREKIT_METRICS_TOKEN is empty".into())
+                            })?)
+                        }
+                        None => None,
+                    },
+                    metrics: metrics.clone(),
+                    inbox,
+                })
+                .layer(limit(config.server.max_body_bytes)),
+            ),
             &config.server,
             metrics.clone(),
         );
@@ -317,7 +364,16 @@ impl DeskServerBuilder {
 }
 
 /// Builds an adapter's routes (and poller) once the desk's sink exists.
-type Mount = Box<dyn FnOnce(Arc<dyn EventSink>) -> (&'static str, Router, Option<Background>)>;
+type Mount = Box<dyn FnOnce(Arc<dyn EventSink>) -> Mounted>;
+
+/// An adapter's routes, where they go, their own body limit (the
+/// server's `max_body_bytes` otherwise) and their poller.
+struct Mounted {
+    path: &'static str,
+    router: Router,
+    max_body_bytes: Option<usize>,
+    poller: Option<Background>,
+}
 
 async fn open_store(config: &DeskConfig) -> Result<Arc<dyn Store>, DeskServerError> {
     let mut builder = carekit_store_sql::SqlStore::builder(&config.store.url);
@@ -439,7 +495,12 @@ fn twitter(
             });
             run
         });
-        ("/webhooks/twitter", webhook::router(hooks, sink), poller)
+        Mounted {
+            path: "/webhooks/twitter",
+            router: webhook::router(hooks, sink),
+            max_body_bytes: None,
+            poller,
+        }
     });
     Ok((channel, mount))
 }
@@ -480,12 +541,11 @@ fn facebook(
         None => Arc::new(FacebookChannel::new(client, store.clone())),
     };
     let clock = clock.clone();
-    let mount: Mount = Box::new(move |sink| {
-        (
-            "/webhooks/facebook",
-            webhook::router(config, sink, clock),
-            None,
-        )
+    let mount: Mount = Box::new(move |sink| Mounted {
+        path: "/webhooks/facebook",
+        router: webhook::router(config, sink, clock),
+        max_body_bytes: None,
+        poller: None,
     });
     Ok((channel, mount))
 }
@@ -526,9 +586,30 @@ fn sms_adapter(
         hooks = hooks.help_text(help.clone());
     }
     let hooks = hooks.build();
-    let mount: Mount =
-        Box::new(move |sink| ("/webhooks/twilio/sms", webhook::router(hooks, sink), None));
+    let mount: Mount = Box::new(move |sink| Mounted {
+        path: "/webhooks/twilio/sms",
+        router: webhook::router(hooks, sink),
+        max_body_bytes: None,
+        poller: None,
+    });
     Ok((channel, mount))
+}
+
+/// A connection without TLS: refused unless `[email] allow_plaintext =
+/// true`, and then started with a loud warning, so that a test setting
+/// copied into production cannot go unnoticed.
+fn plaintext(email: &EmailConfig, what: &str) -> Result<(), DeskServerError> {
+    if !email.allow_plaintext {
+        return Err(DeskServerError::Config(format!(
+            "{what} would cross the network unencrypted; use TLS, or set [email] allow_plaintext = true \
+             for a local test server"
+        )));
+    }
+    tracing::warn!(
+        "PLAINTEXT: {what} travel unencrypted ([email] allow_plaintext = true); \
+         never use this outside a local test server"
+    );
+    Ok(())
 }
 
 /// `Arc<dyn Store>` as the `Arc<dyn Cursors>` the email intake wants.
@@ -558,13 +639,27 @@ fn email_adapter(
     let security = match email.smtp_security.as_str() {
         "tls" => SmtpSecurity::Tls,
         "starttls" => SmtpSecurity::StartTls,
-        "plain" => SmtpSecurity::PlainForTests,
+        "plain" => {
+            plaintext(
+                email,
+                "[email] smtp_security = \"plain\": SMTP credentials and customer mail",
+            )?;
+            SmtpSecurity::PlainForTests
+        }
         other => {
             return Err(DeskServerError::Config(format!(
                 "[email] smtp_security = {other:?}: use starttls, tls or plain"
             )));
         }
     };
+    if let Some(imap) = &email.imap
+        && imap.plain_for_tests
+    {
+        plaintext(
+            email,
+            "[email.imap] plain_for_tests = true: the IMAP password and customer mail",
+        )?;
+    }
     let mut smtp =
         SmtpConfig::builder(email.smtp_host.clone(), email.mailbox.clone()).security(security);
     if let Some(port) = email.smtp_port {
@@ -605,11 +700,15 @@ fn email_adapter(
         }
     };
     let mailbox = email.mailbox.clone();
+    let max_body_bytes = email.max_body_bytes;
     let clock = clock.clone();
     let cursors: Arc<dyn Cursors> = Arc::new(StoreCursors(store.clone()));
     let mount: Mount = Box::new(move |sink| {
-        let intake =
-            Arc::new(EmailIntake::new(mailbox, sink, clock).with_thread_index(cursors.clone()));
+        let intake = Arc::new(
+            EmailIntake::new(mailbox, sink, clock)
+                .with_thread_index(cursors.clone())
+                .with_max_message_bytes(max_body_bytes),
+        );
         let poller = imap.map(|imap| {
             let poller = ImapPoller::new(imap, intake.clone(), cursors);
             let run: Background = Box::new(move |stop: server::Shutdown| {
@@ -617,7 +716,39 @@ fn email_adapter(
             });
             run
         });
-        ("/webhooks/email", raw_mail_router(intake, guard), poller)
+        Mounted {
+            path: "/webhooks/email",
+            router: raw_mail_router(intake, guard),
+            max_body_bytes: Some(max_body_bytes),
+            poller,
+        }
     });
     Ok((channel, mount))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_in_store_urls_are_redacted() {
+        for (url, shown) in [
+            (
+                "postgres://carekit:hunter2@db.internal:5432/care",
+                "postgres://carekit:***@db.internal:5432/care",
+            ),
+            (
+                "postgres://carekit:p%40ss:w@rd@db/care?sslmode=require",
+                "postgres://carekit:***@db/care?sslmode=require",
+            ),
+            (
+                "postgres://db/care?user=carekit&password=hunter2&sslmode=require",
+                "postgres://db/care?user=carekit&password=***&sslmode=require",
+            ),
+            ("postgres://carekit@db/care", "postgres://carekit@db/care"),
+            ("sqlite://carekit.db", "sqlite://carekit.db"),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
+    }
 }

@@ -89,7 +89,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// The origin the platforms call (Twilio signs the full URL it called).
     pub public_url: String,
-    /// Largest request body accepted, in bytes.
+    /// Largest request body accepted, in bytes, on every route that has
+    /// no limit of its own (`[email] max_body_bytes` is the email route's).
     pub max_body_bytes: usize,
     /// A request that takes longer is answered 408 and its work dropped
     /// before anything is stored.
@@ -115,8 +116,8 @@ impl Default for ServerConfig {
     }
 }
 
-/// `[store]`
-#[derive(Clone, Debug, Deserialize)]
+/// `[store]`. `Debug` hides a password in the URL.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct StoreConfig {
@@ -127,6 +128,16 @@ pub struct StoreConfig {
     pub schema: Option<String>,
     /// Connection pool size.
     pub max_connections: Option<u32>,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &crate::app::redact_url(&self.url))
+            .field("schema", &self.schema)
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
 }
 
 impl Default for StoreConfig {
@@ -344,15 +355,33 @@ pub struct EmailConfig {
     pub smtp_host: String,
     /// SMTP port (default by security: 465, 587, 25).
     pub smtp_port: Option<u16>,
-    /// `starttls` (default), `tls`, or `plain` (local test servers only).
+    /// `starttls` (default), `tls`, or `plain` (local test servers only:
+    /// refused unless `allow_plaintext`).
     #[serde(default = "default_security")]
     pub smtp_security: String,
+    /// Allows connections without TLS (`smtp_security = "plain"`,
+    /// `[email.imap] plain_for_tests`), which are refused otherwise; the
+    /// desk then warns at every start. For local test servers only.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// Largest raw message `POST /webhooks/email` accepts, in bytes
+    /// (default 25 MiB: mail with attachments; other routes keep
+    /// `[server] max_body_bytes`).
+    #[serde(default = "default_email_body")]
+    pub max_body_bytes: usize,
     /// IMAP polling; absent means the webhook only.
     pub imap: Option<ImapSettings>,
 }
 
 fn default_security() -> String {
     "starttls".into()
+}
+
+/// The default for `[email] max_body_bytes`: 25 MiB.
+pub const DEFAULT_EMAIL_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+fn default_email_body() -> usize {
+    DEFAULT_EMAIL_BODY_BYTES
 }
 
 /// `[email.imap]`
@@ -369,7 +398,8 @@ pub struct ImapSettings {
     /// Folder (default INBOX).
     #[serde(default = "default_folder")]
     pub folder: String,
-    /// Plain connection for local test servers.
+    /// Plain connection for local test servers (refused unless `[email]
+    /// allow_plaintext = true`).
     #[serde(default)]
     pub plain_for_tests: bool,
 }
@@ -500,6 +530,7 @@ impl std::fmt::Debug for Secrets {
 /// Every secret the server knows, by name.
 pub const SECRET_NAMES: &[&str] = &[
     "CAREKIT_API_TOKEN",
+    "CAREKIT_METRICS_TOKEN",
     "X_CONSUMER_KEY",
     "X_CONSUMER_SECRET",
     "X_ACCESS_TOKEN",

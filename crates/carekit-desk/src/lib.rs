@@ -25,6 +25,7 @@
 
 mod api;
 mod app;
+mod auth;
 mod config;
 mod credentials;
 mod error;
@@ -37,9 +38,9 @@ mod server;
 
 pub use app::{DeskServer, DeskServerBuilder};
 pub use config::{
-    CrisisSettings, CsatConfig, DeskConfig, EmailConfig, EngineConfig, FacebookConfig,
-    ImapSettings, InboxConfig, SECRET_NAMES, Secrets, ServerConfig, SmsConfig, StoreConfig,
-    TaxonomyConfig, TwitterConfig,
+    CrisisSettings, CsatConfig, DEFAULT_EMAIL_BODY_BYTES, DeskConfig, EmailConfig, EngineConfig,
+    FacebookConfig, ImapSettings, InboxConfig, SECRET_NAMES, Secrets, ServerConfig, SmsConfig,
+    StoreConfig, TaxonomyConfig, TwitterConfig,
 };
 pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;

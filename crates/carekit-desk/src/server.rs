@@ -16,7 +16,6 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// The default for `[server] header_read_timeout_ms`: how long a client
@@ -37,14 +36,14 @@ impl Shutdown {
     }
 }
 
-/// Body limit, timeout and request counting around every route.
+/// Timeout and request counting around every route (body limits are set
+/// per route when the routes are mounted).
 pub(crate) fn wrap(router: Router, config: &ServerConfig, metrics: Metrics) -> Router {
     router
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_millis(config.request_timeout_ms.max(1)),
         ))
-        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(metrics, count_requests))
 }
 

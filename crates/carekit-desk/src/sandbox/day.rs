@@ -322,6 +322,7 @@ impl SandboxDay {
             smtp_host = "127.0.0.1"
             smtp_port = {smtp_port}
             smtp_security = "plain"
+            allow_plaintext = true
             [csat]
             question = "{CSAT_QUESTION}"
             channels = ["sms", "email", "facebook"]

@@ -174,6 +174,7 @@ impl TestDesk {
             smtp_host = "127.0.0.1"
             smtp_port = 1
             smtp_security = "plain"
+            allow_plaintext = true
             {inbox_line}
             "#,
             x = platforms.x.uri(),
