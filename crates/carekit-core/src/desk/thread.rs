@@ -8,11 +8,19 @@
 //! 3. a private message from a customer whose public complaint was handed
 //!    off to this channel → the waiting private conversation;
 //! 4. otherwise a new conversation.
+//!
+//! Ownership: a conversation's customer is fixed when it opens. When rule 1
+//! or 2 finds a conversation whose customer is not the author (a stranger
+//! answering a customer's public tweet, another sender in an email thread),
+//! the message goes to the author's own conversation in that thread, linked
+//! to the first for context, so no reply meant for one person reaches
+//! another. Echoes of the brand's own messages are the exception: they
+//! belong to the conversation they answer.
 
 use super::{Desk, DeskError};
 use crate::channel::Visibility;
 use crate::domain::{ConversationRecord, Customer, InboundEvent, Status, ThreadRule};
-use crate::ids::ConversationId;
+use crate::ids::{ConversationId, ThreadKey};
 
 /// Where a message goes.
 pub(crate) enum Target {
@@ -23,11 +31,65 @@ pub(crate) enum Target {
         explanation: String,
     },
     /// A new conversation.
-    New { explanation: String },
+    New {
+        rule: ThreadRule,
+        explanation: String,
+        /// The thread key to open it with, when not the event's own.
+        thread_key: Option<ThreadKey>,
+        /// Another customer's conversation to link it to (same thread).
+        link_to: Option<Box<ConversationRecord>>,
+    },
+}
+
+impl Target {
+    fn new(explanation: String) -> Self {
+        Target::New {
+            rule: ThreadRule::New,
+            explanation,
+            thread_key: None,
+            link_to: None,
+        }
+    }
+}
+
+/// Marks the per-author part of a thread key.
+const AUTHOR_MARK: &str = "#author=";
+
+/// The thread key of `customer`'s own conversation inside the thread of
+/// `owner` (another customer's conversation).
+pub(crate) fn author_thread_key(owner: &ConversationRecord, customer: &Customer) -> ThreadKey {
+    let base = owner
+        .thread_key
+        .as_ref()
+        .map_or_else(|| owner.id.to_string(), |k| k.as_str().to_owned());
+    let root = base.split(AUTHOR_MARK).next().unwrap_or(&base);
+    ThreadKey::new(format!("{root}{AUTHOR_MARK}{}", customer.id))
 }
 
 impl Desk {
+    /// Decides where `event` goes. `echo`: the event is the brand's own
+    /// message coming back, which belongs to whatever conversation it answers.
     pub(crate) async fn thread(
+        &self,
+        event: &InboundEvent,
+        customer: &Customer,
+        echo: bool,
+    ) -> Result<Target, DeskError> {
+        let found = self.find_thread(event, customer).await?;
+        match found {
+            Target::Existing {
+                record,
+                explanation,
+                ..
+            } if !echo && record.customer.id != customer.id => {
+                self.other_author(event, customer, *record, explanation)
+                    .await
+            }
+            other => Ok(other),
+        }
+    }
+
+    async fn find_thread(
         &self,
         event: &InboundEvent,
         customer: &Customer,
@@ -38,9 +100,9 @@ impl Desk {
                 let record = self.load(found.conversation_id).await?;
                 let explanation = format!("replies to {parent}, already in this conversation");
                 if record.status == Status::Closed {
-                    return Ok(Target::New {
-                        explanation: format!("{explanation}, but that conversation is closed"),
-                    });
+                    return Ok(Target::new(format!(
+                        "{explanation}, but that conversation is closed"
+                    )));
                 }
                 return Ok(Target::Existing {
                     record: Box::new(record),
@@ -85,7 +147,48 @@ impl Desk {
             (Some(key), None) => format!("new {} thread {key}", event.channel),
             (None, None) => "no thread or parent given: new conversation".to_owned(),
         };
-        Ok(Target::New { explanation })
+        Ok(Target::new(explanation))
+    }
+
+    /// The author wrote in another customer's thread: their own
+    /// conversation there, or a new one linked to `owner`.
+    async fn other_author(
+        &self,
+        event: &InboundEvent,
+        customer: &Customer,
+        owner: ConversationRecord,
+        found: String,
+    ) -> Result<Target, DeskError> {
+        let key = author_thread_key(&owner, customer);
+        let rule = ThreadRule::OtherAuthor {
+            thread_of: owner.id,
+        };
+        let who = &event.author.handle;
+        if let Some(id) = self
+            .inner
+            .store
+            .conversation_by_thread(event.channel, &event.account, &key)
+            .await?
+        {
+            let own = self.load(id).await?;
+            if own.status != Status::Closed && own.customer.id == customer.id {
+                return Ok(Target::Existing {
+                    record: Box::new(own),
+                    rule,
+                    explanation: format!(
+                        "{found}; {who} is not that conversation's customer: their own conversation in the same thread"
+                    ),
+                });
+            }
+        }
+        Ok(Target::New {
+            rule,
+            explanation: format!(
+                "{found}; {who} is not that conversation's customer: a new conversation of their own, linked to it"
+            ),
+            thread_key: Some(key),
+            link_to: Some(Box::new(owner)),
+        })
     }
 
     pub(crate) async fn load(&self, id: ConversationId) -> Result<ConversationRecord, DeskError> {
