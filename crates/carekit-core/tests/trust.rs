@@ -172,7 +172,7 @@ async fn another_commenter_under_a_post_gets_their_own_conversation() {
 }
 
 #[tokio::test]
-async fn a_different_sender_in_an_email_thread_opens_a_linked_conversation() {
+async fn a_different_sender_in_an_email_thread_is_a_participant_who_receives_nothing() {
     let s = setup();
     let mail = |id: &str, from: &str, parent: Option<&str>| {
         let e = sample_event(
@@ -205,7 +205,12 @@ async fn a_different_sender_in_an_email_thread_opens_a_linked_conversation() {
         ),
     )
     .await;
-    assert_ne!(mine, theirs);
+    assert_eq!(mine, theirs, "one email thread stays one conversation");
+    let record = s.desk.conversation(mine).await.unwrap();
+    assert_eq!(handle_of(&record), "ann@customer.example");
+    assert_eq!(record.participants.len(), 1);
+    assert_eq!(record.participants[0].handle, "mallory@evil.example");
+    assert!(matches!(record.messages[1].author, Author::Participant(_)));
     s.desk
         .reply(
             mine,
@@ -220,8 +225,6 @@ async fn a_different_sender_in_an_email_thread_opens_a_linked_conversation() {
         sent[0].recipient.as_ref().unwrap().handle,
         "ann@customer.example"
     );
-    let record = s.desk.conversation(mine).await.unwrap();
-    assert_eq!(handle_of(&record), "ann@customer.example");
 }
 
 #[tokio::test]

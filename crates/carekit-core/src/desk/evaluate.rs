@@ -133,7 +133,7 @@ pub(crate) fn outbound_for(
     if !record.account.is_empty() {
         outbound = outbound.with_account(record.account.clone());
     }
-    if let Some(identity) = record.customer.identity_on(record.channel) {
+    if let Some(identity) = record.reply_to() {
         outbound = outbound.with_recipient(identity.clone());
     }
     if let Some(parent) = last_inbound.and_then(|m| m.external_id.clone()) {

@@ -258,12 +258,15 @@ impl Desk {
         commit
             .dedupe
             .push((event.channel, event.external_id.clone()));
+        let mut participant = false;
         let (mut record, expected, history, rule, explanation) = match target {
             Target::Existing {
                 record,
                 rule,
                 explanation,
+                participant: other,
             } => {
+                participant = other;
                 let history = store.audit_trail(record.id).await?;
                 let version = record.version;
                 (*record, Some(version), history, rule, explanation)
@@ -314,7 +317,20 @@ impl Desk {
             if customer_dirty {
                 commit.customers.push(customer.clone());
             }
-            record.customer = customer;
+            record.customer = customer.clone();
+            // The customer wrote from this handle: answer there.
+            record.contact = Some(event.author.clone());
+        } else if participant {
+            if customer_dirty {
+                commit.customers.push(customer.clone());
+            }
+            if !record
+                .participants
+                .iter()
+                .any(|i| i.same_account(&event.author))
+            {
+                record.participants.push(event.author.clone());
+            }
         } else if !echo {
             return Err(DeskError::Config(format!(
                 "threading put a message by customer {} into conversation {} of customer {}",
@@ -331,6 +347,8 @@ impl Desk {
             },
             author: if echo {
                 Author::Brand
+            } else if participant {
+                Author::Participant(customer.id)
             } else {
                 Author::Customer(record.customer.id)
             },
@@ -411,7 +429,8 @@ impl Desk {
             Trigger::Inbound(message.id)
         };
         let mut escalations = self.evaluate(&mut record, &history, &mut audit, trigger, now);
-        if !echo && !self.inner.rules.is_empty() {
+        // Automation answers the customer, never on a participant's behalf.
+        if !echo && !participant && !self.inner.rules.is_empty() {
             let ctx = RuleContext {
                 now,
                 message: &message,

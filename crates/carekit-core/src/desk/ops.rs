@@ -293,6 +293,7 @@ impl Desk {
             now,
         );
         private.case_id = public.case_id;
+        private.contact = Some(recipient.clone());
         private.linked.push(public.id);
         private.awaiting_customer = true;
         private.status = Status::Pending;

@@ -390,7 +390,7 @@ impl Desk {
         item.outcome_unknown = false;
         let mut result = self.record_sent(&item, &delivery, true).await;
         if let Err(DeskError::Store(StoreError::Constraint(reason))) = &result {
-            tracing::warn!(message = %message_id, %reason, "sent; recording it without the thread key it established");
+            tracing::warn!(message = %message_id, %reason, "sent; recording it without the thread key or identity it established");
             result = self.record_sent(&item, &delivery, false).await;
         }
         let conversation_id = match result {
@@ -430,11 +430,54 @@ impl Desk {
         adopt_thread_key: bool,
     ) -> Result<ConversationId, DeskError> {
         let message_id = item.id;
+        // The platform named who it delivered to: link it to the customer
+        // unless someone else already owns it (then only say so).
+        let vouched = match delivery.recipient.as_ref().filter(|_| adopt_thread_key) {
+            Some(identity) => Some((
+                identity.clone(),
+                self.inner
+                    .store
+                    .customer_by_identity(identity.channel, &identity.handle)
+                    .await?
+                    .map(|c| c.id),
+            )),
+            None => None,
+        };
         let applied = self
             .mutate(item.conversation_id, Trigger::Outbound(message_id), |c| {
                 c.mark_sent(message_id, delivery);
                 if adopt_thread_key && c.record.thread_key.is_none() {
                     c.record.thread_key = delivery.thread_key.clone();
+                }
+                match &vouched {
+                    Some((identity, None)) => {
+                        let mut customer = c.record.customer.clone();
+                        if customer.link(identity.clone()) {
+                            c.commit.customers.push(customer.clone());
+                            c.record.customer = customer;
+                        }
+                        if c.record.visibility == Visibility::Private
+                            && identity.channel == c.record.channel
+                        {
+                            c.record.contact = Some(identity.clone());
+                        }
+                    }
+                    Some((identity, Some(owner)))
+                        if *owner == c.record.customer.id
+                            && c.record.visibility == Visibility::Private
+                            && identity.channel == c.record.channel =>
+                    {
+                        c.record.contact = Some(identity.clone());
+                    }
+                    Some((identity, Some(owner))) if *owner != c.record.customer.id => {
+                        c.note(AuditKind::Note {
+                            text: format!(
+                                "the platform delivered to {} {}, which belongs to customer {owner}; not linked (merge them if they are one person)",
+                                identity.channel, identity.handle
+                            ),
+                        });
+                    }
+                    _ => {}
                 }
                 c.commit.outbox.push(item.clone());
                 c.note(AuditKind::Delivery {

@@ -10,12 +10,16 @@
 //! 4. otherwise a new conversation.
 //!
 //! Ownership: a conversation's customer is fixed when it opens. When rule 1
-//! or 2 finds a conversation whose customer is not the author (a stranger
-//! answering a customer's public tweet, another sender in an email thread),
-//! the message goes to the author's own conversation in that thread, linked
-//! to the first for context, so no reply meant for one person reaches
-//! another. Echoes of the brand's own messages are the exception: they
-//! belong to the conversation they answer.
+//! or 2 finds a conversation whose customer is not the author:
+//! - in public (a stranger answering a customer's tweet or comment) the
+//!   message goes to the author's own conversation in that thread, linked to
+//!   the first for context;
+//! - in private (another sender in an email thread) it joins the thread as a
+//!   participant's message, and the participant receives nothing unless an
+//!   agent adds them.
+//!
+//! Either way no reply meant for one person reaches another. Echoes of the
+//! brand's own messages belong to the conversation they answer.
 
 use super::{Desk, DeskError};
 use crate::channel::Visibility;
@@ -29,6 +33,9 @@ pub(crate) enum Target {
         record: Box<ConversationRecord>,
         rule: ThreadRule,
         explanation: String,
+        /// The author is not the conversation's customer (a private
+        /// thread's other sender).
+        participant: bool,
     },
     /// A new conversation.
     New {
@@ -81,10 +88,27 @@ impl Desk {
                 record,
                 explanation,
                 ..
-            } if !echo && record.customer.id != customer.id => {
+            } if !echo
+                && record.customer.id != customer.id
+                && record.visibility == Visibility::Public =>
+            {
                 self.other_author(event, customer, *record, explanation)
                     .await
             }
+            Target::Existing {
+                record,
+                rule,
+                explanation,
+                ..
+            } if !echo && record.customer.id != customer.id => Ok(Target::Existing {
+                explanation: format!(
+                    "{explanation}; {} is not its customer: a participant, who receives nothing unless an agent adds them",
+                    event.author.handle
+                ),
+                record,
+                rule,
+                participant: true,
+            }),
             other => Ok(other),
         }
     }
@@ -110,6 +134,7 @@ impl Desk {
                         parent: parent.clone(),
                     },
                     explanation,
+                    participant: false,
                 });
             }
         }
@@ -124,6 +149,7 @@ impl Desk {
                     record: Box::new(record),
                     rule: ThreadRule::ThreadKey { key: key.clone() },
                     explanation: format!("same {} thread {key}", event.channel),
+                    participant: false,
                 });
             }
         }
@@ -138,6 +164,7 @@ impl Desk {
                     "first {} message from a customer whose public complaint was moved here",
                     event.channel
                 ),
+                participant: false,
             });
         }
         let explanation = match (&event.thread.key, event.thread.parents.first()) {
@@ -178,6 +205,7 @@ impl Desk {
                     explanation: format!(
                         "{found}; {who} is not that conversation's customer: their own conversation in the same thread"
                     ),
+                    participant: false,
                 });
             }
         }
