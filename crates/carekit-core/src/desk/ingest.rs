@@ -246,9 +246,18 @@ impl Desk {
                         .await;
                 }
                 Target::Existing { record, .. } => {
-                    if let Some(sent) = unrecorded_send(record, &event.text) {
-                        // The echo overtook the send's own result.
-                        return self.resolved_echo(event, record.id, sent).await;
+                    for (sent, recorded) in desk_sends_like(record, &event.text) {
+                        // Unrecorded: the echo overtook the send's own result.
+                        // Recorded: a send tried more than once may have
+                        // reached the platform twice; both copies are it.
+                        let retried = recorded
+                            && store
+                                .outbox_item(sent)
+                                .await?
+                                .is_some_and(|item| item.attempts > 1);
+                        if !recorded || retried {
+                            return self.resolved_echo(event, record.id, sent).await;
+                        }
                     }
                 }
             }
@@ -337,6 +346,10 @@ impl Desk {
                 customer.id, record.id, record.customer.id
             )));
         }
+        let adopt_key = match (&record.thread_key, &event.thread.key, expected) {
+            (None, Some(key), Some(_)) => self.key_is_free(&record, &event.account, key).await?,
+            _ => true,
+        };
         let message = Message {
             id: MessageId::new(),
             conversation_id: record.id,
@@ -398,7 +411,12 @@ impl Desk {
                 r.last_inbound_at = r.last_inbound_at.max(Some(at));
                 r.awaiting_customer = false;
             }
-            if change.record.thread_key.is_none() {
+            if change.record.account.is_empty() {
+                // A conversation a handoff opened before the brand account
+                // was known takes the account the customer wrote to.
+                change.record.account = event.account.clone();
+            }
+            if change.record.thread_key.is_none() && adopt_key {
                 change.record.thread_key = event.thread.key.clone();
             }
             change.record.messages.push(message.clone());
@@ -693,6 +711,32 @@ impl Desk {
         }
     }
 
+    /// Whether an existing conversation may take the thread key `key`: no
+    /// other open conversation holds it (taking it would break a rule of the
+    /// store that no retry mends, and the message would never be stored).
+    async fn key_is_free(
+        &self,
+        record: &ConversationRecord,
+        account: &str,
+        key: &crate::ids::ThreadKey,
+    ) -> Result<bool, DeskError> {
+        let account = if record.account.is_empty() {
+            account
+        } else {
+            &record.account
+        };
+        let holder = self
+            .inner
+            .store
+            .conversation_by_thread(record.channel, account, key)
+            .await?;
+        Ok(match holder {
+            None => true,
+            Some(id) if id == record.id => true,
+            Some(id) => self.load(id).await?.status == Status::Closed,
+        })
+    }
+
     /// Stores the event's dedupe key (so a replay is recognised) and reports
     /// why nothing else was done.
     async fn skip(&self, event: &InboundEvent, reason: String) -> Result<IngestOutcome, DeskError> {
@@ -852,23 +896,31 @@ impl Desk {
 /// taken as stated.
 pub const MAX_FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
-/// The desk's own message that an echo with `echoed` text stands for: the
-/// newest outbound message in `record` whose send is not recorded as
-/// accepted, with the same words (platforms add leading mentions, wrap
-/// links and escape `&`, `<`, `>`).
-fn unrecorded_send(record: &ConversationRecord, echoed: &str) -> Option<MessageId> {
+/// The desk's own messages in `record` that an echo with `echoed` text may
+/// stand for, with whether each send is recorded as accepted: same words
+/// (platforms add leading mentions, wrap links and escape `&`, `<`, `>`),
+/// written by the desk, unrecorded ones first, newest first.
+fn desk_sends_like(record: &ConversationRecord, echoed: &str) -> Vec<(MessageId, bool)> {
     let echoed = comparable(echoed);
     if echoed.is_empty() {
-        return None;
+        return Vec::new();
     }
-    record
+    let mut found: Vec<(MessageId, bool)> = record
         .messages
         .iter()
         .rev()
-        .filter(|m| m.direction == Direction::Outbound && m.external_id.is_none())
-        .filter(|m| !m.delivery.is_some_and(DeliveryState::is_accepted))
-        .find(|m| comparable(&m.text) == echoed)
-        .map(|m| m.id)
+        .filter(|m| {
+            m.direction == Direction::Outbound && matches!(m.author, Author::Agent(_) | Author::Bot)
+        })
+        .filter(|m| comparable(&m.text) == echoed)
+        .map(|m| {
+            let recorded =
+                m.external_id.is_some() || m.delivery.is_some_and(DeliveryState::is_accepted);
+            (m.id, recorded)
+        })
+        .collect();
+    found.sort_by_key(|(_, recorded)| *recorded);
+    found
 }
 
 fn comparable(text: &str) -> String {

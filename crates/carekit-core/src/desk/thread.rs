@@ -82,7 +82,7 @@ impl Desk {
         customer: &Customer,
         echo: bool,
     ) -> Result<Target, DeskError> {
-        let found = self.find_thread(event, customer).await?;
+        let found = self.find_thread(event, customer, echo).await?;
         match found {
             Target::Existing {
                 record,
@@ -117,6 +117,7 @@ impl Desk {
         &self,
         event: &InboundEvent,
         customer: &Customer,
+        echo: bool,
     ) -> Result<Target, DeskError> {
         let store = &self.inner.store;
         for parent in &event.thread.parents {
@@ -153,7 +154,10 @@ impl Desk {
                 });
             }
         }
-        if event.visibility == Visibility::Private
+        // Rule 3 is for the customer's first private message; the brand's
+        // own message coming back belongs only where its thread says.
+        if !echo
+            && event.visibility == Visibility::Private
             && let Some(id) = store.awaiting_handoff(customer.id, event.channel).await?
         {
             let record = self.load(id).await?;
