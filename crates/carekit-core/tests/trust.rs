@@ -646,16 +646,35 @@ fn failing(constraint: bool) -> Arc<FailingRecords> {
     })
 }
 
+async fn customer_text_and_reply(s: &Setup) -> (ConversationId, MessageId) {
+    let text = sample_event(
+        ChannelKind::Sms,
+        "SM1",
+        "+14155550100",
+        "my order 77?",
+        at("2026-03-02T09:00:00Z"),
+    )
+    .with_thread_key("+15005550006:+14155550100");
+    let id = ingest(&s.desk, text).await;
+    let reply = s
+        .desk
+        .reply(id, ReplyRequest::agent("maya", "It ships today"))
+        .await
+        .unwrap();
+    (id, reply)
+}
+
 #[tokio::test]
 async fn a_send_whose_full_record_fails_is_marked_sent_alone_and_never_resent() {
     let store = failing(true);
     let s = setup_with(store.clone());
-    let (id, reply) = customer_tweet_and_reply(&s).await;
+    // A private message: no platform lookup stands between a lapsed lease and a resend.
+    let (id, reply) = customer_text_and_reply(&s).await;
     for _ in 0..5 {
         s.desk.run_outbox_once().await.unwrap();
         s.clock.advance(chrono::Duration::minutes(10));
     }
-    assert_eq!(s.twitter.sent().len(), 1);
+    assert_eq!(s.sms.sent().len(), 1, "sent exactly once");
     let item = store.outbox_item(reply).await.unwrap().unwrap();
     assert_eq!(item.state, DeliveryState::Sent);
     let message = s.desk.conversation(id).await.unwrap();
@@ -668,10 +687,10 @@ async fn a_send_whose_full_record_fails_is_marked_sent_alone_and_never_resent() 
 async fn a_send_recorded_while_the_store_is_down_is_recorded_later_not_resent() {
     let store = failing(false);
     let s = setup_with(store.clone());
-    let (_, reply) = customer_tweet_and_reply(&s).await;
+    let (_, reply) = customer_text_and_reply(&s).await;
     store.down.store(true, Ordering::SeqCst);
     s.desk.run_outbox_once().await.unwrap();
-    assert_eq!(s.twitter.sent().len(), 1);
+    assert_eq!(s.sms.sent().len(), 1);
     // The lease lapses while the store is still down for records...
     s.clock.advance(chrono::Duration::minutes(10));
     s.desk.run_outbox_once().await.unwrap();
@@ -679,7 +698,7 @@ async fn a_send_recorded_while_the_store_is_down_is_recorded_later_not_resent() 
     s.clock.advance(chrono::Duration::minutes(10));
     s.desk.run_outbox_once().await.unwrap();
     s.desk.run_outbox_once().await.unwrap();
-    assert_eq!(s.twitter.sent().len(), 1, "never sent twice");
+    assert_eq!(s.sms.sent().len(), 1, "never sent twice");
     assert_eq!(
         store.outbox_item(reply).await.unwrap().unwrap().state,
         DeliveryState::Sent

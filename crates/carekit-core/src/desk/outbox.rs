@@ -208,19 +208,8 @@ impl Desk {
             self.write_item(item).await?;
             return Ok(Outcome::Deferred);
         }
-        if let Some(recipient) = &item.message.recipient
-            && item.message.visibility == Visibility::Private
-            && self.opted_out(recipient.channel, &recipient.handle).await?
-        {
-            return self
-                .finish_failed(
-                    item,
-                    DeliveryState::Failed,
-                    ChannelError::OptedOut.to_string(),
-                    None,
-                )
-                .await;
-        }
+        // An earlier attempt may have reached the platform: ask first, so
+        // what went out before an opt-out is recorded as sent, not failed.
         if item.state == DeliveryState::Sending {
             // A worker died between claiming and recording: did it go out?
             match channel.find_sent(&item.message).await {
@@ -240,6 +229,19 @@ impl Desk {
                 // Still unknown: stay `sending` so the next try asks again.
                 Err(e) => return self.reschedule(item, &e, true).await,
             }
+        }
+        if let Some(recipient) = &item.message.recipient
+            && item.message.visibility == Visibility::Private
+            && self.opted_out(recipient.channel, &recipient.handle).await?
+        {
+            return self
+                .finish_failed(
+                    item,
+                    DeliveryState::Failed,
+                    ChannelError::OptedOut.to_string(),
+                    None,
+                )
+                .await;
         }
         // Record the attempt before the platform sees it: after a crash,
         // only an item left `sending` may have gone out. Claimed items
