@@ -386,13 +386,18 @@ struct World {
     clock: FakeClock,
     platforms: Arc<Platforms>,
     desk: Desk,
+    store: Arc<SqlStore>,
     model: Model,
     log: Vec<String>,
 }
 
-async fn open_desk(dir: &std::path::Path, clock: &FakeClock, platforms: &Arc<Platforms>) -> Desk {
+async fn open_desk(
+    dir: &std::path::Path,
+    clock: &FakeClock,
+    platforms: &Arc<Platforms>,
+) -> (Desk, Arc<SqlStore>) {
     let url = format!("sqlite://{}", dir.join("desk.db").display());
-    let store = SqlStore::open(&url).await.expect("store opens");
+    let store = Arc::new(SqlStore::open(&url).await.expect("store opens"));
     let sla = SlaPolicy::builder("all")
         .target_all(SlaMetric::FirstResponse, Duration::minutes(60))
         .target_all(SlaMetric::NextResponse, Duration::minutes(120))
@@ -400,7 +405,7 @@ async fn open_desk(dir: &std::path::Path, clock: &FakeClock, platforms: &Arc<Pla
         .build()
         .unwrap();
     let mut builder = Desk::builder()
-        .store(Arc::new(store))
+        .store(store.clone())
         .clock(Arc::new(clock.clone()))
         .policy(Arc::new(SlaSet::new(vec![sla]).unwrap()))
         .outbox(
@@ -416,7 +421,7 @@ async fn open_desk(dir: &std::path::Path, clock: &FakeClock, platforms: &Arc<Pla
     }
     let desk = builder.build().unwrap();
     *platforms.desk.lock().unwrap() = Some(desk.clone());
-    desk
+    (desk, store)
 }
 
 fn pick<T: Clone>(items: &[T], index: u16) -> Option<T> {
@@ -432,20 +437,34 @@ impl World {
             desk: Mutex::new(None),
             clock: clock.clone(),
         });
-        let desk = open_desk(dir.path(), &clock, &platforms).await;
+        let (desk, store) = open_desk(dir.path(), &clock, &platforms).await;
         World {
             dir,
             clock,
             platforms,
             desk,
+            store,
             model: Model::default(),
             log: Vec::new(),
         }
     }
 
+    /// Breaks the platforms' reference to the desk (a cycle through the
+    /// channels) and closes the store, so a long run holds no files.
+    async fn close(self) {
+        *self.platforms.desk.lock().unwrap() = None;
+        drop(self.desk);
+        self.store.close().await;
+    }
+
+    /// The worker process ends (its memory is gone) and a new one starts
+    /// on the same database file.
     async fn restart(&mut self) {
         *self.platforms.desk.lock().unwrap() = None;
-        self.desk = open_desk(self.dir.path(), &self.clock, &self.platforms).await;
+        self.store.close().await;
+        let (desk, store) = open_desk(self.dir.path(), &self.clock, &self.platforms).await;
+        self.desk = desk;
+        self.store = store;
     }
 
     async fn conversations(&self) -> Vec<ConversationRecord> {
@@ -1123,6 +1142,7 @@ proptest! {
                 world.step(op).await;
             }
             world.settle().await;
+            world.close().await;
             let total = STEPS_RUN.fetch_add(ops.len(), std::sync::atomic::Ordering::Relaxed) + ops.len();
             if std::env::var_os("CAREKIT_MODEL_REPORT").is_some() {
                 eprintln!("desk model: case of {} steps passed; {total} steps so far", ops.len());
@@ -1157,6 +1177,7 @@ fn run_case(ops: Vec<Op>) {
             }
         }
         world.settle().await;
+        world.close().await;
     });
 }
 
