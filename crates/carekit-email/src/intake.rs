@@ -300,9 +300,9 @@ fn normalise_newlines(text: &str) -> String {
     text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
-/// Longest text an [`InboundEvent`] accepts, in bytes (carekit-core's
-/// limit on `text` and `original_text`; a test keeps the two in step).
-pub(crate) const MAX_EVENT_TEXT_BYTES: usize = 256 * 1024;
+/// Longest text an [`InboundEvent`] accepts, in bytes (`text` and
+/// `original_text`).
+pub(crate) const MAX_EVENT_TEXT_BYTES: usize = carekit_core::domain::MAX_TEXT_BYTES;
 
 /// `text` cut to what an event holds, on a character boundary, ending with
 /// a note that says how long it was.

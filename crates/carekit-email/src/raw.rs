@@ -11,9 +11,8 @@
 
 use mail_parser::{MessagePart, PartType};
 
-/// Largest raw form an `InboundEvent` accepts, in bytes (the value of
-/// carekit-core's `MAX_RAW_BYTES`; a test keeps the two in step).
-pub const MAX_RAW_BYTES: usize = 1024 * 1024;
+/// Largest raw form an `InboundEvent` accepts, in bytes.
+pub use carekit_core::domain::MAX_RAW_BYTES;
 
 /// The header carekit writes as the first line of a raw form that is not
 /// the source byte for byte: `X-Carekit-Raw: size=<n>` followed by

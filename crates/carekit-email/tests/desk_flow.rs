@@ -345,11 +345,15 @@ async fn a_copy_of_a_sent_reply_is_an_echo_named_by_the_provider_id() {
             external_id: provider_id.clone()
         }
     );
-    // A second copy (Sent folder and Bcc) is the same event again. (That
-    // the desk then keeps one message for the send and its echo is the
-    // desk's resolution of `Echo` by external id, tested in carekit-core.)
+    // A second copy (Sent folder and Bcc) is the same event again.
     r.intake.ingest_raw(&copy).await.unwrap();
     let record = r.desk.conversation(conv).await.unwrap();
+    let copies = record
+        .messages
+        .iter()
+        .filter(|m| m.external_id.as_deref() == Some(provider_id.as_str()))
+        .count();
+    assert_eq!(copies, 1, "the send and its echoes are one message");
     assert!(
         record
             .messages
