@@ -112,7 +112,7 @@ pub fn parse_id(text: &str) -> Option<String> {
     // The decimal point sits after `int.len() + exponent` of these digits.
     let digits = format!("{int}{frac}");
     let point = i64::try_from(int.len()).ok()? + i64::from(exponent);
-    if point < 1 || point > 20 {
+    if !(1..=20).contains(&point) {
         return None;
     }
     let point = usize::try_from(point).ok()?;

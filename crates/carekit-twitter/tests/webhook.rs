@@ -302,7 +302,7 @@ async fn with_an_oauth2_secret_a_legacy_only_request_is_refused() {
         serde_json::to_vec(&dm_payload("1800000000000000010", CUSTOMER, BRAND, "hello")).unwrap();
     let sink = Arc::new(CollectingSink::new());
     let legacy = (SIGNATURE_HEADER, sign(CONSUMER_SECRET, &body));
-    let (status, _) = post(app(sink.clone()), &body, &[legacy.clone()]).await;
+    let (status, _) = post(app(sink.clone()), &body, std::slice::from_ref(&legacy)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = post(
         app(sink.clone()),
@@ -432,7 +432,8 @@ async fn forged_or_missing_signatures_hand_over_nothing() {
     let sink = Arc::new(CollectingSink::new());
     // (headers, status with only the consumer secret, status with the
     // OAuth2 secret too, where a legacy-only request lacks what is required)
-    let cases: Vec<(Vec<(&str, String)>, StatusCode, StatusCode)> = vec![
+    type Headers<'a> = Vec<(&'a str, String)>;
+    let cases: Vec<(Headers<'_>, StatusCode, StatusCode)> = vec![
         (vec![], StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED),
         (
             vec![(SIGNATURE_HEADER, sign("wrong-secret", &body))],
