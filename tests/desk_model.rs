@@ -1256,3 +1256,19 @@ fn found_opt_out_after_a_lost_answer() {
         Op::Stop(0),
     ]);
 }
+
+/// A mail whose sender died mid-send is sent again (SMTP cannot be asked);
+/// the second attempt was refused, and the record said "failed" although
+/// the first copy had gone out.
+#[test]
+fn found_a_refused_resend_after_a_crash() {
+    run_case(vec![
+        write(Net::Email, 0),
+        Op::Reply(0),
+        Op::Fault(Net::Email, Fault::DieAfterPost),
+        Op::RunOutbox,
+        Op::Advance(10),
+        Op::Fault(Net::Email, Fault::Rejected),
+        Op::RunOutbox,
+    ]);
+}

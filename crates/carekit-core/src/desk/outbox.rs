@@ -225,7 +225,9 @@ impl Desk {
                         .finish_failed(item, DeliveryState::DeadLettered, reason.into(), None)
                         .await;
                 }
-                Err(ChannelError::Unsupported(_)) => {}
+                // Private messages are sent again (at least once), but the
+                // record keeps saying an earlier copy may be out there.
+                Err(ChannelError::Unsupported(_)) => item.outcome_unknown = true,
                 // Still unknown: stay `sending` so the next try asks again.
                 Err(e) => return self.reschedule(item, &e, true).await,
             }
@@ -322,7 +324,7 @@ impl Desk {
                 self.reschedule(item, e, e.outcome_unknown()).await
             }
             e if e.is_retryable() => {
-                item.outcome_unknown = e.outcome_unknown();
+                item.outcome_unknown |= e.outcome_unknown();
                 let reason = format!("gave up after {} attempts: {e}", item.attempts);
                 self.finish_failed(item, DeliveryState::DeadLettered, reason, None)
                     .await
@@ -357,7 +359,8 @@ impl Desk {
         } else {
             DeliveryState::Queued
         };
-        item.outcome_unknown = unknown;
+        // A certain failure now does not clear an earlier attempt's doubt.
+        item.outcome_unknown |= unknown;
         item.next_attempt_at = now + backoff.max(asked);
         item.lease = None;
         item.last_error = Some(error.to_string());
