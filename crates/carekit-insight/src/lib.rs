@@ -27,6 +27,7 @@
 pub mod crisis;
 mod csat;
 pub mod digest;
+pub mod evaluation;
 mod issues;
 mod minhash;
 pub mod outreach;
