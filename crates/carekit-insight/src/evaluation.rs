@@ -321,6 +321,176 @@ pub fn default_twcs_path(manifest_dir: &str) -> std::path::PathBuf {
     std::path::Path::new(manifest_dir).join("../../../shared/data/twcs/twcs-head5000.csv")
 }
 
+/// Anger detection at one threshold.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct AngerFigures {
+    /// The threshold: a message is flagged at sentiment `<= threshold`.
+    pub threshold: f32,
+    /// Flagged against gold `strong`: precision is the share of flagged
+    /// messages labelled strong, recall the share of strong ones flagged.
+    pub strong: Binary,
+    /// Flagged messages labelled mild or strong, of all flagged.
+    pub precision_mild_or_strong: f64,
+    /// Rows `flagged`, `not flagged`, `no score` (unsupported language)
+    /// against gold `none`, `mild`, `strong`.
+    pub flagged: Confusion,
+    /// Rows `strong` (score `<= threshold`), `mild` (below 0), `none`,
+    /// `no score` against the gold levels.
+    pub levels: Confusion,
+}
+
+/// The rows of [`AngerFigures::flagged`].
+pub const FLAGGED_ROWS: [&str; 3] = ["flagged", "not flagged", "no score"];
+/// The rows of [`AngerFigures::levels`].
+pub const LEVEL_ROWS: [&str; 4] = ["strong", "mild", "none", "no score"];
+/// The gold columns of both.
+pub const ANGER_COLUMNS: [&str; 3] = ["none", "mild", "strong"];
+
+/// Scores anger detection: `scored` pairs each message's gold anger with
+/// the classifier's sentiment (`None`: no score).
+pub fn anger_figures(scored: &[(Anger, Option<f32>)], threshold: f32) -> AngerFigures {
+    let mut strong = Binary::default();
+    let mut flagged = Confusion::new();
+    let mut levels = Confusion::new();
+    let mut angry_flagged = 0;
+    for (gold, score) in scored {
+        let hit = score.is_some_and(|s| s <= threshold);
+        strong.add(hit, *gold == Anger::Strong);
+        if hit && *gold != Anger::None {
+            angry_flagged += 1;
+        }
+        let row = match score {
+            None => "no score",
+            Some(_) if hit => "flagged",
+            Some(_) => "not flagged",
+        };
+        flagged.add(row, gold.as_str());
+        let level = match score {
+            None => "no score",
+            Some(_) if hit => "strong",
+            Some(s) if *s < 0.0 => "mild",
+            Some(_) => "none",
+        };
+        levels.add(level, gold.as_str());
+    }
+    let precision_mild_or_strong = if strong.flagged() == 0 {
+        1.0
+    } else {
+        angry_flagged as f64 / strong.flagged() as f64
+    };
+    AngerFigures {
+        threshold,
+        strong,
+        precision_mild_or_strong,
+        flagged,
+        levels,
+    }
+}
+
+/// Crisis terms on labelled messages.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct CrisisFigures {
+    /// Fired against gold `crisis`.
+    pub crisis: Binary,
+    /// Ordinary complaints: gold anger mild or strong, urgency not crisis.
+    pub ordinary_complaints: usize,
+    /// Ordinary complaints the terms fired on.
+    pub false_alarms_on_complaints: usize,
+    /// Messages the terms fired on: (tweet id, term, gold urgency).
+    pub alarms: Vec<(String, String, Urgency)>,
+}
+
+impl CrisisFigures {
+    /// `false_alarms_on_complaints / ordinary_complaints`.
+    pub fn false_alarm_rate(&self) -> f64 {
+        if self.ordinary_complaints == 0 {
+            0.0
+        } else {
+            self.false_alarms_on_complaints as f64 / self.ordinary_complaints as f64
+        }
+    }
+}
+
+/// Runs crisis terms over the labelled messages whose text is known.
+pub fn crisis_figures(
+    set: &[Labelled],
+    texts: &HashMap<String, String>,
+    terms: &carekit_policy::builtin::CrisisTerms,
+) -> CrisisFigures {
+    let mut out = CrisisFigures::default();
+    for item in set {
+        let Some(text) = texts.get(&item.id) else {
+            continue;
+        };
+        let term = terms.find(text);
+        let is_crisis = item.urgency == Urgency::Crisis;
+        out.crisis.add(term.is_some(), is_crisis);
+        let complaint = !is_crisis && item.anger != Anger::None;
+        if complaint {
+            out.ordinary_complaints += 1;
+        }
+        if let Some(term) = term {
+            if complaint {
+                out.false_alarms_on_complaints += 1;
+            }
+            out.alarms
+                .push((item.id.clone(), term.to_owned(), item.urgency));
+        }
+    }
+    out
+}
+
+/// A taxonomy's strongest topic against the labelled topic.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct TopicFigures {
+    /// Per topic: predicted (strongest topic) against gold.
+    pub per_topic: BTreeMap<String, Binary>,
+    /// Messages with any topic.
+    pub with_topic: usize,
+    /// Messages with a gold topic other than `other`.
+    pub gold_topical: usize,
+    /// Of those, messages whose strongest topic is the gold one.
+    pub gold_topical_right: usize,
+    /// Messages measured.
+    pub total: usize,
+}
+
+/// Runs a taxonomy over the labelled messages whose text is known.
+pub fn topic_figures(
+    set: &[Labelled],
+    texts: &HashMap<String, String>,
+    taxonomy: &crate::TaxonomyClassifier,
+) -> TopicFigures {
+    let mut out = TopicFigures::default();
+    let names: Vec<String> = taxonomy.topic_names().map(str::to_owned).collect();
+    for item in set {
+        let Some(text) = texts.get(&item.id) else {
+            continue;
+        };
+        out.total += 1;
+        let top = taxonomy.topics_of(text).into_iter().next().map(|t| t.name);
+        if top.is_some() {
+            out.with_topic += 1;
+        }
+        if item.topic != "other" {
+            out.gold_topical += 1;
+            if top.as_deref() == Some(item.topic.as_str()) {
+                out.gold_topical_right += 1;
+            }
+        }
+        for name in &names {
+            out.per_topic
+                .entry(name.clone())
+                .or_default()
+                .add(top.as_deref() == Some(name.as_str()), &item.topic == name);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

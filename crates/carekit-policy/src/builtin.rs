@@ -67,7 +67,8 @@ impl EscalationPolicy for NegativeSentiment {
 }
 
 /// Escalates to the crisis team when a crisis term appears (lawyer, sue,
-/// data breach, injured, ...), matched as whole words, case-insensitively.
+/// data breach, injured, caught fire, ...), matched as whole words,
+/// case-insensitively.
 #[derive(Clone, Debug)]
 pub struct CrisisTerms {
     terms: Vec<String>,
@@ -75,27 +76,94 @@ pub struct CrisisTerms {
 }
 
 impl CrisisTerms {
-    /// The usual terms, routed to team `crisis`.
+    /// The default terms, routed to team `crisis`: harm, safety, legal
+    /// threats, breaches and fraud ([`CrisisTerms::DEFAULT_TERMS`]).
     pub fn default_terms() -> Self {
-        Self::new(
-            [
-                "lawyer",
-                "attorney",
-                "sue",
-                "lawsuit",
-                "refund",
-                "cancel my account",
-                "data breach",
-                "hacked",
-                "injured",
-                "injury",
-                "fire",
-                "police",
-                "discrimination",
-            ],
-            "crisis",
-        )
+        Self::new(Self::DEFAULT_TERMS.iter().copied(), "crisis")
     }
+
+    /// The default terms. Chosen on real customer tweets (TWCS) outside the
+    /// labelled evaluation sample and measured on it (docs/insight.md):
+    /// words ordinary complaints use ("refund", "fire" as in Fire TV,
+    /// "cancel my account", "scam", "assault on your eyes") are left out;
+    /// multi-word terms keep the common words that would otherwise misfire
+    /// ("caught fire", "fraudulent charge").
+    pub const DEFAULT_TERMS: &'static [&'static str] = &[
+        // Legal threats and regulators.
+        "lawyer",
+        "lawyers",
+        "attorney",
+        "sue",
+        "suing",
+        "lawsuit",
+        "legal action",
+        "small claims",
+        "class action",
+        "ftc",
+        "fcc",
+        "bbb",
+        "better business bureau",
+        "trading standards",
+        "ombudsman",
+        // Breaches, hacking, fraud on the account.
+        "data breach",
+        "hacked",
+        "hacker",
+        "hackers",
+        "identity theft",
+        "stole my identity",
+        "fraudulent charge",
+        "fraudulent charges",
+        "fraudulently",
+        "unauthorized charge",
+        "unauthorized charges",
+        "unauthorised charge",
+        "unauthorised charges",
+        // Injury and health.
+        "injured",
+        "injury",
+        "injuries",
+        "car accident",
+        "hospital",
+        "emergency room",
+        "ambulance",
+        "food poisoning",
+        "poisoned",
+        "allergic reaction",
+        "nearly died",
+        "almost died",
+        "could have died",
+        // Fire, heat, gas, electricity.
+        "caught fire",
+        "on fire and",
+        "burst into flames",
+        "fire hazard",
+        "explosion",
+        "exploded",
+        "overheating",
+        "overheated",
+        "swollen battery",
+        "battery swelling",
+        "battery swollen",
+        "gas leak",
+        "carbon monoxide",
+        "electric shock",
+        // Safety, violence, discrimination.
+        "police",
+        "assaulted",
+        "harassed",
+        "harassment",
+        "threatened",
+        "unsafe",
+        "a gun",
+        "knife",
+        "racist",
+        "racism",
+        "discrimination",
+        "discriminated",
+        "discriminatory",
+    ];
+
     /// Your own terms and team.
     pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(
         terms: I,

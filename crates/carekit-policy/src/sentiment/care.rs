@@ -4,8 +4,8 @@
 
 use super::lexicon::{
     BOOSTERS, HASHTAG_ENDINGS, NEGATORS, NOBODY, NOBODY_DOES, NUMBER_WORDS, PHRASES,
-    PROFANE_INTENSIFIERS, QUESTION_STARTS, SARCASM_EMOJI, SARCASM_PRAISE, WAIT_AFTER, WAIT_BEFORE,
-    WAIT_UNITS, WORDS,
+    PROFANE_INTENSIFIERS, QUESTION_STARTS, SARCASM_EMOJI, SARCASM_PRAISE, SARCASM_WORDS,
+    WAIT_AFTER, WAIT_BEFORE, WAIT_UNITS, WORDS,
 };
 use super::text::{Token, Word, tokens};
 use crate::language::{DetectedLanguage, detect_language};
@@ -557,6 +557,7 @@ impl CareSentiment {
                     // Degree words and negation: up to three words back,
                     // never across a clause boundary.
                     let mut negated = false;
+                    let mut never = false;
                     for back in 1..=3usize {
                         let Some(k) = i.checked_sub(back) else { break };
                         if clause_of[k] != clause_of[i] {
@@ -578,7 +579,14 @@ impl CareSentiment {
                         }
                         if !consumed[k] && NEGATORS.contains(&prev.text.as_str()) {
                             negated = true;
+                            never |= prev.text == "never";
                         }
+                    }
+                    // "never been slower": "never" before a complaint
+                    // stresses it rather than turning it.
+                    if negated && never && v < 0.0 {
+                        v *= 1.2;
+                        negated = false;
                     }
                     if negated && !w.hashtag {
                         v *= NEGATION;
@@ -627,12 +635,16 @@ impl CareSentiment {
         let eye_roll = tokens
             .iter()
             .any(|tok| matches!(tok, Token::Emoji { ch: Some(c), .. } if SARCASM_EMOJI.contains(c)));
+        let sigh = words
+            .iter()
+            .flatten()
+            .any(|w| SARCASM_WORDS.contains(&w.text.as_str()));
         let hashtag_not = words
             .iter()
             .flatten()
             .any(|w| w.hashtag && (w.text == "not" || w.text == "sarcasm"));
         if self.settings.sarcasm
-            && (cues.contains(&Cue::Waiting) || eye_roll || hashtag_not)
+            && (cues.contains(&Cue::Waiting) || eye_roll || hashtag_not || sigh)
             && items.iter().any(|it| it.praise && it.valence > 0.0)
         {
             for item in items.iter_mut().filter(|it| it.praise && it.valence > 0.0) {
@@ -685,6 +697,14 @@ impl CareSentiment {
                 _ => 0.0,
             })
             .fold(0.0f32, f32::max);
+        // Long runs of `!` with nothing praised: shouting in punctuation.
+        let longest_run = closings.iter().map(|(b, _)| *b).max().unwrap_or(0);
+        let total_bangs: usize = closings.iter().map(|(b, _)| *b).sum();
+        let exasperation = if (longest_run >= 4 || total_bangs >= 6) && sum <= 0.0 {
+            exasperation.max(1.5)
+        } else {
+            exasperation
+        };
         if exasperation > 0.0 && sum < 1.5 {
             cues.push(Cue::Punctuation);
             sum -= exasperation;
@@ -746,6 +766,25 @@ impl CareSentiment {
                         polite: false,
                     });
                 }
+            }
+            // "all day", "all weekend": a wait too.
+            if w == "all"
+                && text_of(i + 1).is_some_and(|d| {
+                    ["day", "night", "weekend", "morning", "afternoon", "evening", "week"]
+                        .contains(&d)
+                })
+                && waits < 2
+            {
+                waits += 1;
+                cues.push(Cue::Waiting);
+                items.push(Item {
+                    valence: -1.0,
+                    at: i,
+                    clause: clause_of[i],
+                    phrase: true,
+                    praise: false,
+                    polite: false,
+                });
             }
             if consumed[i] {
                 continue;

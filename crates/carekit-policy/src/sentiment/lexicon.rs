@@ -259,6 +259,10 @@ pub(super) const WORDS: &[(&str, f32)] = &[
     ("greedy", -2.6),
     ("ruined", -2.5),
     ("ruin", -2.2),
+    ("ruining", -2.5),
+    ("theft", -2.0),
+    ("dumbest", -3.0),
+    ("stupidest", -3.0),
     ("ruins", -2.2),
     ("destroyed", -2.2),
     ("betrayed", -2.8),
@@ -469,6 +473,10 @@ pub(super) const PHRASES: &[(&str, f32)] = &[
     ("dont care", -2.0),
     ("doesn't care", -2.0),
     ("doesnt care", -2.0),
+    ("does not care", -2.0),
+    ("do not care", -2.0),
+    ("don't worry", 0.0),
+    ("dont worry", 0.0),
     ("couldn't care less", -2.8),
     ("get your act together", -2.6),
     ("get it together", -2.2),
@@ -559,6 +567,12 @@ pub(super) const PHRASES: &[(&str, f32)] = &[
     ("find another", -1.6),
     ("another provider", -1.8),
     ("new provider", -1.6),
+    ("other companies", -2.0),
+    ("other company", -1.8),
+    ("another company", -1.8),
+    ("not be renewed", -2.2),
+    ("not be renewing", -2.2),
+    ("not renewing", -2.0),
     ("want to be a customer", 0.0),
     ("don't want to be a customer", -2.6),
     // Neutral uses of words that look loaded, and positive idioms.
@@ -688,6 +702,7 @@ pub(super) const EMOJI: &[(char, f32)] = &[
     ('😬', -0.8),
     ('🤔', -0.5),
     ('🙃', -0.8),
+    ('🤨', -1.2),
     ('😀', 2.0),
     ('😃', 2.0),
     ('😄', 2.2),
@@ -757,7 +772,11 @@ pub(super) const EMOTICONS: &[(&str, f32)] = &[
 ];
 
 /// Emoji that mark a statement as sarcastic when it also praises.
-pub(super) const SARCASM_EMOJI: &[char] = &['🙄', '😒', '😑', '🙃'];
+pub(super) const SARCASM_EMOJI: &[char] = &['🙄', '😒', '😑', '🙃', '🤨'];
+
+/// Sighs that mark praise beside them as sarcasm ("Thrilled I stayed home
+/// all day. *sigh*").
+pub(super) const SARCASM_WORDS: &[&str] = &["sigh", "smh", "ugh", "eyeroll"];
 
 /// Words that, together with a waiting time or an eye-roll, read as
 /// sarcasm ("I love waiting 3 hours on hold, great service").
@@ -777,11 +796,15 @@ pub(super) const SARCASM_PRAISE: &[&str] = &[
     "nice",
     "fun",
     "best",
+    "thrilled",
+    "enjoying",
+    "lovely",
 ];
 
 /// Units of a waiting time ("3 hours", "two days", "an hour").
 pub(super) const WAIT_UNITS: &[&str] = &[
-    "hour", "hours", "hr", "hrs", "day", "days", "week", "weeks", "month", "months",
+    "hour", "hours", "hr", "hrs", "day", "days", "week", "weeks", "month", "months", "year",
+    "years",
 ];
 
 /// Words before a waiting time that make it a wait ("for 3 hours", "it's
