@@ -203,10 +203,10 @@ pub fn detect_language(text: &str) -> Option<DetectedLanguage> {
         return Some(english_guess);
     }
     // Another language, and few English words: believe it when the
-    // detector is sure, or when there are four words or more and none is
-    // English; otherwise English if any English word is there, else
-    // undetermined.
-    if info.is_reliable() || (words.len() >= 4 && english == 0) {
+    // detector is sure, or when there are four words or more and hardly
+    // any is English; otherwise English if any English word is there,
+    // else undetermined.
+    if info.is_reliable() || (words.len() >= 4 && share < 0.15) {
         Some(DetectedLanguage {
             tag: tag(info.lang()),
             reliable: info.is_reliable(),
