@@ -223,6 +223,63 @@ impl EscalationPolicy for CrisisTerms {
     }
 }
 
+/// Escalates the customer's latest message when a classifier could not
+/// read its language (the label
+/// [`UNSUPPORTED_LANGUAGE_LABEL`](crate::sentiment::UNSUPPORTED_LANGUAGE_LABEL),
+/// which [`CareSentiment`](crate::CareSentiment) sets instead of a neutral
+/// score), so that a person who reads it answers. Reason code
+/// `unsupported_language`; once per message.
+#[derive(Clone, Debug, Default)]
+pub struct UnsupportedLanguage {
+    team: Option<String>,
+}
+
+impl UnsupportedLanguage {
+    /// Escalates to whoever takes unrouted escalations.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Routes to a team (the people who read other languages).
+    pub fn team(mut self, team: impl Into<String>) -> Self {
+        self.team = Some(team.into());
+        self
+    }
+}
+
+impl EscalationPolicy for UnsupportedLanguage {
+    fn name(&self) -> &str {
+        "unsupported-language"
+    }
+    fn evaluate(&self, c: &dyn Conversation, _: &PolicyContext<'_>) -> Vec<Escalation> {
+        let Some(m) = inbound(c).last() else {
+            return Vec::new();
+        };
+        let Some(k) = m.classification.as_ref() else {
+            return Vec::new();
+        };
+        if !k
+            .labels
+            .iter()
+            .any(|l| l == crate::sentiment::UNSUPPORTED_LANGUAGE_LABEL)
+        {
+            return Vec::new();
+        }
+        let language = k.language.as_deref().unwrap_or("unknown");
+        let mut e = Escalation::new(
+            self.name(),
+            EscalationReason::Custom {
+                code: "unsupported_language".into(),
+            },
+            format!("written in a language the classifiers do not read ({language}): a person should read it"),
+        )
+        .with_dedupe_key(format!("unsupported-language:{}", m.id));
+        if let Some(t) = &self.team {
+            e = e.with_team(t.clone());
+        }
+        vec![e]
+    }
+}
+
 /// Escalates when the customer wrote `count` times since the brand last answered.
 #[derive(Clone, Debug)]
 pub struct RepeatedContact {
