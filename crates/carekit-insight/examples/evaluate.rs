@@ -41,7 +41,10 @@ fn main() {
         }
     }
     let Ok(file) = std::fs::File::open(&path) else {
-        eprintln!("TWCS data not found at {}; nothing to measure", path.display());
+        eprintln!(
+            "TWCS data not found at {}; nothing to measure",
+            path.display()
+        );
         std::process::exit(2);
     };
     let texts = customer_texts(file);
@@ -92,7 +95,9 @@ fn main() {
         println!("\n{disputed} rows had at least one disagreement, settled by a third reading.\n");
     }
 
-    println!("## Anger: flagged = sentiment <= threshold; precision = flagged tweets labelled strong\n");
+    println!(
+        "## Anger: flagged = sentiment <= threshold; precision = flagged tweets labelled strong\n"
+    );
     println!(
         "| classifier | threshold | flagged | precision (strong) | recall (strong) | precision (mild or strong) |\n|---|---:|---:|---:|---:|---:|"
     );
@@ -122,8 +127,16 @@ fn main() {
         }
     }
     for (name, scored, t) in [
-        ("old lexicon at -0.60 (the threshold the server shipped)", &old, -0.6),
-        ("care analyser at the shipped threshold", &new, CareSentiment::STRONG_ANGER),
+        (
+            "old lexicon at -0.60 (the threshold the server shipped)",
+            &old,
+            -0.6,
+        ),
+        (
+            "care analyser at the shipped threshold",
+            &new,
+            CareSentiment::STRONG_ANGER,
+        ),
     ] {
         let f = anger_figures(scored, t);
         println!("\n### {name}\n");

@@ -27,11 +27,19 @@ fn texts() -> Option<HashMap<String, String>> {
     }
 }
 
-fn scored(texts: &HashMap<String, String>) -> (Vec<(Anger, Option<f32>)>, Vec<(Anger, Option<f32>)>) {
+fn scored(
+    texts: &HashMap<String, String>,
+) -> (Vec<(Anger, Option<f32>)>, Vec<(Anger, Option<f32>)>) {
     let care = CareSentiment::default();
     let set = evaluation_set();
-    assert!(set.iter().all(|l| texts.contains_key(&l.id)), "a labelled id is missing");
-    let new = set.iter().map(|l| (l.anger, care.score(&texts[&l.id]))).collect();
+    assert!(
+        set.iter().all(|l| texts.contains_key(&l.id)),
+        "a labelled id is missing"
+    );
+    let new = set
+        .iter()
+        .map(|l| (l.anger, care.score(&texts[&l.id])))
+        .collect();
     let old = set
         .iter()
         .map(|l| (l.anger, Some(LexiconSentiment::score(&texts[&l.id]))))
@@ -78,7 +86,10 @@ fn care_analyser_finds_angry_customers_the_old_lexicon_missed() {
         before.strong.precision()
     );
     assert!(care.strong.recall() >= 0.5, "{care:?}");
-    assert!(care.strong.recall() >= 4.0 * before.strong.recall(), "{care:?} {before:?}");
+    assert!(
+        care.strong.recall() >= 4.0 * before.strong.recall(),
+        "{care:?} {before:?}"
+    );
     assert!(care.strong.precision() >= 0.5, "{care:?}");
     assert!(care.strong.precision() >= before.strong.precision() - 0.05);
     assert!(care.precision_mild_or_strong >= 0.85, "{care:?}");
@@ -127,7 +138,9 @@ async fn foreign_tweets_are_marked_unsupported_not_neutral() {
             }
         }
     }
-    eprintln!("non-English tweets marked unsupported: {marked}/{foreign}; English unscored: {english_unscored}");
+    eprintln!(
+        "non-English tweets marked unsupported: {marked}/{foreign}; English unscored: {english_unscored}"
+    );
     assert!(foreign >= 10);
     assert!(marked * 4 >= foreign * 3, "{marked}/{foreign}");
     assert_eq!(english_unscored, 0);
@@ -136,7 +149,11 @@ async fn foreign_tweets_are_marked_unsupported_not_neutral() {
 #[test]
 fn default_taxonomy_topics_on_real_tweets() {
     let Some(texts) = texts() else { return };
-    let f = topic_figures(&evaluation_set(), &texts, &TaxonomyClassifier::care_defaults());
+    let f = topic_figures(
+        &evaluation_set(),
+        &texts,
+        &TaxonomyClassifier::care_defaults(),
+    );
     for (topic, b) in &f.per_topic {
         eprintln!(
             "{topic}: coverage {:.3} precision {:.3} ({} predicted)",

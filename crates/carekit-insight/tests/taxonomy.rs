@@ -198,7 +198,10 @@ fn care_defaults_load_and_the_desk_example_is_the_same_taxonomy() {
     assert_eq!(t.topic_names().count(), 8);
     assert_eq!(t.topics_of("where is my parcel?")[0].name, "delivery");
     assert_eq!(t.topics_of("I was charged twice")[0].name, "billing");
-    assert_eq!(t.topics_of("is it down? no internet here")[0].name, "outage");
+    assert_eq!(
+        t.topics_of("is it down? no internet here")[0].name,
+        "outage"
+    );
     let example = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../carekit-desk/config/taxonomy.example.toml"

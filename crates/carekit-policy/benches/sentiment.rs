@@ -65,7 +65,12 @@ fn main() {
     let mut group = c.benchmark_group("sentiment");
     group.throughput(Throughput::Elements(corpus.len() as u64));
     group.bench_function("old lexicon", |b| {
-        b.iter(|| corpus.iter().map(|t| LexiconSentiment::score(t)).sum::<f32>())
+        b.iter(|| {
+            corpus
+                .iter()
+                .map(|t| LexiconSentiment::score(t))
+                .sum::<f32>()
+        })
     });
     group.bench_function("care analyser", |b| {
         b.iter(|| corpus.iter().filter_map(|t| care.score(t)).sum::<f32>())

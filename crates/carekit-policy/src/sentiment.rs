@@ -11,11 +11,10 @@ mod care;
 mod lexicon;
 mod text;
 
-pub use care::{
-    Analysis, CareSentiment, CareSentimentBuilder, Cue, LanguageVerdict,
-    UNSUPPORTED_LANGUAGE_LABEL,
-};
 pub(crate) use care::is_lexicon_word;
+pub use care::{
+    Analysis, CareSentiment, CareSentimentBuilder, Cue, LanguageVerdict, UNSUPPORTED_LANGUAGE_LABEL,
+};
 
 use async_trait::async_trait;
 use carekit_core::{Classification, Classifier};

@@ -118,7 +118,10 @@ fn sarcasm_beside_a_wait_or_an_eye_roll_is_read_as_anger() {
     let text = "I love waiting 3 hours on hold, great service";
     assert!(score(text) <= ANGRY, "{}", score(text));
     assert!(cues(text).contains(&Cue::Sarcasm));
-    assert!(LexiconSentiment::score(text) > 0.5, "the old lexicon heard praise");
+    assert!(
+        LexiconSentiment::score(text) > 0.5,
+        "the old lexicon heard praise"
+    );
     assert!(score("great, another update 🙄") < 0.0);
     assert!(score("thrilled I stayed home all day for nothing *sigh*") < 0.0);
     // Praise without such a cue stays praise; sarcasm can be turned off.
@@ -173,9 +176,19 @@ async fn unsupported_languages_get_no_score_and_a_label() {
     ] {
         let c = care.classify(text).await;
         assert_eq!(c.sentiment, None, "{text}");
-        assert!(c.labels.iter().any(|l| l == UNSUPPORTED_LANGUAGE_LABEL), "{text}");
-        assert!(c.language.as_deref().is_some_and(|l| l != "en"), "{text}: {:?}", c.language);
-        assert!(matches!(care.analyse(text).language, LanguageVerdict::Unsupported(_)));
+        assert!(
+            c.labels.iter().any(|l| l == UNSUPPORTED_LANGUAGE_LABEL),
+            "{text}"
+        );
+        assert!(
+            c.language.as_deref().is_some_and(|l| l != "en"),
+            "{text}: {:?}",
+            c.language
+        );
+        assert!(matches!(
+            care.analyse(text).language,
+            LanguageVerdict::Unsupported(_)
+        ));
     }
     let english = care.classify("my parcel never arrived, again").await;
     assert_eq!(english.language.as_deref(), Some("en"));

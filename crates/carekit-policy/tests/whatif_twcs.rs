@@ -2,11 +2,11 @@
 //! read from ../shared/data/twcs/; skipped loudly when absent): a 1-hour
 //! first-response policy, checked against a direct computation from the data.
 
-use carekit_core::{EscalationPolicy, SlaMetric};
-use carekit_policy::replay::WhatIf;
-use carekit_policy::builtin::{CrisisTerms, NegativeSentiment};
-use carekit_policy::{CareSentiment, LexiconSentiment, SlaPolicy, SlaSet, twcs};
 use carekit_core::Classification;
+use carekit_core::{EscalationPolicy, SlaMetric};
+use carekit_policy::builtin::{CrisisTerms, NegativeSentiment};
+use carekit_policy::replay::WhatIf;
+use carekit_policy::{CareSentiment, LexiconSentiment, SlaPolicy, SlaSet, twcs};
 use chrono::Duration;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -104,8 +104,19 @@ fn sentiment_and_crisis_escalations_over_twcs_head5000() {
     let (tweets, _) = twcs::read(file);
     let old_terms = CrisisTerms::new(
         [
-            "lawyer", "attorney", "sue", "lawsuit", "refund", "cancel my account", "data breach",
-            "hacked", "injured", "injury", "fire", "police", "discrimination",
+            "lawyer",
+            "attorney",
+            "sue",
+            "lawsuit",
+            "refund",
+            "cancel my account",
+            "data breach",
+            "hacked",
+            "injured",
+            "injury",
+            "fire",
+            "police",
+            "discrimination",
         ],
         "crisis",
     );

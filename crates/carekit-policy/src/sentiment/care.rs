@@ -432,9 +432,10 @@ impl CareSentiment {
             .collect();
         let text_of = |i: usize| words.get(i).copied().flatten().map(|w| w.text.as_str());
         // Whole-message capitals: shouting, not emphasis of one word.
-        let (cased, upper) = words.iter().flatten().fold((0, 0), |(c, u), w| {
-            (c + w.cased, u + w.upper)
-        });
+        let (cased, upper) = words
+            .iter()
+            .flatten()
+            .fold((0, 0), |(c, u), w| (c + w.cased, u + w.upper));
         let word_count = words.iter().flatten().count();
         let shouting = cased >= 12 && word_count >= 3 && upper * 10 >= cased * 6;
         // Yes/no questions: a clause closed by `?` (and no `!`) whose first
@@ -484,9 +485,10 @@ impl CareSentiment {
                     // Phrases first, longest first, inside the clause.
                     if let Some(list) = t.phrases.get(w.text.as_str()) {
                         let hit = list.iter().find(|(ws, _)| {
-                            ws.iter()
-                                .enumerate()
-                                .all(|(k, p)| text_of(i + k) == Some(p) && clause_of.get(i + k) == Some(&clause_of[i]))
+                            ws.iter().enumerate().all(|(k, p)| {
+                                text_of(i + k) == Some(p)
+                                    && clause_of.get(i + k) == Some(&clause_of[i])
+                            })
                         });
                         if let Some((ws, v)) = hit {
                             for k in 0..ws.len() {
@@ -541,7 +543,10 @@ impl CareSentiment {
                             .skip(i + 1)
                             .take(2)
                             .find_map(|(k, w)| w.filter(|_| clause_of[k] == clause_of[i]));
-                        if next.is_some_and(|n| t.words.get(n.text.as_str()).is_some_and(|v| *v != 0.0) && !PROFANE_INTENSIFIERS.contains(&n.text.as_str())) {
+                        if next.is_some_and(|n| {
+                            t.words.get(n.text.as_str()).is_some_and(|v| *v != 0.0)
+                                && !PROFANE_INTENSIFIERS.contains(&n.text.as_str())
+                        }) {
                             continue;
                         }
                     } else if v <= -2.0 && is_profane(&word) {
@@ -616,7 +621,21 @@ impl CareSentiment {
                 cues.push(Cue::Repetition);
             } else if phrase == "on hold" {
                 cues.push(Cue::Waiting);
-            } else if ["fed up", "i'm done", "im done", "i am done", "had enough", "sick of", "kidding me", "are you kidding", "you kidding me", "enough is enough", "so done"].contains(&phrase.as_str()) {
+            } else if [
+                "fed up",
+                "i'm done",
+                "im done",
+                "i am done",
+                "had enough",
+                "sick of",
+                "kidding me",
+                "are you kidding",
+                "you kidding me",
+                "enough is enough",
+                "so done",
+            ]
+            .contains(&phrase.as_str())
+            {
                 cues.push(Cue::Exasperation);
             }
         }
@@ -632,9 +651,9 @@ impl CareSentiment {
         }
 
         // Sarcasm: praise beside a waiting time, "on hold" or an eye-roll.
-        let eye_roll = tokens
-            .iter()
-            .any(|tok| matches!(tok, Token::Emoji { ch: Some(c), .. } if SARCASM_EMOJI.contains(c)));
+        let eye_roll = tokens.iter().any(
+            |tok| matches!(tok, Token::Emoji { ch: Some(c), .. } if SARCASM_EMOJI.contains(c)),
+        );
         let sigh = words
             .iter()
             .flatten()
@@ -669,7 +688,10 @@ impl CareSentiment {
         }
 
         // "but": what comes before weighs half, what follows half again.
-        if let Some(but) = words.iter().position(|w| w.is_some_and(|w| w.text == "but")) {
+        if let Some(but) = words
+            .iter()
+            .position(|w| w.is_some_and(|w| w.text == "but"))
+        {
             for item in &mut items {
                 item.valence *= if item.at < but { 0.5 } else { 1.5 };
             }
@@ -739,21 +761,25 @@ impl CareSentiment {
                 .trim_start_matches(|c: char| c.is_ascii_digit())
                 .to_owned();
             let is_compact = compact.len() < w.len()
-                && ["h", "hr", "hrs", "hours", "days", "d", "weeks", "wks", "mins"]
-                    .contains(&compact.as_str());
+                && [
+                    "h", "hr", "hrs", "hours", "days", "d", "weeks", "wks", "mins",
+                ]
+                .contains(&compact.as_str());
             let is_number = w.chars().all(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&w);
             let minutes = w.parse::<u32>().is_ok_and(|m| m >= 15)
                 && text_of(i + 1).is_some_and(|u| ["min", "mins", "minutes"].contains(&u));
-            let unit_next = (text_of(i + 1).is_some_and(|u| WAIT_UNITS.contains(&u)) || minutes)
-                && same(i + 1);
+            let unit_next =
+                (text_of(i + 1).is_some_and(|u| WAIT_UNITS.contains(&u)) || minutes) && same(i + 1);
             if (is_number && unit_next) || is_compact {
                 let unit_end = if is_compact { i } else { i + 1 };
                 let before = (1..=3).any(|b| {
-                    i.checked_sub(b)
-                        .is_some_and(|k| same(k) && text_of(k).is_some_and(|p| WAIT_BEFORE.contains(&p)))
+                    i.checked_sub(b).is_some_and(|k| {
+                        same(k) && text_of(k).is_some_and(|p| WAIT_BEFORE.contains(&p))
+                    })
                 });
                 let after = text_of(unit_end + 1).is_some_and(|a| WAIT_AFTER.contains(&a))
-                    || matches!(text_of(unit_end + 1), Some("on")) && text_of(unit_end + 2) == Some("hold");
+                    || matches!(text_of(unit_end + 1), Some("on"))
+                        && text_of(unit_end + 2) == Some("hold");
                 if (before || after) && waits < 2 {
                     waits += 1;
                     cues.push(Cue::Waiting);
@@ -770,8 +796,16 @@ impl CareSentiment {
             // "all day", "all weekend": a wait too.
             if w == "all"
                 && text_of(i + 1).is_some_and(|d| {
-                    ["day", "night", "weekend", "morning", "afternoon", "evening", "week"]
-                        .contains(&d)
+                    [
+                        "day",
+                        "night",
+                        "weekend",
+                        "morning",
+                        "afternoon",
+                        "evening",
+                        "week",
+                    ]
+                    .contains(&d)
                 })
                 && waits < 2
             {
@@ -846,9 +880,30 @@ impl CareSentiment {
 fn is_profane(word: &str) -> bool {
     matches!(
         word,
-        "fuck" | "fucked" | "fucks" | "fck" | "fk" | "shit" | "shitty" | "bullshit" | "bs"
-            | "crap" | "crappy" | "piss" | "pissed" | "pissing" | "dammit" | "wtf" | "ffs"
-            | "arse" | "ass" | "asshole" | "assholes" | "bastard" | "bastards" | "bitch"
+        "fuck"
+            | "fucked"
+            | "fucks"
+            | "fck"
+            | "fk"
+            | "shit"
+            | "shitty"
+            | "bullshit"
+            | "bs"
+            | "crap"
+            | "crappy"
+            | "piss"
+            | "pissed"
+            | "pissing"
+            | "dammit"
+            | "wtf"
+            | "ffs"
+            | "arse"
+            | "ass"
+            | "asshole"
+            | "assholes"
+            | "bastard"
+            | "bastards"
+            | "bitch"
     )
 }
 
@@ -858,4 +913,3 @@ impl Classifier for CareSentiment {
         self.classification(text)
     }
 }
-

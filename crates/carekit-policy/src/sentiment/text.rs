@@ -43,10 +43,11 @@ fn straighten(c: char) -> char {
 }
 
 fn is_skipped_mark(c: char) -> bool {
-    matches!(c,
-        '\u{FE0E}' | '\u{FE0F}' | '\u{200D}' | '\u{20E3}'
-        | '\u{1F3FB}'..='\u{1F3FF}'
-        | '\u{2640}' | '\u{2642}')
+    matches!(
+        c,
+        '\u{FE0E}' | '\u{FE0F}' | '\u{200D}' | '\u{20E3}' | '\u{1F3FB}'
+            ..='\u{1F3FF}' | '\u{2640}' | '\u{2642}'
+    )
 }
 
 fn emoji_valence(c: char) -> Option<f32> {
@@ -173,7 +174,10 @@ pub(super) fn tokens(text: &str) -> Vec<Token> {
                 }
             }
             let raw: String = chars[start..j].iter().collect();
-            let cased = raw.chars().filter(|c| c.is_lowercase() || c.is_uppercase()).count();
+            let cased = raw
+                .chars()
+                .filter(|c| c.is_lowercase() || c.is_uppercase())
+                .count();
             let upper = raw.chars().filter(|c| c.is_uppercase()).count();
             let lower = raw.to_lowercase();
             out.push(Token::Word(Word {
@@ -210,7 +214,21 @@ pub(super) fn tokens(text: &str) -> Vec<Token> {
             i += 1;
             continue;
         }
-        if matches!(c, '.' | ',' | ';' | ':' | '\u{2026}' | '(' | ')' | '"' | '|' | '\u{2014}' | '\u{2013}' | '[' | ']') {
+        if matches!(
+            c,
+            '.' | ','
+                | ';'
+                | ':'
+                | '\u{2026}'
+                | '('
+                | ')'
+                | '"'
+                | '|'
+                | '\u{2014}'
+                | '\u{2013}'
+                | '['
+                | ']'
+        ) {
             push_boundary(&mut out, 0, 0);
         }
         i += 1;
@@ -261,7 +279,8 @@ fn emoticon_at(chars: &[char], i: usize) -> Option<(usize, f32)> {
         }
         // ":d" and ":p" must not start a word (":description").
         let next = chars.get(i + len);
-        if next.is_some_and(|c| c.is_alphanumeric()) && face.ends_with(|c: char| c.is_alphabetic()) {
+        if next.is_some_and(|c| c.is_alphanumeric()) && face.ends_with(|c: char| c.is_alphabetic())
+        {
             continue;
         }
         return Some((len, *v));
