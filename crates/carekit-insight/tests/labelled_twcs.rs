@@ -13,6 +13,9 @@ use carekit_policy::sentiment::UNSUPPORTED_LANGUAGE_LABEL;
 use carekit_policy::{CareSentiment, LexiconSentiment};
 use std::collections::HashMap;
 
+/// Gold anger and a classifier's score, per labelled tweet.
+type Scored = Vec<(Anger, Option<f32>)>;
+
 fn texts() -> Option<HashMap<String, String>> {
     let path = default_twcs_path(env!("CARGO_MANIFEST_DIR"));
     match std::fs::File::open(&path) {
@@ -27,9 +30,7 @@ fn texts() -> Option<HashMap<String, String>> {
     }
 }
 
-fn scored(
-    texts: &HashMap<String, String>,
-) -> (Vec<(Anger, Option<f32>)>, Vec<(Anger, Option<f32>)>) {
+fn scored(texts: &HashMap<String, String>) -> (Scored, Scored) {
     let care = CareSentiment::default();
     let set = evaluation_set();
     assert!(

@@ -40,7 +40,7 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
         phrases.entry(words[0]).or_default().push((words, *v));
     }
     for list in phrases.values_mut() {
-        list.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        list.sort_by_key(|p| std::cmp::Reverse(p.0.len()));
     }
     Tables {
         words: WORDS.iter().copied().collect(),
@@ -602,7 +602,7 @@ impl CareSentiment {
                         at: i,
                         clause: clause_of[i],
                         phrase: false,
-                        praise: !(negated && !w.hashtag) && SARCASM_PRAISE.contains(&word.as_str()),
+                        praise: (w.hashtag || !negated) && SARCASM_PRAISE.contains(&word.as_str()),
                         polite: !negated && POLITE.contains(&word.as_str()),
                     });
                 }

@@ -165,9 +165,8 @@ pub(super) fn tokens(text: &str) -> Vec<Token> {
                     && j > start
                     && matches!(chars[start], 'f' | 'F' | 's' | 'S')
                     && (next_letter || chars.get(j + 1) == Some(&'*') || j == start + 1);
-                if d.is_alphanumeric() && emoji_valence(d).is_none() {
-                    j += 1;
-                } else if (d == '\'' && next_letter && j > start) || masked {
+                let letter = d.is_alphanumeric() && emoji_valence(d).is_none();
+                if letter || (d == '\'' && next_letter && j > start) || masked {
                     j += 1;
                 } else {
                     break;
@@ -250,14 +249,9 @@ fn push_boundary(out: &mut Vec<Token>, bangs: usize, questions: usize) {
 }
 
 fn starts_with(chars: &[char], i: usize, prefix: &str) -> bool {
-    let mut k = i;
-    for p in prefix.chars() {
-        if k >= chars.len() || chars[k].to_ascii_lowercase() != p {
-            return false;
-        }
-        k += 1;
-    }
-    true
+    (i..)
+        .zip(prefix.chars())
+        .all(|(k, p)| chars.get(k).is_some_and(|c| c.to_ascii_lowercase() == p))
 }
 
 fn emoticon_at(chars: &[char], i: usize) -> Option<(usize, f32)> {
