@@ -433,7 +433,7 @@ fn words(text: &str) -> Vec<String> {
 /// ```
 /// use carekit_policy::language::detect_language;
 /// assert_eq!(detect_language("my parcel is late again").unwrap().tag, "en");
-/// assert_eq!(detect_language("mi paquete no ha llegado todavía, ¿qué pasa?").unwrap().tag, "es");
+/// assert_eq!(detect_language("Hola, necesito ayuda con mi cuenta, por favor").unwrap().tag, "es");
 /// assert_eq!(detect_language("amazonプライムビデオ、再生エラーが多いです").unwrap().tag, "ja");
 /// assert_eq!(detect_language("@brand 👍 https://t.co/x"), None);
 /// ```
