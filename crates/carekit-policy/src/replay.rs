@@ -7,7 +7,7 @@
 //! jumps from one policy deadline to the next, exactly as the desk's tick
 //! would, so a warning due at 10:45 fires at 10:45 and not at the next message.
 
-use crate::LexiconSentiment;
+use crate::CareSentiment;
 use crate::twcs::Tweet;
 use carekit_core::{
     AuditEntry, AuditKind, Author, ChannelKind, Classification, ConversationRecord, Customer,
@@ -229,11 +229,14 @@ fn by_thread(messages: &[RecordedMessage]) -> Vec<(&str, Vec<&RecordedMessage>)>
         })
         .collect()
 }
+/// How a replay classifies each customer message.
+type ClassifyFn = dyn Fn(&str) -> Classification + Send + Sync;
 
 /// Replays recorded traffic through a policy set.
 pub struct WhatIf {
     policies: Vec<Arc<dyn EscalationPolicy>>,
     horizon: Duration,
+    classify: Arc<ClassifyFn>,
 }
 
 impl std::fmt::Debug for WhatIf {
@@ -248,10 +251,23 @@ impl WhatIf {
     /// Replays through `policies`; deadlines are followed up to `horizon`
     /// after a thread's last message (default 7 days).
     pub fn new(policies: Vec<Arc<dyn EscalationPolicy>>) -> Self {
+        let care = CareSentiment::default();
         Self {
             policies,
             horizon: Duration::days(7),
+            classify: Arc::new(move |text| care.classification(text)),
         }
+    }
+
+    /// Classifies customer messages with `classify` instead of the default
+    /// [`CareSentiment`] (sentiment, language, `language:unsupported`), to
+    /// compare classifiers on the same traffic.
+    pub fn classify_with(
+        mut self,
+        classify: impl Fn(&str) -> Classification + Send + Sync + 'static,
+    ) -> Self {
+        self.classify = Arc::new(classify);
+        self
     }
 
     /// Sets the horizon.
@@ -338,10 +354,7 @@ impl WhatIf {
                 m.at,
             );
             if m.inbound {
-                message.classification = Some(Classification {
-                    sentiment: Some(LexiconSentiment::score(&m.text)),
-                    ..Classification::default()
-                });
+                message.classification = Some((self.classify)(&m.text));
                 record.last_inbound_at = Some(m.at);
             } else {
                 record.first_response_at.get_or_insert(m.at);
