@@ -3,31 +3,28 @@
 //! come in as mentions, brand tweets as the brand's own replies (echoes).
 //!
 //! ```text
-//! cargo run --release --example replay_twcs -- [PATH] [--json FILE]
+//! cargo run --example replay_twcs -- [PATH] [--json FILE]
 //! ```
 //!
 //! PATH defaults to `../shared/data/twcs/twcs-head5000.csv`. Data: "Customer
 //! Support on Twitter" by Thought Vector, CC BY-NC-SA 4.0 (not shipped).
 //!
-//! Definitions: a thread is a connected reply chain; it is customer-started
-//! when its earliest tweet is a customer's; first response is the brand's
-//! earliest tweet in the thread minus the thread's earliest tweet; a thread
-//! belongs to the brand that answered first; percentiles are nearest-rank.
+//! The figures are `carekit::policies::replay::ThreadCensus`, the counting
+//! the what-if replay uses: a thread is a connected reply chain; only a
+//! thread whose earliest tweet is a customer's has a first response, the
+//! first brand tweet after it; a thread the brand started (a broadcast, or
+//! a reply whose customer tweet is missing from the file) is counted apart
+//! and answers nobody; a thread belongs to the brand that answered first;
+//! percentiles are nearest-rank. The desk's own figures follow as a
+//! cross-check: it opens one conversation per customer in a thread, so its
+//! count differs.
 
+use carekit::policies::replay::{ThreadCensus, nearest_rank};
 use carekit::policies::twcs::{self, Tweet};
 use carekit::*;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
-
-fn nearest_rank(sorted: &[i64], p: f64) -> Option<i64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    Some(sorted[rank.min(sorted.len()) - 1])
-}
 
 fn event(t: &Tweet) -> InboundEvent {
     let author = Identity::new(ChannelKind::Twitter, t.author.clone());
@@ -74,10 +71,13 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let (mut tweets, errors) = twcs::read(file);
+    let (tweets, errors) = twcs::read(file);
     for e in &errors {
         eprintln!("skipped malformed row {}: {}", e.record, e.reason);
     }
+    // Counted in file order (ties in time keep it), as the what-if does.
+    let census = ThreadCensus::of_twcs(&tweets);
+    let mut tweets = tweets;
     tweets.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
 
     // The desk, on a virtual clock moved to each tweet's time.
@@ -106,36 +106,11 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed();
     eprintln!();
 
-    // Thread facts by definition, from the reply graph.
-    let threads = twcs::threads(&tweets);
-    let mut by_thread: HashMap<&str, Vec<&Tweet>> = HashMap::new();
-    for t in &tweets {
-        by_thread
-            .entry(threads[&t.id].as_str())
-            .or_default()
-            .push(t);
-    }
-    let (mut customer_started, mut answered) = (0usize, 0usize);
-    let mut frts: Vec<i64> = Vec::new();
-    let mut brands: BTreeMap<String, (usize, Vec<i64>)> = BTreeMap::new();
-    for list in by_thread.values_mut() {
-        list.sort_by_key(|t| t.created_at);
-        let first = list[0];
-        if first.inbound {
-            customer_started += 1;
-        }
-        if let Some(brand) = list.iter().find(|t| !t.inbound) {
-            answered += 1;
-            let frt = (brand.created_at - first.created_at).num_seconds();
-            frts.push(frt);
-            let entry = brands.entry(brand.author.clone()).or_default();
-            entry.0 += 1;
-            entry.1.push(frt);
-        }
-    }
-    frts.sort_unstable();
+    let frts = census.first_response_seconds();
+    let brands = census.brands();
 
-    // Cross-check with what the desk recorded for customer-started threads.
+    // What the desk recorded, as a cross-check (one conversation per
+    // customer in a thread).
     let conversations = desk.conversations(&ConversationFilter::all()).await?;
     let mut desk_frts: Vec<i64> = conversations
         .iter()
@@ -144,31 +119,46 @@ async fn main() -> anyhow::Result<()> {
     desk_frts.sort_unstable();
 
     let inbound = tweets.iter().filter(|t| t.inbound).count();
+    let authors: std::collections::BTreeSet<&str> = tweets
+        .iter()
+        .filter(|t| !t.inbound)
+        .map(|t| t.author.as_str())
+        .collect();
     println!(
         "TWCS replay through the desk: {total} tweets in {:.2} s ({:.0} tweets/s)",
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64()
     );
     println!(
-        "  {} brands, {inbound} inbound tweets, {} threads ({customer_started} customer-started, {answered} answered)",
-        brands.len(),
-        by_thread.len()
+        "  {} brand accounts, {inbound} inbound tweets, {} threads: {} customer-started ({} answered), {} brand-started (not counted)",
+        authors.len(),
+        census.threads,
+        census.customer_threads.len(),
+        census.answered(),
+        census.brand_started,
+    );
+    let seconds = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |s| format!("{s} s"));
+    println!(
+        "  first response p50 {}, p90 {}",
+        seconds(nearest_rank(&frts, 50.0)),
+        seconds(nearest_rank(&frts, 90.0)),
     );
     println!(
-        "  first response p50 {} s, p90 {} s (desk conversations: {} with a response, p50 {} s)",
-        nearest_rank(&frts, 50.0).unwrap_or(0),
-        nearest_rank(&frts, 90.0).unwrap_or(0),
+        "  desk cross-check (one conversation per customer and thread): {} conversations with a first response, p50 {}",
         desk_frts.len(),
-        nearest_rank(&desk_frts, 50.0).unwrap_or(0)
+        seconds(nearest_rank(&desk_frts, 50.0)),
     );
     if let Some(out) = json_out {
         let brands_json: serde_json::Map<String, serde_json::Value> = brands
-            .iter_mut()
-            .map(|(brand, (threads, frt))| {
-                frt.sort_unstable();
+            .iter()
+            .map(|(brand, b)| {
                 (
                     brand.clone(),
-                    json!({"threads": threads, "frt_p50_s": nearest_rank(frt, 50.0), "frt_p90_s": nearest_rank(frt, 90.0)}),
+                    json!({
+                        "threads": b.threads,
+                        "frt_p50_s": nearest_rank(&b.first_response_seconds, 50.0),
+                        "frt_p90_s": nearest_rank(&b.first_response_seconds, 90.0),
+                    }),
                 )
             })
             .collect();
@@ -176,9 +166,10 @@ async fn main() -> anyhow::Result<()> {
             "totals": {
                 "tweets": total,
                 "inbound": inbound,
-                "threads": by_thread.len(),
-                "customer_started": customer_started,
-                "answered": answered,
+                "threads": census.threads,
+                "customer_started": census.customer_threads.len(),
+                "brand_started": census.brand_started,
+                "answered": census.answered(),
                 "frt_p50_s": nearest_rank(&frts, 50.0),
                 "frt_p90_s": nearest_rank(&frts, 90.0),
             },

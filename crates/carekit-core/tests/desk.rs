@@ -970,7 +970,9 @@ async fn an_echo_never_changes_whose_conversation_it_is() {
         .unwrap()
         .conversation_id()
         .unwrap();
-    // The brand's own reply, seen coming back from the platform, authored by the brand account.
+    // The brand's own reply, seen coming back from the platform, authored by
+    // the brand account, five minutes later.
+    s.clock.advance(chrono::Duration::minutes(5));
     let echo = sample_event(
         ChannelKind::Twitter,
         "2",

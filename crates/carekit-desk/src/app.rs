@@ -18,8 +18,9 @@ use carekit_core::{
 };
 use carekit_policy::builtin::{
     AudienceReach, CrisisTerms, NegativeSentiment, PublicNegative, RepeatedContact,
+    UnsupportedLanguage,
 };
-use carekit_policy::{LexiconSentiment, SlaPolicy, SlaSet};
+use carekit_policy::{CareSentiment, SlaPolicy, SlaSet};
 use chrono::Duration;
 use std::future::Future;
 use std::pin::Pin;
@@ -236,7 +237,7 @@ impl DeskServerBuilder {
                 carekit_core::desk::OutboxConfig::default()
                     .with_lease(Duration::seconds(config.desk.outbox_lease_seconds.max(1))),
             )
-            .classifier(Arc::new(LexiconSentiment) as Arc<dyn Classifier>);
+            .classifier(Arc::new(CareSentiment::default()) as Arc<dyn Classifier>);
         // [csat], [taxonomy], [crisis]: see insight.rs.
         let (insight, survey) = crate::insight::from_config(&config)?;
         if let Some(taxonomy) = insight.taxonomy() {
@@ -427,7 +428,8 @@ fn standard_policies(
         Arc::new(crisis),
         Arc::new(RepeatedContact::new(d.repeated_contact.max(2))),
         Arc::new(AudienceReach::new(d.large_audience)),
-        Arc::new(NegativeSentiment::new(-0.6)),
+        Arc::new(NegativeSentiment::new(CareSentiment::STRONG_ANGER)),
+        Arc::new(UnsupportedLanguage::new()),
         Arc::new(PublicNegative::new(-0.3, Priority::High)),
     ])
 }

@@ -8,7 +8,14 @@
 //! - **Parsing** ([`parse_message`]) with mail-parser: any charset and
 //!   transfer encoding, HTML-only mail turned into text, attachments as metadata.
 //! - **Reply extraction** ([`extract_reply`]): the new text without the quoted
-//!   history (Gmail, Outlook, Apple Mail, `>` quoting) or the signature.
+//!   history (Gmail, Outlook, Apple Mail, Thunderbird, `>` quoting, replies
+//!   written below the quote, attribution lines in some twenty languages),
+//!   the signature or the list footer. Nothing is lost: the event carries
+//!   the whole text as `original_text` and the source as `raw` (bounded,
+//!   see [`MAX_RAW_BYTES`] and [`RAW_NOTE_HEADER`]).
+//! - **Echoes**: the desk's own mail read back (a Sent folder, a Bcc, a
+//!   list) becomes an `EventKind::Echo` named by its Message-ID, which is
+//!   the `Delivery::provider_id` of the send.
 //! - **Threading** ([`thread`]): parents from `In-Reply-To`/`References`,
 //!   and a reply token as the thread key, carried in our own mail as a
 //!   `Reply-To` plus-address and an `X-Carekit-Thread` header, so a reply
@@ -62,6 +69,7 @@ mod imap;
 mod intake;
 mod noise;
 mod parse;
+mod raw;
 mod raw_route;
 mod reply;
 mod smtp;
@@ -78,6 +86,7 @@ pub use parse::{
     DEFAULT_MAX_MESSAGE_BYTES, EmailAddress, ParsedEmail, clean_id, html_to_readable_text,
     parse_message,
 };
+pub use raw::{MAX_RAW_BYTES, RAW_NOTE_HEADER};
 pub use raw_route::{RouteGuard, raw_mail_router};
 pub use reply::{ExtractedReply, QuoteStyle, extract_reply};
 pub use smtp::{

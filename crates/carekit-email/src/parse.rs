@@ -59,8 +59,9 @@ pub struct ParsedEmail {
     pub subject: Option<String>,
     /// The `Date` header, if it parsed.
     pub date: Option<DateTime<Utc>>,
-    /// The whole text body (HTML converted when there is no text part),
-    /// quoted history included.
+    /// The whole text body, quoted history included: every text body part
+    /// in order, joined by a blank line (HTML converted when a part has no
+    /// text alternative).
     pub text: String,
     /// The HTML body, if any.
     pub html: Option<String>,
@@ -74,6 +75,14 @@ pub struct ParsedEmail {
     pub bounce: Option<Bounce>,
     /// Size of the raw message in bytes.
     pub size: usize,
+    /// The RFC 5322 source as carekit keeps it, at most
+    /// [`MAX_RAW_BYTES`](crate::MAX_RAW_BYTES): the bytes as received when
+    /// they are UTF-8 and fit ([`ParsedEmail::raw_complete`]); otherwise a
+    /// first line `X-Carekit-Raw: size=<bytes>; …` says what was left out
+    /// (attachment bodies, invalid UTF-8, the end). See `docs/email.md`.
+    pub raw: String,
+    /// Whether [`ParsedEmail::raw`] is the source byte for byte.
+    pub raw_complete: bool,
 }
 
 /// Parses raw RFC 5322 bytes, refusing messages larger than `max_bytes`.
@@ -113,15 +122,7 @@ pub fn parse_message(raw: &[u8], max_bytes: usize) -> Result<ParsedEmail, EmailE
         .date()
         .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0));
 
-    let text = match message.text_part(0).map(|p| &p.body) {
-        // HTML-only mail: break lines at block elements first, so the text
-        // keeps its paragraphs and quote headers start on their own line.
-        Some(PartType::Html(html)) => html_to_readable_text(html),
-        _ => message
-            .body_text(0)
-            .map(|t| t.into_owned())
-            .unwrap_or_default(),
-    };
+    let text = full_text(&message);
     let html = message.body_html(0).and_then(|h| {
         // mail-parser renders a text-only body as HTML; keep only real HTML.
         message
@@ -165,6 +166,7 @@ pub fn parse_message(raw: &[u8], max_bytes: usize) -> Result<ParsedEmail, EmailE
             }
         }
     }
+    let kept = crate::raw::keep_raw(raw, &message);
     let reply_to = message
         .reply_to()
         .and_then(first_address)
@@ -188,8 +190,34 @@ pub fn parse_message(raw: &[u8], max_bytes: usize) -> Result<ParsedEmail, EmailE
         noise,
         bounce,
         size: raw.len(),
+        raw: kept.text,
+        raw_complete: kept.complete,
         from,
     })
+}
+
+/// Every text body part in order (HTML parts without a text alternative
+/// turned into text), joined by a blank line: a client that puts text,
+/// an inline image and more text in one mail loses none of the text.
+fn full_text(message: &mail_parser::Message<'_>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for i in 0..message.text_body_count() {
+        let Some(part) = message.text_part(i as u32) else {
+            continue;
+        };
+        let text = match &part.body {
+            // HTML-only mail: break lines at block elements first, so the
+            // text keeps its paragraphs and quote headers start on their
+            // own line.
+            PartType::Html(html) => html_to_readable_text(html),
+            PartType::Text(text) => text.clone().into_owned(),
+            _ => continue,
+        };
+        if !text.trim().is_empty() {
+            parts.push(text);
+        }
+    }
+    parts.join("\n\n")
 }
 
 /// Whether the top-level type is `multipart/report; report-type=delivery-status`

@@ -106,9 +106,11 @@ async fn receive(
         );
     }
     match state.intake.ingest_raw(&body).await {
-        Ok(IntakeOutcome::Accepted { .. } | IntakeOutcome::Bounce { .. }) => {
-            (StatusCode::ACCEPTED, "stored")
-        }
+        Ok(
+            IntakeOutcome::Accepted { .. }
+            | IntakeOutcome::Echo { .. }
+            | IntakeOutcome::Bounce { .. },
+        ) => (StatusCode::ACCEPTED, "stored"),
         Ok(IntakeOutcome::Skipped { .. }) => (StatusCode::ACCEPTED, "skipped"),
         Err(EmailError::TooLarge { .. }) => (StatusCode::PAYLOAD_TOO_LARGE, "message too large"),
         Err(e) if e.is_retryable() => {

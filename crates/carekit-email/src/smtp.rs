@@ -276,8 +276,7 @@ impl EmailChannel {
             recipient.display_name.as_deref().map(strip_controls),
             to_address,
         );
-        let domain = self.config.from.email.domain().to_owned();
-        let message_id = format!("{}@{}", outbound.id, domain);
+        let message_id = carekit_message_id(&outbound.id, self.config.from.email.domain());
 
         // Desk references are nearest first; the header wants oldest first.
         let in_reply_to = outbound.in_reply_to.as_deref().map(clean_header_id);
@@ -387,6 +386,29 @@ impl Channel for EmailChannel {
     }
 }
 
+/// The Message-ID (without brackets) of the mail sent for the outbound
+/// message `id` from a mailbox at `domain`: `<uuid>@<domain>`, the same on
+/// every retry. It is also the [`Delivery::provider_id`].
+fn carekit_message_id(id: &carekit_core::MessageId, domain: &str) -> String {
+    format!("{id}@{domain}")
+}
+
+/// Whether `message_id` (without brackets) has the shape
+/// [`EmailChannel`] gives the mail it sends from `mailbox`: a UUID at the
+/// mailbox's domain. Anyone can write such an id; what it can do is
+/// described at `EmailIntake`'s echo handling.
+pub(crate) fn is_carekit_message_id(message_id: &str, mailbox: &str) -> bool {
+    let Some((_, domain)) = mailbox.rsplit_once('@') else {
+        return false;
+    };
+    message_id.rsplit_once('@').is_some_and(|(local, d)| {
+        d.eq_ignore_ascii_case(domain)
+            && local
+                .parse::<carekit_core::MessageId>()
+                .is_ok_and(|id| id.to_string() == local)
+    })
+}
+
 fn map_smtp_error(e: lettre::transport::smtp::Error) -> ChannelError {
     let code = e.status().map(|c| c.to_string());
     if e.is_timeout() {
@@ -421,4 +443,30 @@ pub fn strip_controls(value: &str) -> String {
 
 fn clean_header_id(id: &str) -> String {
     crate::parse::clean_id(&strip_controls(id).replace(['<', '>', ' '], ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_message_ids_are_recognised_and_nothing_else() {
+        let id = carekit_core::MessageId::new();
+        let generated = carekit_message_id(&id, "example.com");
+        assert!(is_carekit_message_id(&generated, "support@example.com"));
+        assert!(!is_carekit_message_id(
+            &generated.to_uppercase(),
+            "support@example.com"
+        ));
+        assert!(!is_carekit_message_id(&generated, "support@example.org"));
+        assert!(!is_carekit_message_id(
+            &format!("{}@example.com", id.0.simple()),
+            "support@example.com"
+        ));
+        assert!(!is_carekit_message_id(
+            "CAF=abc@mail.example.com",
+            "support@example.com"
+        ));
+        assert!(!is_carekit_message_id("no-at-sign", "support@example.com"));
+    }
 }

@@ -7,8 +7,8 @@ mod common;
 
 use async_trait::async_trait;
 use carekit_core::{
-    Capabilities, Channel, ChannelError, ChannelKind, Delivery, DeliveryState, OutboundMessage,
-    Store, desk::ReplyRequest,
+    Capabilities, Channel, ChannelError, ChannelKind, Delivery, DeliveryState, Direction,
+    EventKind, OutboundMessage, Store, desk::ReplyRequest,
 };
 use carekit_email::{
     DEFAULT_MAX_MESSAGE_BYTES, EmailChannel, IntakeOutcome, SmtpConfig, SmtpSecurity, ThreadToken,
@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 struct Captured {
     inner: EmailChannel,
     sent: Mutex<Vec<Vec<u8>>>,
+    /// `Delivery::provider_id` of each send, in order.
+    provider_ids: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -37,7 +39,12 @@ impl Channel for Captured {
     async fn send(&self, message: &OutboundMessage) -> Result<Delivery, ChannelError> {
         let composed = self.inner.compose(message)?;
         self.sent.lock().unwrap().push(composed.formatted());
-        Ok(Delivery::sent(composed.message_id).with_thread_key(composed.token.key()))
+        let delivery = Delivery::sent(composed.message_id).with_thread_key(composed.token.key());
+        self.provider_ids
+            .lock()
+            .unwrap()
+            .push(delivery.provider_id.clone());
+        Ok(delivery)
     }
 }
 
@@ -51,6 +58,7 @@ fn captured(clock: carekit_core::FakeClock) -> Arc<Captured> {
     Arc::new(Captured {
         inner: EmailChannel::new(config, Arc::new(clock)).unwrap(),
         sent: Mutex::new(Vec::new()),
+        provider_ids: Mutex::new(Vec::new()),
     })
 }
 
@@ -302,6 +310,172 @@ async fn a_bounce_marks_the_reply_it_names_as_failed() {
     assert_eq!(ours.delivery, Some(DeliveryState::Failed));
     assert!(ours.delivery_error.as_deref().unwrap().contains("5.1.1"));
     // The bounce did not open a conversation with the mailer daemon.
+    assert_eq!(
+        r.desk
+            .conversations(&carekit_core::ConversationFilter::all())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+// ---- echoes of the desk's own mail ------------------------------------------
+
+#[tokio::test]
+async fn a_copy_of_a_sent_reply_is_an_echo_named_by_the_provider_id() {
+    let (r, channel, answer) = opened_and_answered().await;
+    let conv = conversation_of(&r, "m1@mail.example.net").await;
+    let provider_id = channel.provider_ids.lock().unwrap()[0].clone();
+    // The bytes the channel produced, read back as a Sent-folder or Bcc copy.
+    let copy = channel.sent.lock().unwrap()[0].clone();
+    let (_, _, event) = r.intake.prepare(&copy).await.unwrap();
+    assert_eq!(event.kind, EventKind::Echo);
+    assert_eq!(event.external_id, provider_id);
+    assert_eq!(event.external_id, answer.message_id);
+    assert_eq!(event.author.handle, "ann@example.net");
+    assert_eq!(event.thread.parents, vec![provider_id.clone()]);
+    assert_eq!(event.thread.key, None);
+    assert!(!event.auto_reply_allowed);
+
+    let outcome = r.intake.ingest_raw(&copy).await.unwrap();
+    assert_eq!(
+        outcome,
+        IntakeOutcome::Echo {
+            external_id: provider_id.clone()
+        }
+    );
+    // A second copy (Sent folder and Bcc) is the same event again.
+    r.intake.ingest_raw(&copy).await.unwrap();
+    let record = r.desk.conversation(conv).await.unwrap();
+    let copies = record
+        .messages
+        .iter()
+        .filter(|m| m.external_id.as_deref() == Some(provider_id.as_str()))
+        .count();
+    assert_eq!(copies, 1, "the send and its echoes are one message");
+    assert!(
+        record
+            .messages
+            .iter()
+            .all(|m| m.direction == Direction::Outbound
+                || m.external_id.as_deref() == Some("m1@mail.example.net")),
+        "the echo never becomes a customer message"
+    );
+    // No customer was made of the support mailbox, no conversation opened.
+    assert!(
+        r.store
+            .customer_by_identity(ChannelKind::Email, MAILBOX)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        r.desk
+            .conversations(&carekit_core::ConversationFilter::all())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_agent_reply_from_a_mail_client_is_an_echo_in_its_conversation() {
+    let (r, _c, _answer) = opened_and_answered().await;
+    let conv = conversation_of(&r, "m1@mail.example.net").await;
+    let typed = mail(
+        &[
+            ("From", "Acme Support <Support@Example.com>"),
+            ("To", "Ann Lee <ann@example.net>"),
+            ("Subject", "Re: Order 1234 late"),
+            ("Message-ID", "<CAF=client-typed@mail.example.com>"),
+            ("In-Reply-To", "<m1@mail.example.net>"),
+            ("References", "<m1@mail.example.net>"),
+        ],
+        "Tracking number: 1Z999.\r\n",
+    );
+    let outcome = r.intake.ingest_raw(&typed).await.unwrap();
+    assert_eq!(
+        outcome,
+        IntakeOutcome::Echo {
+            external_id: "CAF=client-typed@mail.example.com".into()
+        }
+    );
+    let record = r.desk.conversation(conv).await.unwrap();
+    let echoed = record
+        .messages
+        .iter()
+        .find(|m| m.external_id.as_deref() == Some("CAF=client-typed@mail.example.com"))
+        .expect("recorded in the conversation");
+    assert_eq!(echoed.direction, Direction::Outbound);
+    assert_eq!(record.customer.identities[0].handle, "ann@example.net");
+    assert!(
+        r.store
+            .customer_by_identity(ChannelKind::Email, MAILBOX)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn own_mail_to_no_customer_is_skipped() {
+    let r = rig();
+    let to_self = mail(
+        &[
+            ("From", "support@example.com"),
+            ("To", "support+ck0123456789abcdef@example.com"),
+            ("Subject", "We received your message"),
+            ("Message-ID", "<self-1@example.com>"),
+        ],
+        "Thanks, we will answer soon.\r\n",
+    );
+    let outcome = r.intake.ingest_raw(&to_self).await.unwrap();
+    assert!(
+        matches!(outcome, IntakeOutcome::Skipped { .. }),
+        "{outcome:?}"
+    );
+    assert!(
+        r.desk
+            .conversations(&carekit_core::ConversationFilter::all())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_made_up_carekit_message_id_joins_no_conversation() {
+    let (r, _c, _answer) = opened_and_answered().await;
+    let conv = conversation_of(&r, "m1@mail.example.net").await;
+    let before = r.desk.conversation(conv).await.unwrap().messages.len();
+    // Our id shape, but no message the desk sent has it; the parent and the
+    // token of a real conversation do not pull it in.
+    let forged_id = carekit_core::MessageId::new().to_string();
+    let token = ThreadToken::from_root("m1@mail.example.net");
+    let forged = mail(
+        &[
+            ("From", "mallory@example.org"),
+            ("To", "ann@example.net"),
+            ("Subject", "Re: Order 1234 late"),
+            ("Message-ID", &format!("<{forged_id}@example.com>")),
+            ("In-Reply-To", "<m1@mail.example.net>"),
+            ("X-Carekit-Thread", token.as_str()),
+        ],
+        "Your refund was cancelled.\r\n",
+    );
+    let (_, _, event) = r.intake.prepare(&forged).await.unwrap();
+    assert_eq!(event.kind, EventKind::Echo);
+    assert_eq!(
+        event.thread.parents,
+        vec![format!("{forged_id}@example.com")]
+    );
+    r.intake.ingest_raw(&forged).await.unwrap();
+    assert_eq!(
+        r.desk.conversation(conv).await.unwrap().messages.len(),
+        before
+    );
     assert_eq!(
         r.desk
             .conversations(&carekit_core::ConversationFilter::all())

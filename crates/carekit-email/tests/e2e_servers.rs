@@ -10,7 +10,8 @@ mod common;
 
 use carekit_core::desk::ReplyRequest;
 use carekit_core::{
-    Channel, ChannelKind, Clock, Cursors, Desk, EventSink, MemoryStore, Store, SystemClock,
+    Channel, ChannelKind, Clock, Cursors, Desk, EventKind, EventSink, Identity, MemoryStore,
+    OutboundMessage, Store, SystemClock, Visibility,
 };
 use carekit_email::{
     DEFAULT_MAX_MESSAGE_BYTES, EmailChannel, EmailIntake, ImapConfig, ImapPoller, SmtpConfig,
@@ -208,10 +209,98 @@ async fn imap_in_smtp_out_ingested_once_and_threaded() {
     let _ = stop.send(());
     running.await.unwrap();
     let joined = joined.expect("the answer was not ingested through IDLE");
+    let first_message = &restarted.desk.conversation(conv).await.unwrap().messages[0];
+    assert_eq!(
+        first_message.raw.as_deref().map(str::as_bytes),
+        Some(CUSTOMER_MAIL),
+        "the source fetched over IMAP is kept as it was appended"
+    );
     assert_eq!(joined.conversation_id, conv);
     let record = restarted.desk.conversation(conv).await.unwrap();
     assert_eq!(record.messages.len(), 3);
     assert_eq!(record.messages[2].text, "Great, thanks!");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sent_reply_read_back_over_imap_is_an_echo_with_the_provider_id() {
+    let Some(imap) = Dovecot::start("email echo (IMAP)") else {
+        return;
+    };
+    let Some(smtp) = SmtpSink::start("email echo (SMTP)") else {
+        return;
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let config = SmtpConfig::builder("127.0.0.1", common::MAILBOX)
+        .security(SmtpSecurity::PlainForTests)
+        .port(smtp.port)
+        .from_name("Acme Support")
+        .build()
+        .unwrap();
+    let channel = EmailChannel::new(config, clock.clone()).unwrap();
+    let outbound = OutboundMessage::new(
+        ChannelKind::Email,
+        Visibility::Private,
+        "Your parcel ships today.",
+    )
+    .with_recipient(Identity::new(ChannelKind::Email, "ann@example.net"))
+    .with_subject("Re: Order 1234 late")
+    .with_in_reply_to("e2e-first@mail.example.net");
+    let delivery = channel.send(&outbound).await.unwrap();
+    let mut arrived = Vec::new();
+    for _ in 0..100 {
+        arrived = smtp.received();
+        if !arrived.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(arrived.len(), 1, "the reply must arrive at the SMTP server");
+
+    // The copy lands in the support mailbox (a Bcc, a Sent folder).
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", imap.port))
+        .await
+        .unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap();
+    let mut session = client
+        .login("echo", "secret")
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    session
+        .append("INBOX", None, None, &arrived[0])
+        .await
+        .unwrap();
+    session.logout().await.unwrap();
+
+    let sink = Arc::new(carekit_testing::CollectingSink::new());
+    let intake = Arc::new(EmailIntake::new(
+        common::MAILBOX,
+        sink.clone() as Arc<dyn EventSink>,
+        clock,
+    ));
+    let config = ImapConfig::builder("127.0.0.1", "echo", "secret")
+        .plain_for_tests()
+        .port(imap.port)
+        .build()
+        .unwrap();
+    let poller = ImapPoller::new(
+        config,
+        intake,
+        Arc::new(MemoryStore::new()) as Arc<dyn Cursors>,
+    );
+    let report = poller.poll_once().await.unwrap();
+    assert_eq!((report.fetched, report.ingested), (1, 1), "{report:?}");
+    let events = sink.events();
+    assert_eq!(events[0].kind, EventKind::Echo);
+    assert_eq!(events[0].external_id, delivery.provider_id);
+    assert_eq!(events[0].author.handle, "ann@example.net");
+    // IMAP serves lines ending in CRLF (the sink's maildir stores LF).
+    let served = String::from_utf8(arrived[0].clone())
+        .unwrap()
+        .replace("\r\n", "\n")
+        .replace('\n', "\r\n");
+    assert_eq!(events[0].raw.as_deref(), Some(served.as_str()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,8 @@
 use carekit_core::{ChannelKind, EventKind, Visibility};
 use carekit_email::thread::{ThreadToken, parents, thread_email};
 use carekit_email::{
-    DEFAULT_MAX_MESSAGE_BYTES, EmailError, ParsedEmail, extract_reply, html_to_readable_text,
-    parse_message, to_event,
+    DEFAULT_MAX_MESSAGE_BYTES, EmailError, MAX_RAW_BYTES, ParsedEmail, extract_reply,
+    html_to_readable_text, parse_message, to_event,
 };
 use carekit_testing::at;
 use proptest::prelude::*;
@@ -100,6 +100,18 @@ fn text_body() -> impl Strategy<Value = String> {
             Just("-- ".to_owned()),
             Just("Sent from my iPhone".to_owned()),
             Just(String::new()),
+            Just("Ann Lee wrote:".to_owned()),
+            Just("Am 01.06.26 um 10:02 schrieb Acme Support:".to_owned()),
+            Just("1 июня 2026 г., в 10:02, пользователь Ann <ann@x.example>".to_owned()),
+            Just("написал:".to_owned()),
+            Just("2026年6月1日(月) 10:02 Ann <ann@x.example>:".to_owned()),
+            Just("-Ann".to_owned()),
+            Just("\u{2014} Ann Lee".to_owned()),
+            Just("users mailing list".to_owned()),
+            Just("https://lists.example.org/listinfo/users".to_owned()),
+            Just("-----Ursprüngliche Nachricht-----".to_owned()),
+            Just("sent from my account page".to_owned()),
+            Just("NUL \u{0} inside".to_owned()),
         ],
         0..12,
     )
@@ -165,6 +177,24 @@ fn mail() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// The mailbox or a plus-address of it.
+fn is_mailbox(handle: &str) -> bool {
+    handle.rsplit_once('@').is_some_and(|(local, domain)| {
+        local.split('+').next() == Some("support") && domain.eq_ignore_ascii_case("acme.example")
+    })
+}
+
+/// Whether the first line is an `X-Carekit-Raw` header (a sender's own).
+fn starts_with_note(raw: &[u8]) -> bool {
+    let name = b"x-carekit-raw";
+    raw.len() > name.len()
+        && raw[..name.len()].eq_ignore_ascii_case(name)
+        && raw[name.len()..]
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t'))
+            == Some(&b':')
+}
+
 /// What every successful parse, and everything built from it, must satisfy.
 fn check(raw: &[u8], email: &ParsedEmail) -> Result<(), TestCaseError> {
     prop_assert_eq!(email.size, raw.len());
@@ -206,9 +236,51 @@ fn check(raw: &[u8], email: &ParsedEmail) -> Result<(), TestCaseError> {
     prop_assert_eq!(event.visibility, Visibility::Private);
     prop_assert_eq!(&event.account, MAILBOX);
     prop_assert_eq!(&event.external_id, &email.message_id);
-    prop_assert_eq!(&event.author.handle, &email.from.handle());
+    if event.kind == EventKind::Echo {
+        // The desk's own mail: authored by the customer it was sent to,
+        // never answered.
+        prop_assert!(!event.auto_reply_allowed);
+        prop_assert!(
+            email
+                .to
+                .iter()
+                .chain(&email.cc)
+                .any(|a| a.handle() == event.author.handle)
+        );
+        prop_assert!(!is_mailbox(&event.author.handle), "{:?}", event.author);
+    } else {
+        prop_assert_eq!(&event.author.handle, &email.from.handle());
+    }
     prop_assert!(event.occurred_at <= now, "a future Date skews SLAs");
     prop_assert_eq!(&event.text, &reply.text);
+    // Nothing the customer sent is lost: the whole text beside the
+    // extract, the source beside both, every one within the event's bounds.
+    match &event.original_text {
+        Some(original) => {
+            prop_assert_eq!(original, &email.text);
+            prop_assert_ne!(original.trim(), event.text.as_str());
+        }
+        None => {
+            let whole = email.text.replace("\r\n", "\n").replace('\r', "\n");
+            prop_assert_eq!(whole.trim(), event.text.as_str());
+        }
+    }
+    let kept = event.raw.as_deref().unwrap_or_default();
+    prop_assert!(kept.len() <= MAX_RAW_BYTES);
+    prop_assert_eq!(kept, email.raw.as_str());
+    if email.raw_complete {
+        prop_assert_eq!(kept.as_bytes(), raw);
+    } else {
+        prop_assert!(
+            kept.starts_with(&format!("X-Carekit-Raw: size={}", raw.len())),
+            "{}",
+            kept.lines().next().unwrap_or_default()
+        );
+    }
+    prop_assert_eq!(
+        email.raw_complete,
+        raw.len() <= MAX_RAW_BYTES && std::str::from_utf8(raw).is_ok() && !starts_with_note(raw)
+    );
     if !email.noise.is_empty() {
         prop_assert!(!event.auto_reply_allowed);
     }
@@ -264,6 +336,40 @@ proptest! {
         }
     }
 
+    /// Bodies that are not UTF-8 (declared so or not), with NUL bytes and
+    /// quotes: decoded lossily, the raw form says it replaced bytes, and
+    /// every invariant holds.
+    #[test]
+    fn bodies_with_invalid_utf8_and_nul_bytes(
+        charset in prop_oneof![Just("utf-8"), Just("iso-8859-1"), Just("x-unknown"), Just("")],
+        encoding in prop_oneof![Just("8bit"), Just("quoted-printable"), Just("")],
+        chunks in proptest::collection::vec(prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..40),
+            Just(b"\r\n> quoted line\r\n".to_vec()),
+            Just(b"\r\nOn Mon, 2 Mar 2026 at 09:00, Ann <ann@x.example> wrote:\r\n".to_vec()),
+            Just(b"\x00\x00\xff\xfe\xc3".to_vec()),
+            Just(b"\r\n-- \r\n".to_vec()),
+        ], 0..12),
+    ) {
+        let mut raw = format!(
+            "From: Ann <ann@x.example>\r\nTo: {MAILBOX}\r\nMessage-ID: <bin@x.example>\r\nContent-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n"
+        )
+        .into_bytes();
+        for chunk in &chunks {
+            raw.extend_from_slice(chunk);
+        }
+        match parse_message(&raw, DEFAULT_MAX_MESSAGE_BYTES) {
+            Ok(email) => {
+                check(&raw, &email)?;
+                if std::str::from_utf8(&raw).is_err() {
+                    prop_assert!(email.raw.lines().next().unwrap_or_default().contains("invalid-utf8-replaced"));
+                }
+            }
+            Err(EmailError::Malformed(_)) => {}
+            Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+        }
+    }
+
     /// Reply extraction and HTML flattening take any text.
     #[test]
     fn reply_extraction_and_html_take_any_text(body in text_body(), junk in "\\PC{0,300}", html in "[<>/a-z \"=&;#0-9\u{e9}\u{1F600}]{0,300}") {
@@ -275,4 +381,54 @@ proptest! {
             let _ = html_to_readable_text(text);
         }
     }
+}
+
+/// A 3 MiB quote with the answer below it, plus a 2 MiB attachment: the
+/// answer is found, and text, original text and raw form all fit the event.
+#[test]
+fn a_huge_quote_and_attachment_fit_the_event() {
+    let mut body =
+        String::from("On Mon, 2 Mar 2026 at 09:00, Acme <support@acme.example> wrote:\r\n");
+    while body.len() < 3 * 1024 * 1024 {
+        body.push_str("> an old line of the history, quoted again and again \u{00e9}\r\n");
+    }
+    body.push_str("\r\nThe answer is below the quote.\r\n");
+    let mut raw = String::from(concat!(
+        "From: Ann <ann@x.example>\r\nTo: support@acme.example\r\nMessage-ID: <huge@x.example>\r\n",
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n",
+        "--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
+    ));
+    raw.push_str(&body);
+    raw.push_str("--B\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    for _ in 0..(2 * 1024 * 1024 / 78) {
+        raw.push_str(&"A".repeat(76));
+        raw.push_str("\r\n");
+    }
+    raw.push_str("--B--\r\n");
+    let email = parse_message(raw.as_bytes(), DEFAULT_MAX_MESSAGE_BYTES).unwrap();
+    let threading = thread_email(&email, MAILBOX);
+    let event = to_event(&email, &threading, MAILBOX, at("2026-03-02T12:00:00Z"));
+    assert_eq!(event.text, "The answer is below the quote.");
+    event.validate().unwrap();
+    let original = event.original_text.as_deref().unwrap();
+    assert!(original.starts_with("On Mon, 2 Mar 2026"));
+    assert!(
+        original.ends_with(&format!(
+            "[cut by carekit: the text is {} bytes]",
+            email.text.len()
+        )),
+        "{}",
+        &original[original.len() - 80..]
+    );
+    let kept = event.raw.as_deref().unwrap();
+    assert!(kept.len() <= MAX_RAW_BYTES);
+    assert!(
+        kept.starts_with(&format!(
+            "X-Carekit-Raw: size={}; attachments-omitted=1; cut\r\n",
+            raw.len()
+        )),
+        "{}",
+        kept.lines().next().unwrap()
+    );
+    assert!(kept.contains("Message-ID: <huge@x.example>"));
 }

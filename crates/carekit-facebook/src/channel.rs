@@ -6,7 +6,7 @@ use crate::graph::{GraphClient, MessagingType};
 use crate::window::{HUMAN_AGENT_WINDOW, STANDARD_WINDOW, messaging_type, private_reply_allowed};
 use async_trait::async_trait;
 use carekit_core::{
-    Capabilities, Channel, ChannelError, ChannelKind, Cursors, Delivery, OutboundMessage,
+    Capabilities, Channel, ChannelError, ChannelKind, Cursors, Delivery, Identity, OutboundMessage,
     ReplyWindow, StoreError, ThreadKey, Visibility,
 };
 use std::sync::Arc;
@@ -106,8 +106,12 @@ impl FacebookChannel {
 
     /// A Messenger message delivered to `psid`: its thread is the page's
     /// thread with that customer, so their answer joins the conversation.
+    /// Messenger names the recipient's page-scoped id, also when the message
+    /// was addressed to a comment: the desk links it to the commenter.
     fn messenger_delivery(&self, mid: String, psid: &str) -> Delivery {
-        Delivery::sent(mid).with_thread_key(ThreadKey::new(self.client.thread_key_for(psid)))
+        Delivery::sent(mid)
+            .with_thread_key(ThreadKey::new(self.client.thread_key_for(psid)))
+            .with_recipient(Identity::new(ChannelKind::Facebook, psid))
     }
 
     async fn private_reply(

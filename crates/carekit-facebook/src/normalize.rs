@@ -7,7 +7,10 @@
 //!   their own, while replies join through their parents = `parent_id`
 //!   (then the post, which joins a visitor's post and its comments); edits and
 //!   removals name the comment first in their parents and get an external id
-//!   of their own, unique per edit.
+//!   of their own, unique per edit. A new comment by the page itself is an
+//!   `EventKind::Echo` (external id = the comment id, author = the page,
+//!   no thread key: it joins through its parents); the page's own posts,
+//!   edits and removals are skipped.
 //! - Messenger: private; external id = `mid`; thread key =
 //!   `{page_id}:{psid}`; author = the PSID; echoes of the page's own
 //!   messages become `EventKind::Echo` (author = the customer written to);
@@ -117,9 +120,13 @@ impl WebhookBatch {
 
     fn feed(&mut self, feed: FeedValue, page_id: &str, entry_time: DateTime<Utc>) {
         let author = party_identity(feed.from.as_ref());
-        if feed.from.as_ref().is_some_and(|_| author.handle == page_id) {
+        let from_page = feed.from.as_ref().is_some_and(|_| author.handle == page_id);
+        // The page's own new comments are echoes of its replies (sent by the
+        // desk or typed on Facebook); its posts answer nobody, and its edits
+        // and removals change nothing a customer wrote.
+        if from_page && !(feed.item == "comment" && feed.verb == "add") {
             self.skip(format!(
-                "the page's own {} ({}): replies typed on Facebook are not recorded",
+                "the page's own {} ({}): not a customer's message",
                 feed.item, feed.verb
             ));
             return;
@@ -173,8 +180,18 @@ impl WebhookBatch {
             text.clone(),
             occurred_at,
         )
-        .with_account(page_id)
-        .with_thread_key(key);
+        .with_account(page_id);
+        if from_page {
+            // The customer answered is not in the payload: the echo joins
+            // the conversation of the comment it answers (its parents), and
+            // opens none. Its external id is the comment id Graph returned.
+            let echo = parents
+                .into_iter()
+                .fold(base.with_kind(EventKind::Echo), InboundEvent::with_parent);
+            self.events.push(echo);
+            return;
+        }
+        let base = base.with_thread_key(key);
         let event = match feed.verb.as_str() {
             "add" => parents.into_iter().fold(base, InboundEvent::with_parent),
             "edited" => {

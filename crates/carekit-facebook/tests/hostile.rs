@@ -199,8 +199,15 @@ proptest! {
                             prop_assert_eq!(key, format!("{PAGE}:{}", event.author.handle));
                             prop_assert!(event.author.handle != PAGE, "the page as its own customer");
                         }
+                        Visibility::Public if event.kind == EventKind::Echo => {
+                            // The page's own comment: it joins through what it answers.
+                            prop_assert!(event.thread.key.is_none());
+                            prop_assert!(!event.thread.parents.is_empty());
+                            prop_assert_eq!(&event.author.handle, PAGE);
+                        }
                         Visibility::Public => {
                             prop_assert!(event.thread.key.is_some());
+                            prop_assert!(event.author.handle != PAGE, "the page as its own customer");
                             let delivery = matches!(event.kind, EventKind::Delivery { .. });
                             prop_assert!(!delivery, "a public delivery receipt");
                         }

@@ -27,6 +27,7 @@
 pub mod crisis;
 mod csat;
 pub mod digest;
+pub mod evaluation;
 mod issues;
 mod minhash;
 pub mod outreach;
@@ -47,5 +48,6 @@ pub use outreach::{Outreach, OutreachError, OutreachReport};
 pub use rating::{MAX_RATING_WORDS, Rating, RatingError, parse_rating};
 pub use report::{Durations, Report, ReportOptions, Segment};
 pub use taxonomy::{
-    PatternSpec, TaxonomyBuilder, TaxonomyClassifier, TaxonomyError, TaxonomySpec, TopicSpec,
+    CARE_TAXONOMY_TOML, PatternSpec, TaxonomyBuilder, TaxonomyClassifier, TaxonomyError,
+    TaxonomySpec, TopicSpec,
 };

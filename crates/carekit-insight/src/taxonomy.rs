@@ -196,7 +196,28 @@ fn contains_sequence(haystack: &[String], needle: &[String]) -> bool {
         && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The default care taxonomy as TOML (`taxonomy/care.toml` in this crate).
+pub const CARE_TAXONOMY_TOML: &str = include_str!("../taxonomy/care.toml");
+
+impl TaxonomySpec {
+    /// The default care taxonomy: delivery, billing, account_access,
+    /// outage, product_fault, customer_service, travel and praise, written
+    /// from real customer tweets and measured on a labelled sample of them
+    /// (docs/insight.md). Extend it or replace it for your business.
+    pub fn care_defaults() -> Self {
+        // The file is part of the crate and checked by a test; an error
+        // here would be a build defect, so fall back to no topics rather
+        // than panic.
+        toml::from_str(CARE_TAXONOMY_TOML).unwrap_or_default()
+    }
+}
+
 impl TaxonomyClassifier {
+    /// The default care taxonomy ([`TaxonomySpec::care_defaults`]).
+    pub fn care_defaults() -> Self {
+        Self::new(TaxonomySpec::care_defaults()).unwrap_or_else(|_| Self { topics: Vec::new() })
+    }
+
     /// Builds from topic specs.
     ///
     /// # Errors

@@ -175,3 +175,39 @@ async fn the_desk_tags_conversations_with_taxonomy_topics() {
     let tags: Vec<&str> = c.tags.iter().map(String::as_str).collect();
     assert_eq!(tags, ["topic:billing", "topic:delivery"]);
 }
+
+#[test]
+fn care_defaults_load_and_the_desk_example_is_the_same_taxonomy() {
+    let spec = carekit_insight::TaxonomySpec::care_defaults();
+    let names: Vec<&str> = spec.topics.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "delivery",
+            "billing",
+            "account_access",
+            "outage",
+            "product_fault",
+            "customer_service",
+            "travel",
+            "praise"
+        ]
+    );
+    // Built without error (care_defaults falls back to no topics).
+    let t = TaxonomyClassifier::care_defaults();
+    assert_eq!(t.topic_names().count(), 8);
+    assert_eq!(t.topics_of("where is my parcel?")[0].name, "delivery");
+    assert_eq!(t.topics_of("I was charged twice")[0].name, "billing");
+    assert_eq!(
+        t.topics_of("is it down? no internet here")[0].name,
+        "outage"
+    );
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../carekit-desk/config/taxonomy.example.toml"
+    ))
+    .unwrap();
+    assert!(TaxonomyClassifier::from_toml(&example).is_ok());
+    let from_example: carekit_insight::TaxonomySpec = toml::from_str(&example).unwrap();
+    assert_eq!(from_example, spec);
+}

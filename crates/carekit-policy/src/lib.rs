@@ -13,8 +13,10 @@
 //!   conditions match and implements [`EscalationPolicy`](carekit_core::EscalationPolicy).
 //! - Built-in escalation policies in [`builtin`]: negative sentiment, crisis
 //!   terms, repeated unanswered contact, audience reach, VIPs, public and
-//!   negative; and [`LexiconSentiment`], a `Classifier` that understands
-//!   negation and intensifiers.
+//!   negative, unsupported language; and [`CareSentiment`], the `Classifier`
+//!   that hears angry customers (emoji, profanity, sarcasm, waiting times,
+//!   threats to leave), detects the language and never calls a message it
+//!   cannot read neutral (see [`sentiment`] and [`language`]).
 //! - [`DeadlineScheduler`]: a priority queue of deadlines; a tick costs
 //!   O(log n) per due deadline.
 //! - [`replay`]: what-if evaluation of a policy set over recorded traffic on a
@@ -23,16 +25,17 @@
 pub mod builtin;
 mod calendar;
 mod error;
+pub mod language;
 pub mod replay;
 mod scheduler;
-mod sentiment;
+pub mod sentiment;
 mod sla;
 pub mod twcs;
 
 pub use calendar::{BusinessCalendar, BusinessCalendarBuilder};
 pub use error::PolicyError;
 pub use scheduler::DeadlineScheduler;
-pub use sentiment::LexiconSentiment;
+pub use sentiment::{CareSentiment, CareSentimentBuilder, LexiconSentiment};
 pub use sla::{
     Conditions, EscalationLevel, SlaClock, SlaPolicy, SlaPolicyBuilder, SlaSet, SlaStatus, Targets,
 };

@@ -7,7 +7,7 @@
 //! jumps from one policy deadline to the next, exactly as the desk's tick
 //! would, so a warning due at 10:45 fires at 10:45 and not at the next message.
 
-use crate::LexiconSentiment;
+use crate::CareSentiment;
 use crate::twcs::Tweet;
 use carekit_core::{
     AuditEntry, AuditKind, Author, ChannelKind, Classification, ConversationRecord, Customer,
@@ -16,7 +16,7 @@ use carekit_core::{
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// One recorded message.
@@ -60,10 +60,183 @@ pub struct ReplayReport {
     pub accounts: BTreeMap<String, AccountFigures>,
 }
 
+/// TWCS tweets as recorded messages: each tweet in its reply thread
+/// ([`twcs::threads`](crate::twcs::threads)), customers inbound, brands
+/// outbound.
+pub fn recorded_twcs(tweets: &[Tweet]) -> Vec<RecordedMessage> {
+    let threads = crate::twcs::threads(tweets);
+    tweets
+        .iter()
+        .map(|t| RecordedMessage {
+            thread: threads[&t.id].clone(),
+            at: t.created_at,
+            inbound: t.inbound,
+            author: t.author.clone(),
+            text: t.text.clone(),
+        })
+        .collect()
+}
+
+/// The brand tweet that first answered a customer-started thread.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FirstResponse {
+    /// The brand account that answered.
+    pub brand: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A thread whose earliest message is a customer's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CustomerThread {
+    /// The thread key.
+    pub thread: String,
+    /// The customer who started it.
+    pub customer: String,
+    /// When the customer wrote first.
+    pub opened_at: DateTime<Utc>,
+    /// The first brand message after it, if any.
+    pub first_response: Option<FirstResponse>,
+}
+
+impl CustomerThread {
+    /// First response time: the first brand message minus the customer's
+    /// first message.
+    pub fn first_response_time(&self) -> Option<Duration> {
+        self.first_response.as_ref().map(|r| r.at - self.opened_at)
+    }
+}
+
+/// First-response figures for one brand.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BrandResponses {
+    /// Customer-started threads it answered first.
+    pub threads: usize,
+    /// Their first response times in seconds, ascending.
+    pub first_response_seconds: Vec<i64>,
+}
+
+/// Threads and first responses in recorded traffic, by the definitions
+/// [`WhatIf`] replays with, so that a report of response times and a
+/// what-if over the same traffic count the same threads:
+///
+/// - a thread is a connected reply chain; its messages in time order (ties
+///   keep the order given);
+/// - a thread is customer-started when its earliest message is a
+///   customer's; only those are conversations with a first response;
+/// - the first response is the first brand message after it, and the
+///   thread belongs to that brand;
+/// - a thread whose earliest message is the brand's (a broadcast, or a
+///   reply whose customer tweet is missing from the data) is counted as
+///   brand-started and has no first response: a broadcast answers nobody.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ThreadCensus {
+    /// All threads.
+    pub threads: usize,
+    /// Threads whose earliest message is the brand's.
+    pub brand_started: usize,
+    /// Customer-started threads, by thread key.
+    pub customer_threads: Vec<CustomerThread>,
+}
+
+impl ThreadCensus {
+    /// Counts `messages`.
+    pub fn of(messages: &[RecordedMessage]) -> Self {
+        let mut census = ThreadCensus::default();
+        for (key, thread) in by_thread(messages) {
+            census.threads += 1;
+            let first = thread[0];
+            if !first.inbound {
+                census.brand_started += 1;
+                continue;
+            }
+            census.customer_threads.push(CustomerThread {
+                thread: key.to_owned(),
+                customer: first.author.clone(),
+                opened_at: first.at,
+                first_response: thread.iter().find(|m| !m.inbound).map(|m| FirstResponse {
+                    brand: m.author.clone(),
+                    at: m.at,
+                }),
+            });
+        }
+        census
+    }
+
+    /// Counts TWCS tweets ([`recorded_twcs`]).
+    pub fn of_twcs(tweets: &[Tweet]) -> Self {
+        Self::of(&recorded_twcs(tweets))
+    }
+
+    /// Customer-started threads a brand answered.
+    pub fn answered(&self) -> usize {
+        self.customer_threads
+            .iter()
+            .filter(|t| t.first_response.is_some())
+            .count()
+    }
+
+    /// First response times in seconds, ascending.
+    pub fn first_response_seconds(&self) -> Vec<i64> {
+        let mut seconds: Vec<i64> = self
+            .customer_threads
+            .iter()
+            .filter_map(|t| t.first_response_time())
+            .map(|d| d.num_seconds())
+            .collect();
+        seconds.sort_unstable();
+        seconds
+    }
+
+    /// Per brand that answered first.
+    pub fn brands(&self) -> BTreeMap<String, BrandResponses> {
+        let mut brands: BTreeMap<String, BrandResponses> = BTreeMap::new();
+        for t in &self.customer_threads {
+            if let (Some(r), Some(d)) = (&t.first_response, t.first_response_time()) {
+                let b = brands.entry(r.brand.clone()).or_default();
+                b.threads += 1;
+                b.first_response_seconds.push(d.num_seconds());
+            }
+        }
+        for b in brands.values_mut() {
+            b.first_response_seconds.sort_unstable();
+        }
+        brands
+    }
+}
+
+/// The nearest-rank percentile `p` (0–100] of ascending `sorted`.
+pub fn nearest_rank(sorted: &[i64], p: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    Some(sorted[rank.min(sorted.len()) - 1])
+}
+
+/// Messages grouped by thread, by thread key; each thread in time order
+/// (ties keep the order given).
+fn by_thread(messages: &[RecordedMessage]) -> Vec<(&str, Vec<&RecordedMessage>)> {
+    let mut threads: BTreeMap<&str, Vec<&RecordedMessage>> = BTreeMap::new();
+    for m in messages {
+        threads.entry(m.thread.as_str()).or_default().push(m);
+    }
+    threads
+        .into_iter()
+        .map(|(key, mut thread)| {
+            thread.sort_by_key(|m| m.at);
+            (key, thread)
+        })
+        .collect()
+}
+/// How a replay classifies each customer message.
+type ClassifyFn = dyn Fn(&str) -> Classification + Send + Sync;
+
 /// Replays recorded traffic through a policy set.
 pub struct WhatIf {
     policies: Vec<Arc<dyn EscalationPolicy>>,
     horizon: Duration,
+    classify: Arc<ClassifyFn>,
 }
 
 impl std::fmt::Debug for WhatIf {
@@ -78,10 +251,23 @@ impl WhatIf {
     /// Replays through `policies`; deadlines are followed up to `horizon`
     /// after a thread's last message (default 7 days).
     pub fn new(policies: Vec<Arc<dyn EscalationPolicy>>) -> Self {
+        let care = CareSentiment::default();
         Self {
             policies,
             horizon: Duration::days(7),
+            classify: Arc::new(move |text| care.classification(text)),
         }
+    }
+
+    /// Classifies customer messages with `classify` instead of the default
+    /// [`CareSentiment`] (sentiment, language, `language:unsupported`), to
+    /// compare classifiers on the same traffic.
+    pub fn classify_with(
+        mut self,
+        classify: impl Fn(&str) -> Classification + Send + Sync + 'static,
+    ) -> Self {
+        self.classify = Arc::new(classify);
+        self
     }
 
     /// Sets the horizon.
@@ -92,33 +278,15 @@ impl WhatIf {
 
     /// Replays TWCS tweets: customers' tweets inbound, brands' outbound.
     pub fn run_twcs(&self, tweets: &[Tweet]) -> ReplayReport {
-        let threads = crate::twcs::threads(tweets);
-        let recorded: Vec<RecordedMessage> = tweets
-            .iter()
-            .map(|t| RecordedMessage {
-                thread: threads[&t.id].clone(),
-                at: t.created_at,
-                inbound: t.inbound,
-                author: t.author.clone(),
-                text: t.text.clone(),
-            })
-            .collect();
-        self.run(&recorded)
+        self.run(&recorded_twcs(tweets))
     }
 
-    /// Replays recorded messages.
+    /// Replays recorded messages: the customer-started threads of
+    /// [`ThreadCensus`], each credited to the brand that answered first.
     pub fn run(&self, messages: &[RecordedMessage]) -> ReplayReport {
-        let mut by_thread: HashMap<&str, Vec<&RecordedMessage>> = HashMap::new();
-        for m in messages {
-            by_thread.entry(m.thread.as_str()).or_default().push(m);
-        }
         let mut report = ReplayReport::default();
-        let mut keys: Vec<&str> = by_thread.keys().copied().collect();
-        keys.sort();
-        for key in keys {
-            let mut thread = by_thread.remove(key).unwrap_or_default();
-            thread.sort_by_key(|m| m.at);
-            if !thread.first().is_some_and(|m| m.inbound) {
+        for (_, thread) in by_thread(messages) {
+            if !thread[0].inbound {
                 continue;
             }
             let brand = thread
@@ -186,10 +354,7 @@ impl WhatIf {
                 m.at,
             );
             if m.inbound {
-                message.classification = Some(Classification {
-                    sentiment: Some(LexiconSentiment::score(&m.text)),
-                    ..Classification::default()
-                });
+                message.classification = Some((self.classify)(&m.text));
                 record.last_inbound_at = Some(m.at);
             } else {
                 record.first_response_at.get_or_insert(m.at);

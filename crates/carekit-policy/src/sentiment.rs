@@ -1,5 +1,20 @@
-//! A small lexicon sentiment classifier: no model, no network, and it knows
-//! that "not good" is bad and "really bad" is worse.
+//! Sentiment for customer care.
+//!
+//! - [`CareSentiment`]: the default. A lexicon-and-rules analyser of the
+//!   VADER kind with a care lexicon and care's own rules (emoji, profanity,
+//!   clause-scoped negation, questions, waiting times, sarcasm, threats to
+//!   leave), language detection, and no score for languages it cannot read.
+//! - [`LexiconSentiment`]: the first, 53-word lexicon, kept for comparison
+//!   (the evaluation and the benchmark measure the two side by side).
+
+mod care;
+mod lexicon;
+mod text;
+
+pub(crate) use care::is_lexicon_word;
+pub use care::{
+    Analysis, CareSentiment, CareSentimentBuilder, Cue, LanguageVerdict, UNSUPPORTED_LANGUAGE_LABEL,
+};
 
 use async_trait::async_trait;
 use carekit_core::{Classification, Classifier};
@@ -79,8 +94,10 @@ const INTENSIFIERS: &[(&str, f32)] = &[
     ("bit", 0.6),
 ];
 
-/// Lexicon-based sentiment in [-1, 1], with negation (the next three words)
-/// and intensifiers/diminishers (the next word).
+/// The first lexicon sentiment in [-1, 1], with negation (the next three
+/// words) and intensifiers/diminishers (the next word). Kept for
+/// comparison: it misses most angry customers (docs/insight.md); use
+/// [`CareSentiment`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LexiconSentiment;
 

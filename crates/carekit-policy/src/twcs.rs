@@ -3,7 +3,9 @@
 //! does not ship the data; point the loader at your copy.
 //!
 //! Columns: `tweet_id, author_id, inbound, created_at, text,
-//! response_tweet_id, in_response_to_tweet_id`.
+//! response_tweet_id, in_response_to_tweet_id`. Line ends may be LF or
+//! CRLF; ids may be written as floats (`119237.0`), as pandas exports do
+//! (see [`parse_id`]).
 
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -67,10 +69,7 @@ fn parse_row(row: &csv::StringRecord) -> Result<Tweet, String> {
     if row.len() != 7 {
         return Err(format!("expected 7 columns, found {}", row.len()));
     }
-    let id = row[0].trim();
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(format!("bad tweet_id `{id}`"));
-    }
+    let id = parse_id(&row[0]).ok_or_else(|| format!("bad tweet_id `{}`", row[0].trim()))?;
     let inbound = match row[2].trim() {
         "True" => true,
         "False" => false,
@@ -79,15 +78,52 @@ fn parse_row(row: &csv::StringRecord) -> Result<Tweet, String> {
     let created_at = DateTime::parse_from_str(row[3].trim(), "%a %b %d %H:%M:%S %z %Y")
         .map_err(|e| format!("bad created_at `{}`: {e}", &row[3]))?
         .to_utc();
-    let parent = row[6].trim().trim_end_matches(".0");
+    let parent = row[6].trim();
+    let in_reply_to = if parent.is_empty() {
+        None
+    } else {
+        Some(parse_id(parent).ok_or_else(|| format!("bad in_response_to_tweet_id `{parent}`"))?)
+    };
     Ok(Tweet {
-        id: id.to_owned(),
+        id,
         author: row[1].trim().to_owned(),
         inbound,
         created_at,
         text: row[4].to_owned(),
-        in_reply_to: (!parent.is_empty()).then(|| parent.to_owned()),
+        in_reply_to,
     })
+}
+
+/// A tweet id as the corpus writes it, as the decimal integer it stands
+/// for: `119237`, or as exports through pandas write it, `119237.0` or
+/// `1.19237e5`. Exact (no floating point): `1.5`, a sign, a number over
+/// `u64` or anything but digits, one `.` and one exponent is `None`.
+pub fn parse_id(text: &str) -> Option<String> {
+    let text = text.trim();
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], text[at + 1..].parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits_only(int) || !digits_only(frac) {
+        return None;
+    }
+    // The decimal point sits after `int.len() + exponent` of these digits.
+    let digits = format!("{int}{frac}");
+    let point = i64::try_from(int.len()).ok()? + i64::from(exponent);
+    if !(1..=20).contains(&point) {
+        return None;
+    }
+    let point = usize::try_from(point).ok()?;
+    let whole = if point >= digits.len() {
+        format!("{digits}{}", "0".repeat(point - digits.len()))
+    } else if digits[point..].bytes().all(|b| b == b'0') {
+        digits[..point].to_owned()
+    } else {
+        return None;
+    };
+    whole.parse::<u64>().ok().map(|n| n.to_string())
 }
 
 /// Thread of each tweet: connected components of the reply graph (tweets

@@ -2,9 +2,11 @@
 //! read from ../shared/data/twcs/; skipped loudly when absent): a 1-hour
 //! first-response policy, checked against a direct computation from the data.
 
+use carekit_core::Classification;
 use carekit_core::{EscalationPolicy, SlaMetric};
+use carekit_policy::builtin::{CrisisTerms, NegativeSentiment};
 use carekit_policy::replay::WhatIf;
-use carekit_policy::{SlaPolicy, SlaSet, twcs};
+use carekit_policy::{CareSentiment, LexiconSentiment, SlaPolicy, SlaSet, twcs};
 use chrono::Duration;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,4 +85,68 @@ fn one_hour_first_response_over_twcs_head5000() {
             f.threads, f.breached
         );
     }
+}
+
+/// The sentiment and crisis escalations the desk server's policies would
+/// have raised over the same traffic, with the care analyser at its shipped
+/// threshold against the old lexicon and old crisis terms at the old
+/// server's settings (docs/insight.md explains the change).
+#[test]
+fn sentiment_and_crisis_escalations_over_twcs_head5000() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/twcs/twcs-head5000.csv"
+    );
+    let Ok(file) = std::fs::File::open(path) else {
+        eprintln!("SKIPPED: TWCS data not found at {path}");
+        return;
+    };
+    let (tweets, _) = twcs::read(file);
+    let old_terms = CrisisTerms::new(
+        [
+            "lawyer",
+            "attorney",
+            "sue",
+            "lawsuit",
+            "refund",
+            "cancel my account",
+            "data breach",
+            "hacked",
+            "injured",
+            "injury",
+            "fire",
+            "police",
+            "discrimination",
+        ],
+        "crisis",
+    );
+    let new = WhatIf::new(vec![
+        Arc::new(NegativeSentiment::new(CareSentiment::STRONG_ANGER)),
+        Arc::new(CrisisTerms::default_terms()),
+    ])
+    .run_twcs(&tweets);
+    let old = WhatIf::new(vec![
+        Arc::new(NegativeSentiment::new(-0.6)),
+        Arc::new(old_terms),
+    ])
+    .classify_with(|text| Classification {
+        sentiment: Some(LexiconSentiment::score(text)),
+        ..Classification::default()
+    })
+    .run_twcs(&tweets);
+    let count = |r: &carekit_policy::replay::ReplayReport, code: &str| {
+        r.escalations.get(code).copied().unwrap_or(0)
+    };
+    eprintln!(
+        "TWCS what-if escalations: negative sentiment {} (old lexicon at -0.6: {}), crisis terms {} (old terms: {})",
+        count(&new, "negative_sentiment"),
+        count(&old, "negative_sentiment"),
+        count(&new, "crisis_term"),
+        count(&old, "crisis_term"),
+    );
+    assert_eq!(new.threads, old.threads);
+    // The care analyser hears far more angry customers; the crisis terms
+    // no longer fire on refunds and Fire TV sticks.
+    assert!(count(&new, "negative_sentiment") > 3 * count(&old, "negative_sentiment"));
+    assert!(count(&new, "crisis_term") < count(&old, "crisis_term"));
 }

@@ -1,114 +1,14 @@
 //! Outbound requests checked against Twilio's official OpenAPI description
 //! (`../shared/specs/twilio-api-v2010.openapi.json`) on a local server.
 
+mod support;
+
 use carekit_core::*;
 use carekit_sms::{SmsChannel, SmsProvider, TwilioConfig, TwilioProvider};
-use serde_json::Value;
 use std::sync::Arc;
+use support::{SID, TOKEN, check_against_spec, server_answering, spec};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
-const TOKEN: &str = "s3cr3t-auth-token";
-const MESSAGES: &str = "/2010-04-01/Accounts/{AccountSid}/Messages.json";
-
-fn spec() -> Option<Value> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/specs/twilio-api-v2010.openapi.json"
-    );
-    match std::fs::read_to_string(path) {
-        Ok(text) => Some(serde_json::from_str(&text).expect("spec is JSON")),
-        Err(_) => {
-            eprintln!("SKIPPED: Twilio spec not found at {path}");
-            None
-        }
-    }
-}
-
-/// Checks a recorded request against the spec's operation.
-fn check_against_spec(spec: &Value, request: &wiremock::Request) -> Vec<(String, String)> {
-    let operation = &spec["paths"][MESSAGES]["post"];
-    assert_eq!(request.method.as_str(), "POST");
-    // Path parameter pattern from the spec.
-    let pattern = operation["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "AccountSid")
-        .unwrap()["schema"]["pattern"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let account = request.url.path().split('/').nth(3).unwrap();
-    let hex = pattern
-        .trim_start_matches("^AC[0-9a-fA-F]{")
-        .trim_end_matches("}$");
-    assert_eq!(pattern, format!("^AC[0-9a-fA-F]{{{hex}}}$"));
-    assert!(account.starts_with("AC") && account.len() == 2 + hex.parse::<usize>().unwrap());
-    assert_eq!(
-        request.url.path(),
-        MESSAGES.replace("{AccountSid}", account)
-    );
-    let content_type = request
-        .headers
-        .get("content-type")
-        .unwrap()
-        .to_str()
-        .unwrap();
-    let schema =
-        &operation["requestBody"]["content"][content_type.split(';').next().unwrap()]["schema"];
-    assert!(
-        schema.is_object(),
-        "the spec documents {content_type} bodies"
-    );
-    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&request.body).unwrap();
-    let properties = schema["properties"].as_object().unwrap();
-    for (name, _) in &form {
-        assert!(
-            properties.contains_key(name),
-            "field {name} is not in the spec"
-        );
-    }
-    for required in schema["required"].as_array().unwrap() {
-        assert!(
-            form.iter().any(|(k, _)| k == required.as_str().unwrap()),
-            "required {required} missing"
-        );
-    }
-    let to = &form.iter().find(|(k, _)| k == "To").unwrap().1;
-    assert_eq!(properties["To"]["format"], "phone-number");
-    assert!(
-        to.starts_with('+') && to[1..].chars().all(|c| c.is_ascii_digit()),
-        "To is E.164: {to}"
-    );
-    if let Some((_, cb)) = form.iter().find(|(k, _)| k == "StatusCallback") {
-        assert_eq!(properties["StatusCallback"]["format"], "uri");
-        assert!(url::Url::parse(cb).is_ok());
-    }
-    let auth = request
-        .headers
-        .get("authorization")
-        .unwrap()
-        .to_str()
-        .unwrap();
-    use base64::Engine as _;
-    let expected = base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TOKEN}"));
-    assert_eq!(auth, format!("Basic {expected}"));
-    form
-}
-
-async fn server_answering(status: u16, body: Value) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path_regex(
-            r"^/2010-04-01/Accounts/AC[0-9a-fA-F]{32}/Messages\.json$",
-        ))
-        .respond_with(ResponseTemplate::new(status).set_body_json(body))
-        .mount(&server)
-        .await;
-    server
-}
 
 fn channel(server: &MockServer, split: bool) -> SmsChannel {
     let config = TwilioConfig::builder(SID, TOKEN)

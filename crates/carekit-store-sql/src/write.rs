@@ -15,7 +15,8 @@ pub(crate) const OUTBOX_COLUMNS: &str = "state, lease_worker, lease_until, data"
 pub(crate) const OUTBOX_SHAPE: &[Kind] = &[Kind::Text, Kind::Text, Kind::Int, Kind::Text];
 
 /// Writes everything in `commit`, or fails with `Duplicate` (a dedupe key
-/// was stored before) or `Conflict` (a version or identity check failed).
+/// was stored before), `Conflict` (a version or outbox state changed since
+/// it was read) or `Constraint` (an identity or thread key held elsewhere).
 /// The caller rolls back on error.
 pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), StoreError> {
     for (channel, external_id) in &commit.dedupe {
@@ -32,6 +33,16 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
             });
         }
     }
+    // Customers first drop the identities they hold, so a commit may move an
+    // identity from one of its customers to another (a merge); an identity
+    // still held by anyone else is a `Constraint`.
+    for customer in &commit.customers {
+        db.execute(
+            "DELETE FROM identities WHERE customer_id = $1",
+            vec![customer.id.to_string().into()],
+        )
+        .await?;
+    }
     for customer in &commit.customers {
         let id = customer.id.to_string();
         for identity in &customer.identities {
@@ -42,21 +53,12 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
                     &[Kind::Text],
                 )
                 .await?;
-            if let Some(owner) = owner.first()
-                && owner.text(0)? != id
-            {
+            if owner.first().is_some() {
                 return Err(StoreError::Constraint(format!(
                     "identity {}:{} belongs to another customer",
                     identity.channel, identity.handle
                 )));
             }
-        }
-        db.execute(
-            "DELETE FROM identities WHERE customer_id = $1",
-            vec![(&id).into()],
-        )
-        .await?;
-        for identity in &customer.identities {
             db.execute(
                 "INSERT INTO identities (channel, handle, customer_id) VALUES ($1, $2, $3)",
                 vec![
@@ -206,22 +208,66 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
         .await?;
     }
     for item in &commit.outbox {
+        let mut columns: Vec<Val> = vec![
+            item.state.as_str().into(),
+            micros(item.next_attempt_at).into(),
+            micros(item.created_at).into(),
+            item.lease.as_ref().map(|l| l.worker.clone()).into(),
+            item.lease.as_ref().map(|l| micros(l.until)).into(),
+            to_json(item)?.into(),
+        ];
+        if let Some((_, expected)) = commit.outbox_expect.iter().find(|(id, _)| *id == item.id) {
+            // Written only if still in the state it was read in; the row
+            // lock the UPDATE takes makes check and write one step.
+            columns.push(item.id.to_string().into());
+            columns.push(expected.as_str().into());
+            let updated = db
+                .execute(
+                    "UPDATE outbox SET state = $1, next_attempt_at = $2, created_at = $3, \
+                     lease_worker = $4, lease_until = $5, data = $6 WHERE id = $7 AND state = $8",
+                    columns,
+                )
+                .await?;
+            if updated == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "outbox item {} is no longer {}",
+                    item.id,
+                    expected.as_str()
+                )));
+            }
+            continue;
+        }
+        // An item the platform accepted never goes back to queued or sending.
+        columns.insert(0, item.id.to_string().into());
         db.execute(
             "INSERT INTO outbox (id, state, next_attempt_at, created_at, lease_worker, lease_until, data) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET state = excluded.state, \
              next_attempt_at = excluded.next_attempt_at, lease_worker = excluded.lease_worker, \
-             lease_until = excluded.lease_until, data = excluded.data",
-            vec![
-                item.id.to_string().into(),
-                item.state.as_str().into(),
-                micros(item.next_attempt_at).into(),
-                micros(item.created_at).into(),
-                item.lease.as_ref().map(|l| l.worker.clone()).into(),
-                item.lease.as_ref().map(|l| micros(l.until)).into(),
-                to_json(item)?.into(),
-            ],
+             lease_until = excluded.lease_until, data = excluded.data \
+             WHERE NOT (outbox.state IN ('sent', 'delivered', 'read') \
+             AND excluded.state IN ('queued', 'sending'))",
+            columns,
         )
         .await?;
+    }
+    for (id, expected) in &commit.outbox_expect {
+        if commit.outbox.iter().any(|item| item.id == *id) {
+            continue;
+        }
+        let found = db
+            .fetch(
+                "SELECT state FROM outbox WHERE id = $1",
+                vec![id.to_string().into()],
+                &[Kind::Text],
+            )
+            .await?;
+        let state = found.first().map(|row| row.text(0)).transpose()?;
+        if state.as_deref() != Some(expected.as_str()) {
+            return Err(StoreError::Conflict(format!(
+                "outbox item {id} is no longer {}",
+                expected.as_str()
+            )));
+        }
     }
     for record in &commit.consent {
         db.execute(

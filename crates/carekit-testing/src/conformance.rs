@@ -990,6 +990,137 @@ pub async fn conversation_stats_aggregate_in_range(store: S) {
     assert!(none.by_channel.is_empty());
 }
 
+/// A commit may move identities between the customers it writes (a merge);
+/// two customers of one commit cannot both hold one identity.
+pub async fn identities_move_between_customers_of_one_commit(store: S) {
+    let a = customer("a");
+    let mut b = customer("b");
+    b.link(Identity::new(ChannelKind::Sms, "+14155550100"));
+    let mut commit = Commit::new();
+    commit.customers = vec![a.clone(), b.clone()];
+    store.apply(commit).await.unwrap();
+    let mut kept = a.clone();
+    let mut absorbed = b.clone();
+    for identity in std::mem::take(&mut absorbed.identities) {
+        kept.link(identity);
+    }
+    absorbed.merged_into = Some(kept.id);
+    let mut commit = Commit::new();
+    // The absorbing customer first: order within the commit must not matter.
+    commit.customers = vec![kept.clone(), absorbed.clone()];
+    store.apply(commit).await.unwrap();
+    for (channel, handle) in [
+        (ChannelKind::Twitter, "b"),
+        (ChannelKind::Sms, "+14155550100"),
+    ] {
+        let owner = store.customer_by_identity(channel, handle).await.unwrap();
+        assert_eq!(owner.map(|c| c.id), Some(kept.id), "{handle}");
+    }
+    let gone = store.customer(absorbed.id).await.unwrap().unwrap();
+    assert_eq!(gone.merged_into, Some(kept.id));
+    assert!(gone.identities.is_empty());
+    // Two customers of one commit claiming one identity: refused whole.
+    let c = customer("c");
+    let mut d = customer("d");
+    d.link(Identity::new(ChannelKind::Twitter, "c"));
+    let mut commit = Commit::new();
+    commit.customers = vec![c.clone(), d.clone()];
+    assert!(matches!(
+        store.apply(commit).await,
+        Err(StoreError::Constraint(_))
+    ));
+    assert!(store.customer(c.id).await.unwrap().is_none());
+}
+
+/// An item the platform accepted is never written back to queued or sending
+/// (a late failure path or a stale requeue leaves it as it is); later
+/// delivery states and failures still apply.
+pub async fn accepted_outbox_items_never_regress(store: S) {
+    let c = customer("u1");
+    let record = conversation(&c, None, 0);
+    let mut commit = new_conversation_commit(&c, &record, vec![]);
+    let mut item = outbox_item(&record, 0);
+    item.state = DeliveryState::Sent;
+    item.provider_id = Some("p1".into());
+    commit.outbox.push(item.clone());
+    store.apply(commit).await.unwrap();
+    for state in [DeliveryState::Queued, DeliveryState::Sending] {
+        let mut stale = item.clone();
+        stale.state = state;
+        stale.provider_id = None;
+        let mut commit = Commit::new();
+        commit.outbox.push(stale);
+        store.apply(commit).await.unwrap();
+        let stored = store.outbox_item(item.id).await.unwrap().unwrap();
+        assert_eq!(stored.state, DeliveryState::Sent, "{state:?}");
+        assert_eq!(stored.provider_id.as_deref(), Some("p1"));
+    }
+    assert!(
+        store
+            .claim_outbox(&claim("w1", 60, 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for state in [DeliveryState::Delivered, DeliveryState::Failed] {
+        let mut later = item.clone();
+        later.state = state;
+        let mut commit = Commit::new();
+        commit.outbox.push(later);
+        store.apply(commit).await.unwrap();
+        assert_eq!(
+            store.outbox_item(item.id).await.unwrap().unwrap().state,
+            state
+        );
+    }
+}
+
+/// `outbox_expect` applies a commit only while each item is still in the
+/// state it was read in; otherwise nothing of the commit is written.
+pub async fn outbox_expectations_guard_the_whole_commit(store: S) {
+    let c = customer("u1");
+    let record = conversation(&c, None, 0);
+    let mut commit = new_conversation_commit(&c, &record, vec![]);
+    let mut item = outbox_item(&record, 0);
+    item.state = DeliveryState::Failed;
+    commit.outbox.push(item.clone());
+    store.apply(commit).await.unwrap();
+    let mut requeued = item.clone();
+    requeued.state = DeliveryState::Queued;
+    let mut guarded = Commit::new();
+    guarded.outbox.push(requeued.clone());
+    guarded.outbox_expect.push((item.id, DeliveryState::Failed));
+    guarded
+        .dedupe
+        .push((ChannelKind::Twitter, "guarded".into()));
+    store.apply(guarded.clone()).await.unwrap();
+    assert_eq!(
+        store.outbox_item(item.id).await.unwrap().unwrap().state,
+        DeliveryState::Queued
+    );
+    // The same guarded commit again: the item is no longer failed.
+    guarded.dedupe = vec![(ChannelKind::Twitter, "guarded-2".into())];
+    assert!(matches!(
+        store.apply(guarded).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        !store.seen(ChannelKind::Twitter, "guarded-2").await.unwrap(),
+        "nothing of the refused commit was written"
+    );
+    // A guard without a write checks the state alone.
+    let mut check = Commit::new();
+    check.outbox_expect.push((item.id, DeliveryState::Queued));
+    check.dedupe.push((ChannelKind::Twitter, "checked".into()));
+    store.apply(check).await.unwrap();
+    let mut check = Commit::new();
+    check.outbox_expect.push((item.id, DeliveryState::Sent));
+    assert!(matches!(
+        store.apply(check).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
 /// Writes one `#[tokio::test]` per conformance case, each with a fresh
 /// store from `$make` (an expression evaluating to a future of
 /// `Arc<dyn Store>`). Use it inside a test module.
@@ -1011,7 +1142,10 @@ macro_rules! store_conformance {
             due_deadlines_are_claimed_in_order,
             awaiting_handoff_is_found,
             outbox_counts_group_by_state,
-            conversation_stats_aggregate_in_range
+            conversation_stats_aggregate_in_range,
+            identities_move_between_customers_of_one_commit,
+            accepted_outbox_items_never_regress,
+            outbox_expectations_guard_the_whole_commit
         );
     };
     (@cases $make:expr; $($case:ident),*) => {

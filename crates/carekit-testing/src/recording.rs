@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use carekit_core::{
     Capabilities, Channel, ChannelError, ChannelKind, Delivery, OutboundMessage, ReplyWindow,
+    ThreadKey,
 };
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -14,6 +15,7 @@ struct State {
     failures: VecDeque<ChannelError>,
     attempts: usize,
     counter: u64,
+    thread: Option<ThreadKey>,
 }
 
 /// Records every message it is asked to send and answers with a made-up
@@ -66,6 +68,12 @@ impl RecordingChannel {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Makes later sends report that they established the platform thread
+    /// `key` (as an X DM or an email reply token does).
+    pub fn establish_thread(&self, key: ThreadKey) {
+        self.state().thread = Some(key);
+    }
+
     /// Queue failures to return before succeeding again.
     pub fn fail_with(&self, errors: impl IntoIterator<Item = ChannelError>) {
         self.state().failures.extend(errors);
@@ -104,7 +112,11 @@ impl Channel for RecordingChannel {
         state.counter += 1;
         let id = format!("{}-out-{}", self.kind, state.counter);
         state.sent.push(message.clone());
-        Ok(Delivery::sent(id))
+        let delivery = Delivery::sent(id);
+        Ok(match state.thread.clone() {
+            Some(key) => delivery.with_thread_key(key),
+            None => delivery,
+        })
     }
     async fn hide(&self, external_id: &str, hidden: bool) -> Result<(), ChannelError> {
         if !self.capabilities.hide {

@@ -1,5 +1,6 @@
-//! Account Activity API intake as an axum `Router`: the CRC challenge, a
-//! signature check over the raw body (before any parsing), and
+//! Account Activity API intake as an axum `Router`: the CRC challenge
+//! (answered only for tokens shaped as X sends them), a signature check
+//! over the raw body (before any parsing), and
 //! `tweet_create_events` / `direct_message_events` / `tweet_delete_events`
 //! turned into `InboundEvent`s for an [`EventSink`]. X gets a 2xx only once
 //! the sink has durably taken the events; `Unavailable` answers 503 so X
@@ -36,6 +37,10 @@ pub const OAUTH2_SIGNATURE_HEADER: &str = "x-twitter-webhooks-signature-oauth2";
 pub const SIGNATURE_HEADER: &str = "x-twitter-webhooks-signature";
 /// Default body limit: Account Activity batches are small; 1 MiB is ample.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// Longest `crc_token` the CRC route answers. X sends the base64 of a
+/// UUID (48 characters) today; 128 leaves room for a longer random token
+/// while refusing anything that could hold an Account Activity event.
+pub const MAX_CRC_TOKEN_LEN: usize = 128;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -46,6 +51,7 @@ pub struct WebhookConfig {
     consumer_secret: SecretString,
     oauth2_client_secret: Option<SecretString>,
     accounts: Vec<String>,
+    accept_legacy_during_migration: bool,
     body_limit: usize,
     parents: Option<ParentResolver>,
     clock: Arc<dyn Clock>,
@@ -59,6 +65,10 @@ impl std::fmt::Debug for WebhookConfig {
                 "oauth2_client_secret",
                 &self.oauth2_client_secret.as_ref().map(|_| "<redacted>"),
             )
+            .field(
+                "accept_legacy_during_migration",
+                &self.accept_legacy_during_migration,
+            )
             .field("accounts", &self.accounts)
             .field("body_limit", &self.body_limit)
             .field("parents", &self.parents)
@@ -68,20 +78,37 @@ impl std::fmt::Debug for WebhookConfig {
 
 impl WebhookConfig {
     /// Verifies with the app's consumer secret (API key secret), which
-    /// also answers the CRC challenge.
+    /// also answers the CRC challenge. With no OAuth 2.0 client secret
+    /// configured, the legacy `x-twitter-webhooks-signature` is the check.
     pub fn new(consumer_secret: impl Into<String>) -> Self {
         Self {
             consumer_secret: SecretString::from(consumer_secret.into()),
             oauth2_client_secret: None,
+            accept_legacy_during_migration: false,
             accounts: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
             parents: None,
             clock: Arc::new(SystemClock),
         }
     }
-    /// Also accepts `X-Twitter-Webhooks-Signature-OAuth2`, checked first.
+    /// Requires `X-Twitter-Webhooks-Signature-OAuth2`, signed with this
+    /// OAuth 2.0 client secret, on every POST. A request carrying only the
+    /// legacy `x-twitter-webhooks-signature` is then refused with 401 (and
+    /// one whose OAuth2 signature is wrong with 403), unless
+    /// [`accept_legacy_signature_during_migration`](Self::accept_legacy_signature_during_migration)
+    /// is also set.
     pub fn with_oauth2_client_secret(mut self, secret: impl Into<String>) -> Self {
         self.oauth2_client_secret = Some(SecretString::from(secret.into()));
+        self
+    }
+    /// While moving to the OAuth2 signature: a POST whose OAuth2 header is
+    /// missing or does not verify is still taken when its legacy header
+    /// (consumer secret) verifies. The legacy signature is weaker: it is
+    /// keyed with the same secret as the CRC answer, so keep this only
+    /// until X sends the OAuth2 header, then remove it. Without an OAuth2
+    /// client secret it changes nothing (the legacy header is the check).
+    pub fn accept_legacy_signature_during_migration(mut self) -> Self {
+        self.accept_legacy_during_migration = true;
         self
     }
     /// Takes events only for these brand user ids (`for_user_id`); by
@@ -122,12 +149,67 @@ pub fn router(config: WebhookConfig, sink: Arc<dyn EventSink>) -> Router {
         .with_state(Arc::new(AppState { config, sink }))
 }
 
-/// The CRC response token: `sha256=` + base64 HMAC-SHA256(consumer secret, token).
-pub fn crc_response_token(consumer_secret: &str, crc_token: &str) -> String {
+/// Why the CRC route refuses a `crc_token` (answered with 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CrcTokenError {
+    /// No `crc_token`, or an empty one.
+    #[error("crc_token is missing or empty")]
+    Empty,
+    /// Longer than [`MAX_CRC_TOKEN_LEN`].
+    #[error("crc_token is {len} bytes long; at most {max} are answered")]
+    TooLong {
+        /// The token's length in bytes.
+        len: usize,
+        /// [`MAX_CRC_TOKEN_LEN`].
+        max: usize,
+    },
+    /// A character outside the base64 / base64url alphabet, or `=` other
+    /// than at most two at the end.
+    #[error("crc_token is not base64 as X sends it")]
+    NotBase64,
+}
+
+/// Checks that `crc_token` is shaped as X sends it: 1 to
+/// [`MAX_CRC_TOKEN_LEN`] characters of the base64 or base64url alphabet
+/// (`A-Z a-z 0-9 + / - _`) with at most two `=` of padding at the end.
+///
+/// The CRC answer is exactly the legacy `x-twitter-webhooks-signature` of a
+/// POST whose body is the token, so a route that answered any token would
+/// sign whatever JSON an attacker put in it. No JSON object can be written
+/// in this alphabet, so no answer can sign an event.
+pub fn check_crc_token(crc_token: &str) -> Result<(), CrcTokenError> {
+    if crc_token.is_empty() {
+        return Err(CrcTokenError::Empty);
+    }
+    if crc_token.len() > MAX_CRC_TOKEN_LEN {
+        return Err(CrcTokenError::TooLong {
+            len: crc_token.len(),
+            max: MAX_CRC_TOKEN_LEN,
+        });
+    }
+    let body = crc_token.trim_end_matches('=');
+    let padding = crc_token.len() - body.len();
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+    if body.is_empty() || padding > 2 || !body.bytes().all(alphabet) {
+        return Err(CrcTokenError::NotBase64);
+    }
+    Ok(())
+}
+
+/// The CRC response token, `sha256=` + base64 HMAC-SHA256(consumer secret,
+/// token), for a token that passes [`check_crc_token`]; any other token is
+/// refused, so an app answering the CRC on its own route cannot be made to
+/// sign an event either.
+pub fn crc_response_token(consumer_secret: &str, crc_token: &str) -> Result<String, CrcTokenError> {
+    check_crc_token(crc_token)?;
     let mut mac = HmacSha256::new_from_slice(consumer_secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
     mac.update(crc_token.as_bytes());
-    format!("sha256={}", BASE64.encode(mac.finalize().into_bytes()))
+    Ok(format!(
+        "sha256={}",
+        BASE64.encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// Checks a `sha256=<base64>` signature over `body`, in constant time.
@@ -151,19 +233,24 @@ struct CrcQuery {
 }
 
 async fn crc(State(state): State<Arc<AppState>>, Query(q): Query<CrcQuery>) -> Response {
-    match q.crc_token.filter(|t| !t.is_empty()) {
-        Some(token) => Json(serde_json::json!({
-            "response_token": crc_response_token(state.config.consumer_secret.expose_secret(), &token)
-        }))
-        .into_response(),
-        None => (StatusCode::BAD_REQUEST, "missing crc_token").into_response(),
+    let token = q.crc_token.unwrap_or_default();
+    match crc_response_token(state.config.consumer_secret.expose_secret(), &token) {
+        Ok(answer) => Json(serde_json::json!({ "response_token": answer })).into_response(),
+        Err(e) => {
+            // The token itself is not logged: it is the caller's text.
+            tracing::warn!(error = %e, len = token.len(), "X CRC request with a token X never sends: refused");
+            (StatusCode::BAD_REQUEST, "bad crc_token").into_response()
+        }
     }
 }
 
 /// Which check let a request through, or why none did.
 enum Verdict {
     Valid,
+    /// No signature header at all.
     Missing,
+    /// Only the legacy header, while the OAuth2 one is required.
+    OAuth2Required,
     Forged,
 }
 
@@ -174,17 +261,33 @@ fn verify(config: &WebhookConfig, headers: &HeaderMap, body: &[u8]) -> Verdict {
     if oauth2.is_none() && legacy.is_none() {
         return Verdict::Missing;
     }
-    if let (Some(sig), Some(secret)) = (oauth2, &config.oauth2_client_secret)
-        && verify_signature(secret.expose_secret(), body, sig)
-    {
+    let legacy_valid = || {
+        legacy
+            .is_some_and(|sig| verify_signature(config.consumer_secret.expose_secret(), body, sig))
+    };
+    let Some(secret) = &config.oauth2_client_secret else {
+        // No OAuth2 secret: the legacy header is the only check.
+        return if legacy_valid() {
+            Verdict::Valid
+        } else {
+            Verdict::Forged
+        };
+    };
+    if oauth2.is_some_and(|sig| verify_signature(secret.expose_secret(), body, sig)) {
         return Verdict::Valid;
     }
-    if let Some(sig) = legacy
-        && verify_signature(config.consumer_secret.expose_secret(), body, sig)
-    {
-        return Verdict::Valid;
+    if config.accept_legacy_during_migration {
+        if legacy_valid() {
+            tracing::debug!("X webhook taken on its legacy signature (migration allowed)");
+            return Verdict::Valid;
+        }
+        return Verdict::Forged;
     }
-    Verdict::Forged
+    if oauth2.is_none() {
+        Verdict::OAuth2Required
+    } else {
+        Verdict::Forged
+    }
 }
 
 async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -193,6 +296,14 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         Verdict::Missing => {
             tracing::warn!("X webhook without a signature header: rejected");
             return (StatusCode::UNAUTHORIZED, "missing signature").into_response();
+        }
+        Verdict::OAuth2Required => {
+            tracing::warn!(
+                "X webhook without the OAuth2 signature while an OAuth2 client secret is \
+                 configured: rejected (the legacy header alone is not accepted unless \
+                 accept_legacy_signature_during_migration is set)"
+            );
+            return (StatusCode::UNAUTHORIZED, "oauth2 signature required").into_response();
         }
         Verdict::Forged => {
             tracing::warn!("X webhook with a bad signature: rejected");

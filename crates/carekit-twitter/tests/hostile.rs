@@ -13,8 +13,7 @@ use carekit_core::{ChannelKind, EventKind, FakeClock, InboundEvent};
 use carekit_testing::{CollectingSink, at};
 use carekit_twitter::is_valid_id;
 use carekit_twitter::webhook::{
-    OAUTH2_SIGNATURE_HEADER, SIGNATURE_HEADER, WebhookConfig, crc_response_token, router,
-    verify_signature,
+    OAUTH2_SIGNATURE_HEADER, SIGNATURE_HEADER, WebhookConfig, router, verify_signature,
 };
 use http_body_util::BodyExt;
 use proptest::prelude::*;
@@ -57,8 +56,15 @@ fn post(body: &[u8], headers: &[(&str, String)]) -> Request<Body> {
     request.body(Body::from(body.to_vec())).unwrap()
 }
 
+/// Signed as X signs for an app with both secrets: both headers.
 fn signed(body: &[u8]) -> Request<Body> {
-    post(body, &[(SIGNATURE_HEADER, sign(SECRET, body))])
+    post(
+        body,
+        &[
+            (OAUTH2_SIGNATURE_HEADER, sign(OAUTH2_SECRET, body)),
+            (SIGNATURE_HEADER, sign(SECRET, body)),
+        ],
+    )
 }
 
 fn sign(secret: &str, body: &[u8]) -> String {
@@ -279,6 +285,7 @@ proptest! {
     fn a_mutated_body_is_never_accepted(p in payload(), at_byte in any::<prop::sample::Index>(), byte in 1u8..=255, cut in any::<prop::sample::Index>()) {
         let body = serde_json::to_vec(&p).unwrap();
         let header = sign(SECRET, &body);
+        let oauth2 = sign(OAUTH2_SECRET, &body);
         prop_assert!(verify_signature(SECRET, &body, &header));
         let mut flipped = body.clone();
         let i = at_byte.index(flipped.len());
@@ -290,7 +297,8 @@ proptest! {
         for mutated in [flipped, short, long] {
             prop_assert!(!verify_signature(SECRET, &mutated, &header));
             let sink = Arc::new(CollectingSink::new());
-            let (status, _) = rt.block_on(send(app(sink.clone()), post(&mutated, &[(SIGNATURE_HEADER, header.clone())])));
+            let headers = [(OAUTH2_SIGNATURE_HEADER, oauth2.clone()), (SIGNATURE_HEADER, header.clone())];
+            let (status, _) = rt.block_on(send(app(sink.clone()), post(&mutated, &headers)));
             prop_assert_eq!(status, StatusCode::FORBIDDEN);
             prop_assert!(sink.events().is_empty());
         }
@@ -326,29 +334,66 @@ proptest! {
         }
     }
 
-    /// The CRC answers any token with the matching response token, an
-    /// empty one with 400; undecodable query strings never panic.
+    /// The CRC answer is the legacy signature of a body equal to the token
+    /// (Trust issue, finding 1), so it answers only tokens shaped as X
+    /// sends them (base64 alphabet, at most 128 characters) with the
+    /// matching HMAC; anything else gets 400 and no answer. No answer ever
+    /// signs a body the POST route takes, even on a route that checks only
+    /// the legacy header. Undecodable query strings never panic.
     #[test]
-    fn crc_answers_any_token(token in "\\PC{0,64}", raw_query in "[ -~]{0,64}") {
+    fn crc_answers_only_x_shaped_tokens_and_never_signs_an_event(token in crc_token(), raw_query in "[ -~]{0,64}") {
         let rt = runtime();
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("crc_token", &token)
             .finish();
         let request = Request::get(format!("/?{query}")).body(Body::empty()).unwrap();
         let (status, body) = rt.block_on(send(app(Arc::new(CollectingSink::new())), request));
-        if token.is_empty() {
-            prop_assert_eq!(status, StatusCode::BAD_REQUEST);
-        } else {
+        let answer: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if x_shaped(&token) {
             prop_assert_eq!(status, StatusCode::OK);
-            let answer: Value = serde_json::from_slice(&body).unwrap();
-            let expected = crc_response_token(SECRET, &token);
+            let expected = sign(SECRET, token.as_bytes());
             prop_assert_eq!(answer["response_token"].as_str(), Some(expected.as_str()));
+        } else {
+            prop_assert_eq!(status, StatusCode::BAD_REQUEST, "{:?} answered {}", token, answer);
+            prop_assert!(answer.get("response_token").is_none());
+        }
+        if let Some(stolen) = answer["response_token"].as_str() {
+            let sink = Arc::new(CollectingSink::new());
+            let legacy_only = router(WebhookConfig::new(SECRET), sink.clone());
+            let (status, _) = rt.block_on(send(legacy_only, post(token.as_bytes(), &[(SIGNATURE_HEADER, stolen.to_owned())])));
+            prop_assert!(status.is_client_error(), "{status}");
+            prop_assert!(sink.events().is_empty());
         }
         if let Ok(request) = Request::get(format!("/?{raw_query}")).body(Body::empty()) {
             let (status, _) = rt.block_on(send(app(Arc::new(CollectingSink::new())), request));
             prop_assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "{status}");
         }
     }
+}
+
+/// The test's own reading of the tokens X sends: base64 or base64url
+/// characters, optional `=` padding (at most two) at the end, 1 to 128
+/// characters in all.
+fn x_shaped(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    token.len() <= 128
+        && !body.is_empty()
+        && token.len() - body.len() <= 2
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
+}
+
+/// Tokens as X sends them, tokens it never sends, and Account Activity
+/// payloads (what an attacker would have signed).
+fn crc_token() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[A-Za-z0-9+/_-]{1,130}={0,3}",
+        2 => "\\PC{0,64}",
+        1 => Just(String::new()),
+        1 => "[A-Za-z0-9]{100,200}",
+        2 => payload().prop_map(|p| p.to_string()),
+    ]
 }
 
 /// The shrunk counterexample the property test found: a webhook tweet whose

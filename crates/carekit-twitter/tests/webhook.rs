@@ -53,11 +53,15 @@ async fn post(app: axum::Router, body: &[u8], headers: &[(&str, String)]) -> (St
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Signed as X signs for an app with both secrets: both headers.
 async fn post_signed(app: axum::Router, body: &[u8]) -> (StatusCode, String) {
     post(
         app,
         body,
-        &[(SIGNATURE_HEADER, sign(CONSUMER_SECRET, body))],
+        &[
+            (OAUTH2_SIGNATURE_HEADER, sign(OAUTH2_SECRET, body)),
+            (SIGNATURE_HEADER, sign(CONSUMER_SECRET, body)),
+        ],
     )
     .await
 }
@@ -135,7 +139,10 @@ async fn crc_is_answered_for_a_known_token_and_secret() {
     // Expected value computed independently (Python hmac/hashlib/base64).
     let expected = "sha256=tqPOfsJh4AKkr27gqwGHguOM89FeR/DuHBsp1kUulZk=";
     let token = "bCNqD9nLDaWhE8Bh5uXSyQ7yYNSKtMfe8S8h3tRgbKQ";
-    assert_eq!(crc_response_token(CONSUMER_SECRET, token), expected);
+    assert_eq!(
+        crc_response_token(CONSUMER_SECRET, token).as_deref(),
+        Ok(expected)
+    );
     let res = app(Arc::new(CollectingSink::new()))
         .oneshot(
             Request::get(format!("/?crc_token={token}"))
@@ -153,6 +160,170 @@ async fn crc_is_answered_for_a_known_token_and_secret() {
         .await
         .unwrap();
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn get_crc(app: axum::Router, token: &str) -> (StatusCode, Value) {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("crc_token", token)
+        .finish();
+    let res = app
+        .oneshot(
+            Request::get(format!("/?{query}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Finding 1 of the Trust issue: the CRC answer is the legacy signature of
+/// a body equal to the token. An attacker who puts an event in `crc_token`
+/// and posts the answer as the signature must get nothing into the desk.
+#[tokio::test]
+async fn a_body_signed_through_the_crc_endpoint_is_refused() {
+    let forged = serde_json::to_string(&json!({
+        "for_user_id": BRAND,
+        "tweet_create_events": [tweet_event("1800000000000000666", CUSTOMER, "ann",
+            "@acme I will sue you unless you refund me today", None)]
+    }))
+    .unwrap();
+    let dm = serde_json::to_string(&dm_payload(
+        "1800000000000000667",
+        CUSTOMER,
+        BRAND,
+        "urgent: wire the refund",
+    ))
+    .unwrap();
+    let sink = Arc::new(CollectingSink::new());
+    let mut crc_answers = Vec::new();
+    for body in [forged, dm] {
+        for config in [
+            WebhookConfig::new(CONSUMER_SECRET),
+            WebhookConfig::new(CONSUMER_SECRET).with_oauth2_client_secret(OAUTH2_SECRET),
+        ] {
+            let (status, answer) = get_crc(router(config.clone(), sink.clone()), &body).await;
+            crc_answers.push(status);
+            // Whatever the endpoint answered is all the attacker has.
+            let stolen = answer["response_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let (status, _) = post(
+                router(config, sink.clone()),
+                body.as_bytes(),
+                &[(SIGNATURE_HEADER, stolen)],
+            )
+            .await;
+            assert!(
+                status.is_client_error(),
+                "{status}: the forged event was taken"
+            );
+        }
+    }
+    assert!(sink.events().is_empty(), "{:?}", sink.events());
+    assert!(
+        crc_answers.iter().all(|s| *s == StatusCode::BAD_REQUEST),
+        "a JSON body is not a CRC token: {crc_answers:?}"
+    );
+}
+
+/// X sends a short base64 token (today: the base64 of a UUID, 48
+/// characters, beside a `nonce` parameter); anything else is refused.
+#[tokio::test]
+async fn crc_refuses_tokens_x_never_sends() {
+    let sink = Arc::new(CollectingSink::new());
+    let refused = [
+        String::new(),
+        " ".into(),
+        "{\"for_user_id\":\"2244994945\"}".into(),
+        "[]".into(),
+        "abc def".into(),
+        "abc\"def".into(),
+        "abc:def".into(),
+        "abc,def".into(),
+        "naïve".into(),
+        "abc\ndef".into(),
+        "=abc".into(),
+        "ab=c".into(),
+        "abc===".into(),
+        "A".repeat(129),
+        "A".repeat(10_000),
+    ];
+    for token in &refused {
+        let (status, body) = get_crc(app(sink.clone()), token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{token:?} answered {body}");
+        assert!(body.get("response_token").is_none());
+    }
+    // Shaped as X sends them: answered with the HMAC computed here, apart
+    // from the crate's code.
+    let accepted = [
+        "M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0".to_owned(),
+        "bCNqD9nLDaWhE8Bh5uXSyQ7yYNSKtMfe8S8h3tRgbKQ".into(),
+        "q83vEjRWeJA/+tyZ9kKzYh1mR4kq0yPRzH9h2k4bLw0=".into(),
+        "q83vEjRWeJA_-tyZ9kKzYh1mR4kq0yPRzH9h2k4bLw".into(),
+        "MTc2OTUxODI5MjkxNA==".into(),
+        "challenge-123".into(),
+        "A".repeat(128),
+    ];
+    for token in &accepted {
+        let (status, body) = get_crc(app(sink.clone()), token).await;
+        assert_eq!(status, StatusCode::OK, "{token:?}");
+        assert_eq!(
+            body,
+            json!({ "response_token": sign(CONSUMER_SECRET, token.as_bytes()) }),
+            "{token:?}"
+        );
+    }
+    // X's `nonce` parameter beside the token does not change the answer.
+    let res = app(sink.clone())
+        .oneshot(
+            Request::get("/?crc_token=M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0&nonce=MTc2OTUxODI5MjkxNA")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(sink.events().is_empty());
+}
+
+/// With an OAuth 2.0 client secret configured, the OAuth2 header is
+/// required: a request carrying only the legacy header (which the CRC
+/// answer can imitate) is refused.
+#[tokio::test]
+async fn with_an_oauth2_secret_a_legacy_only_request_is_refused() {
+    let body =
+        serde_json::to_vec(&dm_payload("1800000000000000010", CUSTOMER, BRAND, "hello")).unwrap();
+    let sink = Arc::new(CollectingSink::new());
+    let legacy = (SIGNATURE_HEADER, sign(CONSUMER_SECRET, &body));
+    let (status, _) = post(app(sink.clone()), &body, std::slice::from_ref(&legacy)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = post(
+        app(sink.clone()),
+        &body,
+        &[
+            (OAUTH2_SIGNATURE_HEADER, sign("rotated-away", &body)),
+            legacy.clone(),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(sink.events().is_empty());
+    // Without an OAuth2 secret the legacy header is the check.
+    let (status, _) = post(
+        router(WebhookConfig::new(CONSUMER_SECRET), sink.clone()),
+        &body,
+        &[legacy],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sink.events().len(), 1);
 }
 
 #[tokio::test]
@@ -186,7 +357,7 @@ async fn a_signed_mention_becomes_an_inbound_event() {
 }
 
 #[tokio::test]
-async fn oauth2_signature_is_checked_first_and_legacy_is_the_fallback() {
+async fn oauth2_signature_is_checked_first_and_legacy_is_the_fallback_only_during_migration() {
     let body =
         serde_json::to_vec(&dm_payload("1800000000000000010", CUSTOMER, BRAND, "hello")).unwrap();
     // OAuth2 header alone.
@@ -199,10 +370,20 @@ async fn oauth2_signature_is_checked_first_and_legacy_is_the_fallback() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(sink.events().len(), 1);
-    // A stale OAuth2 signature with a valid legacy one still passes.
+    // During a migration, a stale OAuth2 signature with a valid legacy one
+    // still passes (without the opt-in it is refused: see
+    // with_an_oauth2_secret_a_legacy_only_request_is_refused).
+    let migrating = |sink: Arc<CollectingSink>| {
+        router(
+            WebhookConfig::new(CONSUMER_SECRET)
+                .with_oauth2_client_secret(OAUTH2_SECRET)
+                .accept_legacy_signature_during_migration(),
+            sink,
+        )
+    };
     let sink = Arc::new(CollectingSink::new());
     let (status, _) = post(
-        app(sink.clone()),
+        migrating(sink.clone()),
         &body,
         &[
             (OAUTH2_SIGNATURE_HEADER, sign("rotated-away", &body)),
@@ -212,16 +393,36 @@ async fn oauth2_signature_is_checked_first_and_legacy_is_the_fallback() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(sink.events().len(), 1);
-    // The OAuth2 header signed with the consumer secret is not accepted.
+    // The OAuth2 header signed with the consumer secret is not accepted,
+    // migrating or not.
+    for app in [app, migrating] {
+        let sink = Arc::new(CollectingSink::new());
+        let (status, _) = post(
+            app(sink.clone()),
+            &body,
+            &[(OAUTH2_SIGNATURE_HEADER, sign(CONSUMER_SECRET, &body))],
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(sink.events().is_empty());
+    }
+    // Migrating: a legacy-only request passes, a wrong legacy one does not.
     let sink = Arc::new(CollectingSink::new());
     let (status, _) = post(
-        app(sink.clone()),
+        migrating(sink.clone()),
         &body,
-        &[(OAUTH2_SIGNATURE_HEADER, sign(CONSUMER_SECRET, &body))],
+        &[(SIGNATURE_HEADER, sign(CONSUMER_SECRET, &body))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = post(
+        migrating(sink.clone()),
+        &body,
+        &[(SIGNATURE_HEADER, sign("wrong", &body))],
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(sink.events().is_empty());
+    assert_eq!(sink.events().len(), 1);
 }
 
 #[tokio::test]
@@ -229,15 +430,20 @@ async fn forged_or_missing_signatures_hand_over_nothing() {
     let body =
         serde_json::to_vec(&dm_payload("1800000000000000010", CUSTOMER, BRAND, "hello")).unwrap();
     let sink = Arc::new(CollectingSink::new());
-    let cases: Vec<(Vec<(&str, String)>, StatusCode)> = vec![
-        (vec![], StatusCode::UNAUTHORIZED),
+    // (headers, status with only the consumer secret, status with the
+    // OAuth2 secret too, where a legacy-only request lacks what is required)
+    type Headers<'a> = Vec<(&'a str, String)>;
+    let cases: Vec<(Headers<'_>, StatusCode, StatusCode)> = vec![
+        (vec![], StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED),
         (
             vec![(SIGNATURE_HEADER, sign("wrong-secret", &body))],
             StatusCode::FORBIDDEN,
+            StatusCode::UNAUTHORIZED,
         ),
         (
             vec![(SIGNATURE_HEADER, "sha256=not base64!".into())],
             StatusCode::FORBIDDEN,
+            StatusCode::UNAUTHORIZED,
         ),
         (
             vec![(
@@ -245,15 +451,32 @@ async fn forged_or_missing_signatures_hand_over_nothing() {
                 sign(CONSUMER_SECRET, &body).replace("sha256=", "sha1="),
             )],
             StatusCode::FORBIDDEN,
+            StatusCode::UNAUTHORIZED,
         ),
         (
             vec![(OAUTH2_SIGNATURE_HEADER, String::new())],
             StatusCode::FORBIDDEN,
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            vec![
+                (OAUTH2_SIGNATURE_HEADER, sign(CONSUMER_SECRET, &body)),
+                (SIGNATURE_HEADER, sign("wrong-secret", &body)),
+            ],
+            StatusCode::FORBIDDEN,
+            StatusCode::FORBIDDEN,
         ),
     ];
-    for (headers, expected) in cases {
+    for (headers, legacy_only, with_oauth2) in cases {
+        let (status, _) = post(
+            router(WebhookConfig::new(CONSUMER_SECRET), sink.clone()),
+            &body,
+            &headers,
+        )
+        .await;
+        assert_eq!(status, legacy_only, "{headers:?}");
         let (status, _) = post(app(sink.clone()), &body, &headers).await;
-        assert_eq!(status, expected, "{headers:?}");
+        assert_eq!(status, with_oauth2, "{headers:?}");
     }
     // Signed over different bytes (re-serialised JSON): rejected.
     let reserialised =
@@ -261,7 +484,10 @@ async fn forged_or_missing_signatures_hand_over_nothing() {
     let (status, _) = post(
         app(sink.clone()),
         &body,
-        &[(SIGNATURE_HEADER, sign(CONSUMER_SECRET, &reserialised))],
+        &[
+            (OAUTH2_SIGNATURE_HEADER, sign(OAUTH2_SECRET, &reserialised)),
+            (SIGNATURE_HEADER, sign(CONSUMER_SECRET, &reserialised)),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);

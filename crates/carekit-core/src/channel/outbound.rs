@@ -217,6 +217,11 @@ pub struct Delivery {
     /// The platform thread this send established (an X DM conversation id,
     /// an email reply token), so later customer messages thread here.
     pub thread_key: Option<ThreadKey>,
+    /// The identity the platform says it delivered to, when it names one
+    /// the desk did not address (Messenger answers a private reply to a
+    /// comment with the commenter's page-scoped id): the platform vouches
+    /// that it is the same person, so the desk links it to the customer.
+    pub recipient: Option<Identity>,
 }
 
 impl Delivery {
@@ -227,7 +232,13 @@ impl Delivery {
             state: DeliveryState::Sent,
             parts: None,
             thread_key: None,
+            recipient: None,
         }
+    }
+    /// Names the identity the platform delivered to.
+    pub fn with_recipient(mut self, recipient: Identity) -> Self {
+        self.recipient = Some(recipient);
+        self
     }
     /// Sets the state.
     pub fn with_state(mut self, state: DeliveryState) -> Self {

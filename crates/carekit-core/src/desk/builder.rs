@@ -246,6 +246,7 @@ impl DeskBuilder {
                 events,
                 health: Mutex::new(HashMap::new()),
                 crisis: std::sync::atomic::AtomicBool::new(false),
+                unrecorded: Mutex::new(HashMap::new()),
                 ingest_stripes: super::ingest::Stripes::default(),
             }),
         })

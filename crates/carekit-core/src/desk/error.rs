@@ -1,7 +1,8 @@
 //! Errors the desk returns.
 
-use crate::channel::{ChannelError, ChannelKind};
-use crate::ids::{ConversationId, MessageId};
+use crate::channel::{ChannelError, ChannelKind, DeliveryState};
+use crate::domain::Identity;
+use crate::ids::{ConversationId, CustomerId, MessageId};
 use crate::store::StoreError;
 
 /// Why a desk operation failed. Nothing already stored is lost when one is
@@ -15,6 +16,9 @@ pub enum DeskError {
     /// No conversation with this id.
     #[error("unknown conversation {0}")]
     UnknownConversation(ConversationId),
+    /// No customer with this id.
+    #[error("unknown customer {0}")]
+    UnknownCustomer(CustomerId),
     /// No message with this id in the conversation.
     #[error("unknown message {0}")]
     UnknownMessage(MessageId),
@@ -38,6 +42,24 @@ pub enum DeskError {
     /// The customer has no identity on the requested channel.
     #[error("the customer has no {0} identity; pass one in the request")]
     NoIdentity(ChannelKind),
+    /// The message cannot be retried in its state: only failed or
+    /// dead-lettered messages can (queued and sending ones belong to the
+    /// outbox, accepted ones are done).
+    #[error("a {} message cannot be retried; only failed or dead-lettered ones can", state.as_str())]
+    NotRetryable {
+        /// Its delivery state when the retry was asked for.
+        state: DeliveryState,
+    },
+    /// The identity belongs to another known customer. Nothing was sent or
+    /// linked; merge the two customers first if they are one person
+    /// ([`Desk::merge_customers`](crate::Desk::merge_customers)).
+    #[error("{} {} belongs to another customer ({customer})", identity.channel, identity.handle)]
+    IdentityOwned {
+        /// The identity asked for.
+        identity: Identity,
+        /// The customer who owns it.
+        customer: CustomerId,
+    },
     /// The request is invalid (empty text, bad handoff target).
     #[error("invalid request: {0}")]
     InvalidRequest(String),

@@ -3,7 +3,7 @@
 //! and the deadline tick all go through here.
 
 use super::{Desk, DeskError, DeskEvent, Notification};
-use crate::channel::{DeliveryState, OutboundMessage, ReplyContext, Visibility};
+use crate::channel::{Delivery, DeliveryState, OutboundMessage, ReplyContext, Visibility};
 use crate::domain::{
     Actor, AuditEntry, AuditKind, Author, ConversationRecord, Direction, Message, Status,
 };
@@ -84,6 +84,36 @@ impl Change<'_> {
     }
 }
 
+impl Change<'_> {
+    /// Records that the platform accepted `message_id` (its id there, its
+    /// state) and the response times that follow from it. Nothing here can
+    /// fail: recording a delivery must not depend on anything but the write.
+    pub(crate) fn mark_sent(&mut self, message_id: MessageId, delivery: &Delivery) {
+        let now = self.now;
+        let human = match self.record.messages.iter_mut().find(|m| m.id == message_id) {
+            Some(m) => {
+                if !m
+                    .delivery
+                    .is_some_and(|d| d.is_accepted() && d.rank() >= delivery.state.rank())
+                {
+                    m.delivery = Some(delivery.state);
+                }
+                m.delivery_error = None;
+                m.external_id = Some(delivery.provider_id.clone());
+                self.commit.messages.push(m.clone());
+                m.is_human_response()
+            }
+            None => false,
+        };
+        let r = &mut *self.record;
+        r.last_outbound_at = r.last_outbound_at.max(Some(now));
+        r.first_response_at.get_or_insert(now);
+        if human {
+            r.first_human_response_at.get_or_insert(now);
+        }
+    }
+}
+
 /// Builds the platform-facing message for a reply in `record`.
 pub(crate) fn outbound_for(
     record: &ConversationRecord,
@@ -103,7 +133,7 @@ pub(crate) fn outbound_for(
     if !record.account.is_empty() {
         outbound = outbound.with_account(record.account.clone());
     }
-    if let Some(identity) = record.customer.identity_on(record.channel) {
+    if let Some(identity) = record.reply_to() {
         outbound = outbound.with_recipient(identity.clone());
     }
     if let Some(parent) = last_inbound.and_then(|m| m.external_id.clone()) {

@@ -23,6 +23,13 @@ pub enum DeskEvent {
         /// The platform id.
         external_id: String,
     },
+    /// A person merged two customers into one.
+    CustomersMerged {
+        /// The customer kept.
+        kept: crate::ids::CustomerId,
+        /// The customer merged into it.
+        absorbed: crate::ids::CustomerId,
+    },
     /// A conversation was escalated.
     Escalated {
         /// The conversation.

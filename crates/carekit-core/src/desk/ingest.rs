@@ -11,15 +11,16 @@ use super::actions::{Action, RuleContext};
 use super::evaluate::Change;
 use super::thread::Target;
 use super::{Desk, DeskError, DeskEvent, HandoffRequest, HideRequest, Notification};
-use crate::channel::{ChannelKind, DeliveryState, Visibility};
+use crate::channel::{ChannelKind, Delivery, DeliveryState, Visibility};
 use crate::classify::Classification;
 use crate::domain::{
     Actor, AuditKind, Author, ConversationRecord, Customer, Direction, EventKind, InboundEvent,
-    Message, Status, ThreadDecision, ThreadRule,
+    Message, Status, ThreadDecision,
 };
 use crate::ids::{ConversationId, MessageId};
 use crate::policy::{Escalation, Trigger};
 use crate::store::{Commit, ConsentRecord, ConversationWrite, StoreError};
+use chrono::{DateTime, Utc};
 
 /// What ingesting one event did.
 #[derive(Clone, Debug)]
@@ -42,6 +43,15 @@ pub enum IngestOutcome {
     },
     /// The event was stored before; nothing changed.
     Duplicate,
+    /// The platform echoed a message the desk sent: it was resolved to that
+    /// message (marked sent if its own result had not been recorded yet),
+    /// never stored a second time.
+    Echoed {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The message the desk sent.
+        message_id: MessageId,
+    },
     /// An earlier message or delivery state was updated.
     Updated {
         /// The conversation.
@@ -66,7 +76,10 @@ impl IngestOutcome {
             IngestOutcome::Ingested {
                 conversation_id, ..
             }
-            | IngestOutcome::Updated { conversation_id } => Some(*conversation_id),
+            | IngestOutcome::Updated { conversation_id }
+            | IngestOutcome::Echoed {
+                conversation_id, ..
+            } => Some(*conversation_id),
             _ => None,
         }
     }
@@ -210,53 +223,133 @@ impl Desk {
         let store = &self.inner.store;
         let now = self.inner.clock.now();
         let echo = event.kind == EventKind::Echo;
-        let (customer, customer_dirty) = self.resolve_customer(event).await?;
-        let target = self.thread(event, &customer).await?;
-        // An echo is the brand writing into a conversation: it never changes
-        // whose conversation it is (its author may be the brand's account).
-        let (customer, customer_dirty) = match (&target, echo) {
-            (Target::Existing { record, .. }, true) => (record.customer.clone(), false),
-            _ => (customer, customer_dirty),
-        };
-        if echo && matches!(target, Target::New { .. }) {
+        if echo
+            && let Some(found) = store
+                .locate_message(event.channel, &event.external_id)
+                .await?
+        {
+            // The platform echoes a message the desk sent and recorded.
             return self
-                .skip(
-                    event,
-                    "echo of a brand message outside any known conversation".into(),
-                )
+                .resolved_echo(event, found.conversation_id, found.message_id)
                 .await;
         }
+        let (customer, customer_dirty) = self.resolve_customer(event).await?;
+        let target = self.thread(event, &customer, echo).await?;
+        if echo {
+            match &target {
+                Target::New { .. } => {
+                    return self
+                        .skip(
+                            event,
+                            "echo of a brand message outside any known conversation".into(),
+                        )
+                        .await;
+                }
+                Target::Existing { record, .. } => {
+                    for (sent, recorded) in desk_sends_like(record, &event.text) {
+                        // Unrecorded: the echo overtook the send's own result.
+                        // Recorded: a send tried more than once may have
+                        // reached the platform twice; both copies are it.
+                        let retried = recorded
+                            && store
+                                .outbox_item(sent)
+                                .await?
+                                .is_some_and(|item| item.attempts > 1);
+                        if !recorded || retried {
+                            return self.resolved_echo(event, record.id, sent).await;
+                        }
+                    }
+                }
+            }
+        }
+        let (at, platform_at) = self.inbound_time(event.occurred_at, now);
         let mut commit = Commit::new();
         commit
             .dedupe
             .push((event.channel, event.external_id.clone()));
-        if customer_dirty {
-            commit.customers.push(customer.clone());
-        }
+        let mut participant = false;
         let (mut record, expected, history, rule, explanation) = match target {
             Target::Existing {
                 record,
                 rule,
                 explanation,
+                participant: other,
             } => {
+                participant = other;
                 let history = store.audit_trail(record.id).await?;
                 let version = record.version;
                 (*record, Some(version), history, rule, explanation)
             }
-            Target::New { explanation } => {
+            Target::New {
+                rule,
+                explanation,
+                thread_key,
+                link_to,
+            } => {
                 let mut record = ConversationRecord::new(
                     event.channel,
                     event.account.clone(),
                     event.visibility,
                     customer.clone(),
-                    event.occurred_at,
+                    at,
                 );
-                record.thread_key = event.thread.key.clone();
+                record.thread_key = thread_key.or_else(|| event.thread.key.clone());
                 record.subject = event.subject.clone();
-                (record, None, Vec::new(), ThreadRule::New, explanation)
+                if let Some(owner) = link_to {
+                    record.linked.push(owner.id);
+                    let mut owner = *owner;
+                    let expected_version = owner.version;
+                    owner.linked.push(record.id);
+                    owner.version += 1;
+                    commit.audit.push(crate::AuditEntry::new(
+                        owner.id,
+                        now,
+                        AuditKind::Linked { other: record.id },
+                    ));
+                    commit.audit.push(crate::AuditEntry::new(
+                        record.id,
+                        now,
+                        AuditKind::Linked { other: owner.id },
+                    ));
+                    commit.conversations.push(ConversationWrite::Update {
+                        record: owner,
+                        expected_version,
+                    });
+                }
+                (record, None, Vec::new(), rule, explanation)
             }
         };
-        record.customer = customer;
+        // Ingest never changes whose conversation it is: threading sent
+        // every other author to a conversation of their own, and an echo's
+        // "author" is only the person the brand wrote to.
+        if !echo && record.customer.id == customer.id {
+            if customer_dirty {
+                commit.customers.push(customer.clone());
+            }
+            record.customer = customer.clone();
+            // The customer wrote from this handle: answer there.
+            record.contact = Some(event.author.clone());
+        } else if participant {
+            if customer_dirty {
+                commit.customers.push(customer.clone());
+            }
+            if !record
+                .participants
+                .iter()
+                .any(|i| i.same_account(&event.author))
+            {
+                record.participants.push(event.author.clone());
+            }
+        } else if !echo {
+            return Err(DeskError::Config(format!(
+                "threading put a message by customer {} into conversation {} of customer {}",
+                customer.id, record.id, record.customer.id
+            )));
+        }
+        let adopt_key = match (&record.thread_key, &event.thread.key, expected) {
+            (None, Some(key), Some(_)) => self.key_is_free(&record, &event.account, key).await?,
+            _ => true,
+        };
         let message = Message {
             id: MessageId::new(),
             conversation_id: record.id,
@@ -267,6 +360,8 @@ impl Desk {
             },
             author: if echo {
                 Author::Brand
+            } else if participant {
+                Author::Participant(customer.id)
             } else {
                 Author::Customer(record.customer.id)
             },
@@ -274,14 +369,14 @@ impl Desk {
             external_id: Some(event.external_id.clone()),
             text: event.text.clone(),
             attachments: event.attachments.clone(),
-            at: event.occurred_at,
+            at,
             delivery: echo.then_some(DeliveryState::Sent),
             delivery_error: None,
             classification,
             hidden: false,
             original_text: event.original_text.clone(),
             raw: event.raw.clone(),
-            platform_at: None,
+            platform_at,
         };
         let mut audit = Vec::new();
         let mut queued = Vec::new();
@@ -298,9 +393,9 @@ impl Desk {
             };
             if echo {
                 let r = &mut *change.record;
-                r.last_outbound_at = r.last_outbound_at.max(Some(event.occurred_at));
-                r.first_response_at.get_or_insert(event.occurred_at);
-                r.first_human_response_at.get_or_insert(event.occurred_at);
+                r.last_outbound_at = r.last_outbound_at.max(Some(at));
+                r.first_response_at.get_or_insert(at);
+                r.first_human_response_at.get_or_insert(at);
             } else {
                 match change.record.status {
                     Status::Resolved => {
@@ -313,10 +408,15 @@ impl Desk {
                     _ => {}
                 }
                 let r = &mut *change.record;
-                r.last_inbound_at = r.last_inbound_at.max(Some(event.occurred_at));
+                r.last_inbound_at = r.last_inbound_at.max(Some(at));
                 r.awaiting_customer = false;
             }
-            if change.record.thread_key.is_none() {
+            if change.record.account.is_empty() {
+                // A conversation a handoff opened before the brand account
+                // was known takes the account the customer wrote to.
+                change.record.account = event.account.clone();
+            }
+            if change.record.thread_key.is_none() && adopt_key {
                 change.record.thread_key = event.thread.key.clone();
             }
             change.record.messages.push(message.clone());
@@ -333,6 +433,13 @@ impl Desk {
                 },
             };
             change.note(AuditKind::Threaded(decision));
+            if let Some(stated) = platform_at {
+                change.note(AuditKind::Note {
+                    text: format!(
+                        "the platform dated this message {stated}, ahead of the desk's clock; recorded at {at}"
+                    ),
+                });
+            }
         }
         let trigger = if echo {
             Trigger::Outbound(message.id)
@@ -340,7 +447,8 @@ impl Desk {
             Trigger::Inbound(message.id)
         };
         let mut escalations = self.evaluate(&mut record, &history, &mut audit, trigger, now);
-        if !echo && !self.inner.rules.is_empty() {
+        // Automation answers the customer, never on a participant's behalf.
+        if !echo && !participant && !self.inner.rules.is_empty() {
             let ctx = RuleContext {
                 now,
                 message: &message,
@@ -529,6 +637,106 @@ impl Desk {
         }
     }
 
+    /// Records that the platform echoed `message_id`, a message the desk
+    /// sent: remembers the echo's id (so a replay is a duplicate) and, when
+    /// the send's own result is not recorded yet, marks the message sent
+    /// under that id so the outbox never sends it again.
+    async fn resolved_echo(
+        &self,
+        event: &InboundEvent,
+        conversation_id: ConversationId,
+        message_id: MessageId,
+    ) -> Result<IngestOutcome, DeskError> {
+        let item = self.inner.store.outbox_item(message_id).await?;
+        let newly_sent = item.as_ref().is_some_and(|i| !i.state.is_accepted());
+        let trigger = if newly_sent {
+            Trigger::Outbound(message_id)
+        } else {
+            Trigger::Changed
+        };
+        let delivery = Delivery::sent(event.external_id.clone());
+        self.mutate(conversation_id, trigger, |c| {
+            c.commit
+                .dedupe
+                .push((event.channel, event.external_id.clone()));
+            let recorded = c
+                .record
+                .message(message_id)
+                .is_some_and(|m| m.external_id.is_some());
+            if !recorded {
+                c.mark_sent(message_id, &delivery);
+            }
+            if let Some(mut item) = item.clone()
+                && !item.state.is_accepted()
+            {
+                item.state = DeliveryState::Sent;
+                item.provider_id = Some(event.external_id.clone());
+                item.lease = None;
+                item.last_error = None;
+                c.commit.outbox.push(item);
+                c.note(AuditKind::Delivery {
+                    message_id,
+                    state: DeliveryState::Sent,
+                    error: None,
+                });
+            }
+            c.note(AuditKind::Note {
+                text: format!(
+                    "the platform echoed message {message_id} as {}: recorded once",
+                    event.external_id
+                ),
+            });
+            Ok(())
+        })
+        .await?;
+        Ok(IngestOutcome::Echoed {
+            conversation_id,
+            message_id,
+        })
+    }
+
+    /// The time to record for an inbound event: the platform's, unless it
+    /// lies ahead of the desk's clock by more than [`MAX_FUTURE_SKEW`]
+    /// (a wrong clock, or a forged date), then the desk's, with the
+    /// platform's kept for display.
+    pub(crate) fn inbound_time(
+        &self,
+        stated: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> (DateTime<Utc>, Option<DateTime<Utc>>) {
+        if stated > now + MAX_FUTURE_SKEW {
+            (now, Some(stated))
+        } else {
+            (stated, None)
+        }
+    }
+
+    /// Whether an existing conversation may take the thread key `key`: no
+    /// other open conversation holds it (taking it would break a rule of the
+    /// store that no retry mends, and the message would never be stored).
+    async fn key_is_free(
+        &self,
+        record: &ConversationRecord,
+        account: &str,
+        key: &crate::ids::ThreadKey,
+    ) -> Result<bool, DeskError> {
+        let account = if record.account.is_empty() {
+            account
+        } else {
+            &record.account
+        };
+        let holder = self
+            .inner
+            .store
+            .conversation_by_thread(record.channel, account, key)
+            .await?;
+        Ok(match holder {
+            None => true,
+            Some(id) if id == record.id => true,
+            Some(id) => self.load(id).await?.status == Status::Closed,
+        })
+    }
+
     /// Stores the event's dedupe key (so a replay is recognised) and reports
     /// why nothing else was done.
     async fn skip(&self, event: &InboundEvent, reason: String) -> Result<IngestOutcome, DeskError> {
@@ -660,11 +868,12 @@ impl Desk {
         commit
             .dedupe
             .push((event.channel, event.external_id.clone()));
+        let (at, _) = self.inbound_time(event.occurred_at, self.inner.clock.now());
         commit.consent.push(ConsentRecord {
             channel: event.channel,
             handle: event.author.handle.clone(),
             opted_in,
-            at: event.occurred_at,
+            at,
             source: format!("customer message {}", event.external_id),
         });
         self.inner.store.apply(commit).await?;
@@ -681,6 +890,49 @@ impl Desk {
             .await?
             .is_some_and(|c| !c.opted_in))
     }
+}
+
+/// How far ahead of the desk's clock a platform's time may be and still be
+/// taken as stated.
+pub const MAX_FUTURE_SKEW: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+/// The desk's own messages in `record` that an echo with `echoed` text may
+/// stand for, with whether each send is recorded as accepted: same words
+/// (platforms add leading mentions, wrap links and escape `&`, `<`, `>`),
+/// written by the desk, unrecorded ones first, newest first.
+fn desk_sends_like(record: &ConversationRecord, echoed: &str) -> Vec<(MessageId, bool)> {
+    let echoed = comparable(echoed);
+    if echoed.is_empty() {
+        return Vec::new();
+    }
+    let mut found: Vec<(MessageId, bool)> = record
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| {
+            m.direction == Direction::Outbound && matches!(m.author, Author::Agent(_) | Author::Bot)
+        })
+        .filter(|m| comparable(&m.text) == echoed)
+        .map(|m| {
+            let recorded =
+                m.external_id.is_some() || m.delivery.is_some_and(DeliveryState::is_accepted);
+            (m.id, recorded)
+        })
+        .collect();
+    found.sort_by_key(|(_, recorded)| *recorded);
+    found
+}
+
+fn comparable(text: &str) -> String {
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    text.split_whitespace()
+        .skip_while(|w| w.starts_with('@'))
+        .filter(|w| !(w.starts_with("http://") || w.starts_with("https://")))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// How often ingest reads again after a constraint failed: enough for a

@@ -13,6 +13,7 @@ mod error;
 mod evaluate;
 mod events;
 mod ingest;
+mod merge;
 mod notify;
 mod ops;
 mod outbox;
@@ -26,7 +27,8 @@ pub use assign::{Agent, Assigner};
 pub use builder::{DeskBuilder, OutboxConfig};
 pub use error::DeskError;
 pub use events::DeskEvent;
-pub use ingest::IngestOutcome;
+pub use ingest::{IngestOutcome, MAX_FUTURE_SKEW};
+pub use merge::MergeOutcome;
 pub use notify::{LogNotifier, Notification, Notifier};
 pub use ops::{HandoffOutcome, HandoffRequest, HideRequest, ReplyRequest};
 pub use outbox::{ChannelHealth, OutboxReport, TickReport};
@@ -64,6 +66,10 @@ pub(crate) struct Inner {
     pub(crate) events: broadcast::Sender<DeskEvent>,
     pub(crate) health: Mutex<HashMap<ChannelKind, ChannelHealth>>,
     pub(crate) crisis: AtomicBool,
+    /// Sends the platform accepted whose record could not be written yet
+    /// (the store was down): recorded before anything else is sent.
+    pub(crate) unrecorded:
+        Mutex<HashMap<crate::ids::MessageId, (crate::store::OutboxItem, crate::channel::Delivery)>>,
     /// Ingests of one thread queue here instead of racing to a conflict.
     pub(crate) ingest_stripes: ingest::Stripes,
 }

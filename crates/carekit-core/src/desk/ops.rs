@@ -5,11 +5,12 @@ use super::evaluate::outbound_for;
 use super::{Desk, DeskError, DeskEvent, StatusChange};
 use crate::channel::{ChannelError, ChannelKind, DeliveryState, Visibility};
 use crate::domain::{
-    Actor, AuditKind, Author, ConversationRecord, Direction, Identity, Message, Priority, Status,
+    Actor, AuditKind, Author, ConversationRecord, Customer, Direction, Identity, Message, Priority,
+    Status,
 };
 use crate::ids::{ConversationId, MessageId};
 use crate::policy::Trigger;
-use crate::store::{ConversationWrite, OutboxItem};
+use crate::store::{ConversationWrite, OutboxItem, StoreError};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -275,6 +276,9 @@ impl Desk {
         if self.opted_out(request.to, &recipient.handle).await? {
             return Err(DeskError::OptedOut(request.to));
         }
+        // Only the conversation's customer receives the handoff: a handle
+        // someone else owns is refused, never linked or written to.
+        self.check_not_owned(&recipient, &public.customer).await?;
         let now = self.inner.clock.now();
         let account = if same_platform {
             public.account.clone()
@@ -289,6 +293,7 @@ impl Desk {
             now,
         );
         private.case_id = public.case_id;
+        private.contact = Some(recipient.clone());
         private.linked.push(public.id);
         private.awaiting_customer = true;
         private.status = Status::Pending;
@@ -379,7 +384,15 @@ impl Desk {
                     .push(ConversationWrite::Insert(private));
                 Ok(reply)
             })
-            .await?;
+            .await;
+        let applied = match applied {
+            Err(DeskError::Store(StoreError::Constraint(reason))) => {
+                // Another customer took the handle since the check above.
+                self.check_not_owned(&recipient, &public.customer).await?;
+                return Err(DeskError::Store(StoreError::Constraint(reason)));
+            }
+            other => other?,
+        };
         self.emit(DeskEvent::HandedOff {
             from: conversation_id,
             to: private_id,
@@ -398,6 +411,25 @@ impl Desk {
             private_conversation: private_id,
             private_message: private_message.map(|(m, _)| m.id),
         })
+    }
+
+    async fn check_not_owned(
+        &self,
+        identity: &Identity,
+        customer: &Customer,
+    ) -> Result<(), DeskError> {
+        match self
+            .inner
+            .store
+            .customer_by_identity(identity.channel, &identity.handle)
+            .await?
+        {
+            Some(owner) if owner.id != customer.id => Err(DeskError::IdentityOwned {
+                identity: identity.clone(),
+                customer: owner.id,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Hides (or shows again) a public customer message on the platform.

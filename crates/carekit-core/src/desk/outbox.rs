@@ -16,12 +16,21 @@
 use super::{Desk, DeskError, DeskEvent};
 use crate::channel::{Channel, ChannelError, ChannelKind, Delivery, DeliveryState, Visibility};
 use crate::domain::AuditKind;
-use crate::ids::MessageId;
+use crate::ids::{ConversationId, MessageId};
 use crate::policy::Trigger;
-use crate::store::{Claim, Commit, ConsentRecord, Lease, OutboxItem};
+use crate::store::{Claim, Commit, ConsentRecord, Lease, OutboxItem, StoreError};
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use std::sync::Arc;
+
+fn actor_name(actor: &crate::domain::Actor) -> String {
+    match actor {
+        crate::domain::Actor::Agent(id) => format!("agent {id}"),
+        crate::domain::Actor::Automation(rule) => format!("automation {rule}"),
+        crate::domain::Actor::Customer => "the customer".into(),
+        _ => "the desk".into(),
+    }
+}
 
 /// Marks a send held back by a credential failure, so replacing the
 /// credentials can release exactly those.
@@ -85,6 +94,7 @@ impl Desk {
     /// [`Desk::run`]) or from your own scheduler; several workers may share
     /// a store, each item goes to one of them.
     pub async fn run_outbox_once(&self) -> Result<OutboxReport, DeskError> {
+        self.record_unrecorded().await;
         let now = self.inner.clock.now();
         let claim = Claim {
             worker: self.inner.worker.clone(),
@@ -169,6 +179,17 @@ impl Desk {
     }
 
     async fn deliver(&self, mut item: OutboxItem) -> Result<Outcome, DeskError> {
+        let unrecorded = self
+            .inner
+            .unrecorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&item.id)
+            .map(|(_, delivery)| delivery.clone());
+        if let Some(delivery) = unrecorded {
+            // Sent by this worker already; only its record is missing.
+            return self.finish_sent(item, delivery).await;
+        }
         let now = self.inner.clock.now();
         let kind = item.message.channel;
         let channel = match self.channel_for(kind, item.message.account.as_deref().unwrap_or("")) {
@@ -187,6 +208,30 @@ impl Desk {
             self.write_item(item).await?;
             return Ok(Outcome::Deferred);
         }
+        // An earlier attempt may have reached the platform: ask first, so
+        // what went out before an opt-out is recorded as sent, not failed.
+        if item.state == DeliveryState::Sending {
+            // A worker died between claiming and recording: did it go out?
+            match channel.find_sent(&item.message).await {
+                Ok(Some(delivery)) => return self.finish_sent(item, delivery).await,
+                Ok(None) => item.outcome_unknown = false,
+                Err(ChannelError::Unsupported(_))
+                    if item.message.visibility == Visibility::Public =>
+                {
+                    let reason = "an earlier send attempt's outcome is unknown and the platform cannot be checked; \
+                                  not re-posting in public (check the platform, then retry after checking)";
+                    item.outcome_unknown = true;
+                    return self
+                        .finish_failed(item, DeliveryState::DeadLettered, reason.into(), None)
+                        .await;
+                }
+                // Private messages are sent again (at least once), but the
+                // record keeps saying an earlier copy may be out there.
+                Err(ChannelError::Unsupported(_)) => item.outcome_unknown = true,
+                // Still unknown: stay `sending` so the next try asks again.
+                Err(e) => return self.reschedule(item, &e, true).await,
+            }
+        }
         if let Some(recipient) = &item.message.recipient
             && item.message.visibility == Visibility::Private
             && self.opted_out(recipient.channel, &recipient.handle).await?
@@ -199,25 +244,6 @@ impl Desk {
                     None,
                 )
                 .await;
-        }
-        if item.state == DeliveryState::Sending {
-            // A worker died between claiming and recording: did it go out?
-            match channel.find_sent(&item.message).await {
-                Ok(Some(delivery)) => return self.finish_sent(item, delivery).await,
-                Ok(None) => {}
-                Err(ChannelError::Unsupported(_))
-                    if item.message.visibility == Visibility::Public =>
-                {
-                    let reason = "an earlier send attempt's outcome is unknown and the platform cannot be checked; \
-                                  not re-posting in public (check the platform, then retry manually)";
-                    return self
-                        .finish_failed(item, DeliveryState::DeadLettered, reason.into(), None)
-                        .await;
-                }
-                Err(ChannelError::Unsupported(_)) => {}
-                // Still unknown: stay `sending` so the next try asks again.
-                Err(e) => return self.reschedule(item, &e, true).await,
-            }
         }
         // Record the attempt before the platform sees it: after a crash,
         // only an item left `sending` may have gone out. Claimed items
@@ -298,6 +324,7 @@ impl Desk {
                 self.reschedule(item, e, e.outcome_unknown()).await
             }
             e if e.is_retryable() => {
+                item.outcome_unknown |= e.outcome_unknown();
                 let reason = format!("gave up after {} attempts: {e}", item.attempts);
                 self.finish_failed(item, DeliveryState::DeadLettered, reason, None)
                     .await
@@ -332,6 +359,8 @@ impl Desk {
         } else {
             DeliveryState::Queued
         };
+        // A certain failure now does not clear an earlier attempt's doubt.
+        item.outcome_unknown |= unknown;
         item.next_attempt_at = now + backoff.max(asked);
         item.lease = None;
         item.last_error = Some(error.to_string());
@@ -345,6 +374,13 @@ impl Desk {
         Ok(self.inner.store.apply(commit).await?)
     }
 
+    /// Records a send the platform accepted. Recording depends on nothing
+    /// that can fail but the write itself: a thread key the send established
+    /// is adopted only if no other open conversation holds it, and when the
+    /// full record cannot be written for any reason the outbox item and the
+    /// message are still marked sent on their own, so the message is never
+    /// sent again. If even that fails (the store is down), this worker keeps
+    /// the result and records it before its next round sends anything.
     async fn finish_sent(
         &self,
         mut item: OutboxItem,
@@ -356,27 +392,97 @@ impl Desk {
         item.provider_id = Some(delivery.provider_id.clone());
         item.lease = None;
         item.last_error = None;
+        item.outcome_unknown = false;
+        let mut result = self.record_sent(&item, &delivery, true).await;
+        if let Err(DeskError::Store(StoreError::Constraint(reason))) = &result {
+            tracing::warn!(message = %message_id, %reason, "sent; recording it without the thread key or identity it established");
+            result = self.record_sent(&item, &delivery, false).await;
+        }
+        let conversation_id = match result {
+            Ok(id) => id,
+            Err(error) => {
+                tracing::warn!(message = %message_id, %error, "sent, but the full record failed; marking it sent alone");
+                if let Err(e) = self.record_sent_alone(&item, &delivery).await {
+                    self.inner
+                        .unrecorded
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(message_id, (item, delivery));
+                    return Err(e);
+                }
+                item.conversation_id
+            }
+        };
+        self.inner
+            .unrecorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&message_id);
+        self.emit(DeskEvent::Delivery {
+            conversation_id,
+            message_id,
+            channel: kind,
+            state: delivery.state,
+            error: None,
+        });
+        Ok(Outcome::Sent)
+    }
+
+    async fn record_sent(
+        &self,
+        item: &OutboxItem,
+        delivery: &Delivery,
+        adopt_thread_key: bool,
+    ) -> Result<ConversationId, DeskError> {
+        let message_id = item.id;
+        // The platform named who it delivered to: link it to the customer
+        // unless someone else already owns it (then only say so).
+        let vouched = match delivery.recipient.as_ref().filter(|_| adopt_thread_key) {
+            Some(identity) => Some((
+                identity.clone(),
+                self.inner
+                    .store
+                    .customer_by_identity(identity.channel, &identity.handle)
+                    .await?
+                    .map(|c| c.id),
+            )),
+            None => None,
+        };
         let applied = self
             .mutate(item.conversation_id, Trigger::Outbound(message_id), |c| {
-                let now = c.now;
-                let human = match c.record.messages.iter_mut().find(|m| m.id == message_id) {
-                    Some(m) => {
-                        m.delivery = Some(delivery.state);
-                        m.delivery_error = None;
-                        m.external_id = Some(delivery.provider_id.clone());
-                        c.commit.messages.push(m.clone());
-                        m.is_human_response()
-                    }
-                    None => false,
-                };
-                let r = &mut *c.record;
-                r.last_outbound_at = r.last_outbound_at.max(Some(now));
-                r.first_response_at.get_or_insert(now);
-                if human {
-                    r.first_human_response_at.get_or_insert(now);
+                c.mark_sent(message_id, delivery);
+                if adopt_thread_key && c.record.thread_key.is_none() {
+                    c.record.thread_key = delivery.thread_key.clone();
                 }
-                if r.thread_key.is_none() {
-                    r.thread_key = delivery.thread_key.clone();
+                match &vouched {
+                    Some((identity, None)) => {
+                        let mut customer = c.record.customer.clone();
+                        if customer.link(identity.clone()) {
+                            c.commit.customers.push(customer.clone());
+                            c.record.customer = customer;
+                        }
+                        if c.record.visibility == Visibility::Private
+                            && identity.channel == c.record.channel
+                        {
+                            c.record.contact = Some(identity.clone());
+                        }
+                    }
+                    Some((identity, Some(owner)))
+                        if *owner == c.record.customer.id
+                            && c.record.visibility == Visibility::Private
+                            && identity.channel == c.record.channel =>
+                    {
+                        c.record.contact = Some(identity.clone());
+                    }
+                    Some((identity, Some(owner))) if *owner != c.record.customer.id => {
+                        c.note(AuditKind::Note {
+                            text: format!(
+                                "the platform delivered to {} {}, which belongs to customer {owner}; not linked (merge them if they are one person)",
+                                identity.channel, identity.handle
+                            ),
+                        });
+                    }
+                    _ => {}
                 }
                 c.commit.outbox.push(item.clone());
                 c.note(AuditKind::Delivery {
@@ -387,14 +493,45 @@ impl Desk {
                 Ok(())
             })
             .await?;
-        self.emit(DeskEvent::Delivery {
-            conversation_id: applied.record.id,
-            message_id,
-            channel: kind,
-            state: delivery.state,
-            error: None,
-        });
-        Ok(Outcome::Sent)
+        Ok(applied.record.id)
+    }
+
+    /// Marks the outbox item and the message sent, touching nothing that
+    /// carries a constraint (no conversation, customer or dedupe key).
+    async fn record_sent_alone(
+        &self,
+        item: &OutboxItem,
+        delivery: &Delivery,
+    ) -> Result<(), DeskError> {
+        let mut commit = Commit::new();
+        commit.outbox.push(item.clone());
+        if let Some(record) = self.inner.store.conversation(item.conversation_id).await?
+            && let Some(message) = record.message(item.id)
+        {
+            let mut message = message.clone();
+            message.delivery = Some(delivery.state);
+            message.delivery_error = None;
+            message.external_id = Some(delivery.provider_id.clone());
+            commit.messages.push(message);
+        }
+        Ok(self.inner.store.apply(commit).await?)
+    }
+
+    /// Records sends this worker made but could not record yet.
+    async fn record_unrecorded(&self) {
+        let pending: Vec<(OutboxItem, Delivery)> = self
+            .inner
+            .unrecorded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for (item, delivery) in pending {
+            if let Err(e) = self.finish_sent(item, delivery).await {
+                tracing::warn!(error = %e, "a sent message is still not recorded");
+            }
+        }
     }
 
     async fn finish_failed(
@@ -412,6 +549,10 @@ impl Desk {
         let applied = self
             .mutate(item.conversation_id, Trigger::Changed, |c| {
                 if let Some(m) = c.record.messages.iter_mut().find(|m| m.id == message_id) {
+                    if m.delivery.is_some_and(DeliveryState::is_accepted) {
+                        // An echo showed it went out after all.
+                        return Ok(());
+                    }
                     m.delivery = Some(state);
                     m.delivery_error = Some(reason.clone());
                     c.commit.messages.push(m.clone());
@@ -440,40 +581,93 @@ impl Desk {
         })
     }
 
-    /// Sends a failed or dead-lettered message again, now. A manual retry
-    /// always re-sends (it does not re-check the platform first).
+    /// Sends a failed or dead-lettered message again, now. Nothing else
+    /// can be retried: a message queued or being sent is the outbox's, and
+    /// one the platform accepted is done
+    /// ([`DeskError::NotRetryable`]). When the last attempt's outcome is
+    /// unknown (it may be on the platform already), the desk asks the
+    /// platform first, as after a crash; where the platform cannot be asked
+    /// and the message is public it stays dead-lettered until a person
+    /// checked ([`Desk::retry_message_after_check`]).
     pub async fn retry_message(&self, message_id: MessageId) -> Result<(), DeskError> {
-        let mut item = self
+        self.requeue(message_id, None).await
+    }
+
+    /// Sends a failed or dead-lettered message again after `by` checked on
+    /// the platform that it is not there: the unknown outcome of its last
+    /// attempt is cleared (and audited with who checked), so it is sent
+    /// without asking the platform.
+    pub async fn retry_message_after_check(
+        &self,
+        message_id: MessageId,
+        by: crate::domain::Actor,
+    ) -> Result<(), DeskError> {
+        self.requeue(message_id, Some(by)).await
+    }
+
+    async fn requeue(
+        &self,
+        message_id: MessageId,
+        checked_by: Option<crate::domain::Actor>,
+    ) -> Result<(), DeskError> {
+        let read = self
             .inner
             .store
             .outbox_item(message_id)
             .await?
             .ok_or(DeskError::UnknownMessage(message_id))?;
-        if item.state.is_accepted() {
-            return Err(DeskError::InvalidRequest(
-                "message was already accepted by the platform".into(),
-            ));
+        if !matches!(
+            read.state,
+            DeliveryState::Failed | DeliveryState::DeadLettered
+        ) {
+            return Err(DeskError::NotRetryable { state: read.state });
         }
-        item.state = DeliveryState::Queued;
+        let was = read.state;
+        let mut item = read;
+        if checked_by.is_some() {
+            item.outcome_unknown = false;
+        }
+        // An unknown outcome goes back as `sending`: the next attempt asks
+        // the platform before it posts anything.
+        item.state = if item.outcome_unknown {
+            DeliveryState::Sending
+        } else {
+            DeliveryState::Queued
+        };
         item.attempts = 0;
         item.lease = None;
         item.last_error = None;
+        let state = item.state;
         self.mutate(item.conversation_id, Trigger::Changed, |c| {
             item.next_attempt_at = c.now;
             if let Some(m) = c.record.messages.iter_mut().find(|m| m.id == message_id) {
-                m.delivery = Some(DeliveryState::Queued);
+                m.delivery = Some(state);
                 m.delivery_error = None;
                 c.commit.messages.push(m.clone());
             }
             c.commit.outbox.push(item.clone());
+            c.commit.outbox_expect.push((message_id, was));
+            if let Some(by) = &checked_by {
+                c.note(AuditKind::Note {
+                    text: format!(
+                        "{} checked the platform: message {message_id} is not there; sending it again",
+                        actor_name(by)
+                    ),
+                });
+            }
             c.note(AuditKind::Delivery {
                 message_id,
-                state: DeliveryState::Queued,
+                state,
                 error: None,
             });
             Ok(())
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // Someone else requeued or changed it since it was read.
+            DeskError::Store(StoreError::Conflict(_)) => DeskError::NotRetryable { state: was },
+            other => other,
+        })?;
         Ok(())
     }
 

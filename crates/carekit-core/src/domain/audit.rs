@@ -3,7 +3,7 @@
 
 use crate::channel::{ChannelKind, DeliveryState};
 use crate::domain::{Priority, Status};
-use crate::ids::{ConversationId, MessageId, ThreadKey};
+use crate::ids::{ConversationId, CustomerId, MessageId, ThreadKey};
 use crate::policy::Escalation;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,14 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "rule", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ThreadRule {
+    /// Someone other than the conversation's customer wrote in its public
+    /// thread (or email thread): the message went to that author's own
+    /// conversation, linked to the other for context. A conversation's
+    /// customer never changes on ingest.
+    OtherAuthor {
+        /// The conversation whose thread the author wrote in.
+        thread_of: ConversationId,
+    },
     /// It answers a message already in the conversation.
     ReplyTo {
         /// The parent's platform id.
@@ -181,10 +189,22 @@ pub enum AuditKind {
         /// Who.
         by: Actor,
     },
-    /// Linked to another conversation (the handoff's other side).
+    /// Linked to another conversation (the handoff's other side, or another
+    /// author's conversation in the same public thread).
     Linked {
         /// The other conversation.
         other: ConversationId,
+    },
+    /// Two customers were found to be one person and merged by a person.
+    CustomersMerged {
+        /// The customer kept (who now holds every identity).
+        kept: CustomerId,
+        /// The customer merged into it.
+        absorbed: CustomerId,
+        /// Who merged them.
+        by: Actor,
+        /// Why.
+        reason: String,
     },
     /// A notification went out.
     Notified {

@@ -205,8 +205,18 @@ pub struct ConversationRecord {
     pub awaiting_customer: bool,
     /// The subject of the first message, where the platform has subjects (email).
     pub subject: Option<String>,
-    /// The customer (loaded with the record).
+    /// The customer (loaded with the record). Fixed when the conversation
+    /// opens: ingest never changes it (a person may merge customers).
     pub customer: Customer,
+    /// The customer's identity this conversation talks to (the handle that
+    /// wrote, or the one a handoff addressed); replies go here. Always one
+    /// of the customer's identities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<crate::domain::Identity>,
+    /// Other people who wrote in this private thread (an email thread's
+    /// other senders). They receive nothing unless an agent adds them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub participants: Vec<crate::domain::Identity>,
     /// Status.
     pub status: Status,
     /// Priority.
@@ -238,6 +248,21 @@ pub struct ConversationRecord {
 }
 
 impl ConversationRecord {
+    /// Where replies in this conversation go: its [`contact`] when that is
+    /// still one of the customer's identities, else the customer's identity
+    /// on the conversation's channel.
+    ///
+    /// [`contact`]: ConversationRecord::contact
+    pub fn reply_to(&self) -> Option<&crate::domain::Identity> {
+        self.contact
+            .as_ref()
+            .filter(|c| {
+                c.channel == self.channel
+                    && self.customer.identities.iter().any(|i| i.same_account(c))
+            })
+            .or_else(|| self.customer.identity_on(self.channel))
+    }
+
     /// A new, open conversation for `customer`, with no messages.
     pub fn new(
         channel: ChannelKind,
@@ -257,7 +282,9 @@ impl ConversationRecord {
             linked: Vec::new(),
             awaiting_customer: false,
             subject: None,
+            contact: customer.identity_on(channel).cloned(),
             customer,
+            participants: Vec::new(),
             status: Status::Open,
             priority: Priority::Normal,
             tags: BTreeSet::new(),

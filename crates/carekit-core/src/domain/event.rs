@@ -100,8 +100,9 @@ pub struct InboundEvent {
 
 /// Longest external id accepted.
 const MAX_EXTERNAL_ID: usize = 512;
-/// Longest text accepted (larger bodies are an adapter bug or an attack).
-const MAX_TEXT_BYTES: usize = 256 * 1024;
+/// Longest text (and original text) an event may carry, in bytes: larger
+/// bodies are an adapter bug or an attack, and adapters cut theirs to fit.
+pub const MAX_TEXT_BYTES: usize = 256 * 1024;
 /// Longest raw form accepted (adapters cut theirs to fit).
 pub const MAX_RAW_BYTES: usize = 1024 * 1024;
 /// Longest author handle, account or thread key accepted.

@@ -68,6 +68,10 @@ pub struct Customer {
     pub preferred_private: Option<ChannelKind>,
     /// When carekit first saw this person.
     pub created_at: DateTime<Utc>,
+    /// Set when a person merged this customer into another: it holds no
+    /// identities any more, and its conversations moved to that customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<CustomerId>,
 }
 
 impl Customer {
@@ -82,6 +86,7 @@ impl Customer {
             followers: None,
             preferred_private: None,
             created_at: now,
+            merged_into: None,
         }
     }
 

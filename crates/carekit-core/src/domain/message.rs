@@ -29,6 +29,10 @@ pub enum Author {
     Bot,
     /// The brand, outside carekit (an echo of a message sent from the platform's own app).
     Brand,
+    /// Someone other than the conversation's customer, writing in its
+    /// private thread (a colleague answering an email thread). Shown to
+    /// agents; receives nothing unless an agent adds them.
+    Participant(CustomerId),
 }
 
 impl Author {

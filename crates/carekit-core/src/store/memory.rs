@@ -87,18 +87,36 @@ impl Inner {
                 });
             }
         }
+        let mut claimed: HashMap<(ChannelKind, String), CustomerId> = HashMap::new();
         for customer in &commit.customers {
             for identity in &customer.identities {
-                if let Some(owner) = self
+                let key = (identity.channel, identity.handle.clone());
+                // Owned by a customer this commit rewrites: that rewrite
+                // decides whether it keeps the identity.
+                let stored_owner = self
                     .identities
-                    .get(&(identity.channel, identity.handle.clone()))
-                    && *owner != customer.id
-                {
+                    .get(&key)
+                    .filter(|owner| !commit.customers.iter().any(|c| c.id == **owner));
+                let taken = stored_owner.is_some_and(|owner| *owner != customer.id)
+                    || claimed
+                        .insert(key, customer.id)
+                        .is_some_and(|other| other != customer.id);
+                if taken {
                     return Err(StoreError::Constraint(format!(
                         "identity {}:{} belongs to another customer",
                         identity.channel, identity.handle
                     )));
                 }
+            }
+        }
+        for (id, expected) in &commit.outbox_expect {
+            let found = self.outbox.get(id).map(|item| item.state);
+            if found != Some(*expected) {
+                return Err(StoreError::Conflict(format!(
+                    "outbox item {id} is {}, not {}",
+                    found.map_or("missing", |s| s.as_str()),
+                    expected.as_str()
+                )));
             }
         }
         for write in &commit.conversations {
@@ -152,13 +170,17 @@ impl Inner {
         for key in commit.dedupe {
             self.dedupe.insert(key);
         }
-        for customer in commit.customers {
+        for customer in &commit.customers {
             if let Some(old) = self.customers.get(&customer.id) {
                 for identity in &old.identities {
-                    self.identities
-                        .remove(&(identity.channel, identity.handle.clone()));
+                    let key = (identity.channel, identity.handle.clone());
+                    if self.identities.get(&key) == Some(&customer.id) {
+                        self.identities.remove(&key);
+                    }
                 }
             }
+        }
+        for customer in commit.customers {
             for identity in &customer.identities {
                 self.identities
                     .insert((identity.channel, identity.handle.clone()), customer.id);
@@ -219,7 +241,13 @@ impl Inner {
                 .push(entry);
         }
         for item in commit.outbox {
-            self.outbox.insert(item.id, item);
+            let regresses = self.outbox.get(&item.id).is_some_and(|stored| {
+                stored.state.is_accepted()
+                    && matches!(item.state, DeliveryState::Queued | DeliveryState::Sending)
+            });
+            if !regresses {
+                self.outbox.insert(item.id, item);
+            }
         }
         for record in commit.consent {
             self.consent

@@ -10,7 +10,9 @@
 //! 2. a conversation update succeeds only against the version it was read at
 //!    ([`StoreError::Conflict`]), and at most one conversation per
 //!    `(channel, account, thread_key)` is not [`Status::Closed`];
-//! 3. an identity `(channel, handle)` belongs to one customer.
+//! 3. an identity `(channel, handle)` belongs to one customer
+//!    ([`StoreError::Constraint`]; a commit may move identities between the
+//!    customers it writes, which is how a merge is applied).
 //!
 //! On `Conflict` the desk re-reads and decides again.
 //!
@@ -152,8 +154,15 @@ pub struct Commit {
     pub messages: Vec<Message>,
     /// Audit entries to append.
     pub audit: Vec<AuditEntry>,
-    /// Outbox items to insert or replace (by id). Replacing releases the lease.
+    /// Outbox items to insert or replace (by id). Replacing releases the
+    /// lease. An item the platform accepted (sent, delivered, read) is never
+    /// written back to queued or sending: such a write leaves it as it is.
     pub outbox: Vec<OutboxItem>,
+    /// Outbox items that must still be in the given state for the commit to
+    /// apply ([`StoreError::Conflict`] otherwise): a manual retry only
+    /// requeues what is still failed, never what another worker took since.
+    #[serde(default)]
+    pub outbox_expect: Vec<(MessageId, crate::channel::DeliveryState)>,
     /// Consent changes.
     pub consent: Vec<ConsentRecord>,
     /// Named cursors (poll positions such as an X `since_id` or an IMAP UID).
@@ -173,6 +182,7 @@ impl Commit {
             && self.messages.is_empty()
             && self.audit.is_empty()
             && self.outbox.is_empty()
+            && self.outbox_expect.is_empty()
             && self.consent.is_empty()
             && self.cursors.is_empty()
     }

@@ -39,6 +39,11 @@ pub struct OutboxItem {
     pub last_error: Option<String>,
     /// When it was queued.
     pub created_at: DateTime<Utc>,
+    /// The last attempt may have reached the platform (a dropped connection,
+    /// a timeout, a crash mid-send): before sending again the desk asks the
+    /// platform, and a manual retry needs a person to say it is not there.
+    #[serde(default)]
+    pub outcome_unknown: bool,
 }
 
 impl OutboxItem {
@@ -59,6 +64,7 @@ impl OutboxItem {
             provider_id: None,
             last_error: None,
             created_at: now,
+            outcome_unknown: false,
         }
     }
 }
