@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
         .store(store.clone())
         .clock(clock.clone())
         .channel(Arc::new(channel))
-        .rule(Arc::new(AutoAcknowledge::new(
+        .rule(Arc::new(AutoAcknowledge::everyone(
             "",
             "Thanks for writing. A person will answer shortly.",
         )))

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use carekit::desk::AutoAcknowledge;
+use carekit::policies::CareSentiment;
 use carekit::facebook::{FacebookChannel, FacebookConfig, GraphClient, webhook};
 use carekit::{Clock, Desk, EventSink, MemoryStore, RetryPolicy, Retrying, SystemClock};
 
@@ -69,7 +70,9 @@ async fn main() -> anyhow::Result<()> {
         .clock(clock.clone())
         .channel(Arc::new(channel))
         .allow_hide(true)
-        .rule(Arc::new(AutoAcknowledge::new(
+        // Acknowledge complaints only: praise is not answered with "sorry".
+        .classifier(Arc::new(CareSentiment::default()))
+        .rule(Arc::new(AutoAcknowledge::complaints(
             "Sorry to hear that. We've sent you a private message so we can sort it out.",
             "Thanks for your message. A person will answer shortly.",
         )))

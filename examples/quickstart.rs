@@ -8,6 +8,7 @@
 
 use carekit::desk::{AutoAcknowledge, DeskEvent, HandoffRequest, IngestOutcome, ReplyRequest};
 use carekit::*;
+use carekit::template::Template;
 use carekit_testing::RecordingChannel;
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
@@ -125,11 +126,17 @@ async fn main() -> anyhow::Result<()> {
         .classifier(Arc::new(Mood))
         .policy(Arc::new(LawyerMentioned))
         .rule(Arc::new(
-            AutoAcknowledge::new(
-                "So sorry about this. We're looking into it now.",
-                "Thanks for writing. A person will answer shortly.",
-            )
-            .with_praise("Thank you, that made our day!", 0.5),
+            // Sorry for a complaint, thanks for praise, nothing for the rest.
+            AutoAcknowledge::builder()
+                .complaint(
+                    Template::parse("So sorry about this, {first_name|friend}. We're looking into it now.")?,
+                    Template::parse("Thanks for writing, {first_name|there}. A person will answer shortly.")?,
+                )
+                .praise(
+                    Template::parse("Thank you, {first_name|friend}, that made our day!")?,
+                    Template::literal(""),
+                )
+                .build(),
         ))
         .build()?;
     let mut events = desk.subscribe();

@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let desk = Desk::builder()
         .store(Arc::new(store))
         .channel(Arc::new(channel))
-        .rule(Arc::new(AutoAcknowledge::new(
+        .rule(Arc::new(AutoAcknowledge::everyone(
             "",
             "Thanks for your message. A person will answer shortly.",
         )))

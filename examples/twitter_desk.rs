@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use carekit::desk::AutoAcknowledge;
+use carekit::policies::CareSentiment;
 use carekit::twitter::webhook::{self, WebhookConfig};
 use carekit::twitter::{Auth, ParentResolver, Poller, TwitterChannel, XClient};
 use carekit::{Desk, EventSink, MemoryStore, RateLimited, RetryPolicy, Retrying, Store};
@@ -69,7 +70,9 @@ async fn main() -> anyhow::Result<()> {
     let desk = Desk::builder()
         .store(store.clone())
         .channel(Arc::new(channel))
-        .rule(Arc::new(AutoAcknowledge::new(
+        // Acknowledge complaints only: praise is not answered with "sorry".
+        .classifier(Arc::new(CareSentiment::default()))
+        .rule(Arc::new(AutoAcknowledge::complaints(
             "Sorry to hear that. We're on it and will reply here shortly.",
             "Thanks for your message. A person will answer shortly.",
         )))

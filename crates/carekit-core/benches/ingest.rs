@@ -98,7 +98,7 @@ fn main() {
     let desk = Desk::builder()
         .clock(Arc::new(clock))
         .policy(Arc::new(Negative))
-        .rule(Arc::new(AutoAcknowledge::new(
+        .rule(Arc::new(AutoAcknowledge::everyone(
             "Sorry about that, looking now.",
             "Thanks, looking now.",
         )))

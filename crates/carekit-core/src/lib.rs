@@ -22,6 +22,7 @@ pub mod ids;
 pub mod intake;
 pub mod policy;
 pub mod store;
+pub mod template;
 
 pub use channel::{
     Capabilities, Channel, ChannelError, ChannelKind, Delivery, DeliveryState, OutboundMessage,

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use carekit_core::desk::{AutoAcknowledge, HandoffRequest, HideRequest, ReplyRequest};
+use carekit_core::template::Template;
 use carekit_core::*;
 use carekit_testing::{RecordingChannel, at, sample_event};
 use std::sync::Arc;
@@ -204,7 +205,7 @@ async fn acknowledgement_is_queued_sent_and_counts_as_first_response() {
     let desk = Desk::builder()
         .clock(Arc::new(clock.clone()))
         .channel(twitter.clone())
-        .rule(Arc::new(AutoAcknowledge::new(
+        .rule(Arc::new(AutoAcknowledge::everyone(
             "Sorry to hear that, we're on it.",
             "Thanks, looking now.",
         )))
@@ -948,7 +949,11 @@ async fn praise_is_thanked_not_apologised_for() {
             .channel(twitter.clone())
             .classifier(Arc::new(FixedMood(mood)))
             .rule(Arc::new(
-                AutoAcknowledge::new("So sorry.", "Sorry.").with_praise("Thank you!", 0.5),
+                AutoAcknowledge::builder()
+                    .complaint(Template::literal("So sorry."), Template::literal("Sorry."))
+                    .praise(Template::literal("Thank you!"), Template::literal(""))
+                    .praise_at(0.5)
+                    .build(),
             ))
             .build()
             .unwrap();
@@ -958,6 +963,35 @@ async fn praise_is_thanked_not_apologised_for() {
         desk.run_outbox_once().await.unwrap();
         assert_eq!(twitter.sent()[0].text, expected);
     }
+}
+
+#[tokio::test]
+async fn an_automatic_acknowledgement_is_not_an_answer() {
+    let twitter = Arc::new(RecordingChannel::new(ChannelKind::Twitter));
+    let desk = Desk::builder()
+        .clock(Arc::new(clock()))
+        .channel(twitter.clone())
+        .rule(Arc::new(AutoAcknowledge::everyone("So sorry.", "Sorry.")))
+        .build()
+        .unwrap();
+    let mut id = None;
+    for n in ["1", "2", "3"] {
+        id = desk
+            .ingest(tweet(n, "u1", "still waiting", "t1"))
+            .await
+            .unwrap()
+            .conversation_id();
+        desk.run_outbox_once().await.unwrap();
+    }
+    let record = desk.conversation(id.unwrap()).await.unwrap();
+    assert_eq!(twitter.sent().len(), 1, "acknowledged once");
+    assert_eq!(record.unanswered_inbound(), 3);
+    // A person's answer ends the run.
+    desk.reply(record.id, ReplyRequest::agent("alex", "Found it, on its way."))
+        .await
+        .unwrap();
+    let record = desk.conversation(record.id).await.unwrap();
+    assert_eq!(record.unanswered_inbound(), 0);
 }
 
 #[tokio::test]

@@ -83,7 +83,7 @@ proptest! {
             let desk = Desk::builder()
                 .clock(Arc::new(FakeClock::new(at("2026-03-02T10:00:00Z"))))
                 .channel(Arc::new(carekit_testing::RecordingChannel::new(ChannelKind::Twitter)))
-                .rule(Arc::new(desk::AutoAcknowledge::new("sorry", "thanks")))
+                .rule(Arc::new(desk::AutoAcknowledge::everyone("sorry", "thanks")))
                 .build()
                 .unwrap();
             for e in &events {

@@ -5,13 +5,16 @@
 //! `/webhooks/…` and fed through the same metered sink.
 
 use crate::api;
-use crate::config::{DeskConfig, EmailConfig, FacebookConfig, Secrets, SmsConfig, TwitterConfig};
+use crate::config::{
+    AcknowledgeConfig, DeskConfig, EmailConfig, FacebookConfig, Secrets, SmsConfig, TwitterConfig,
+};
 use crate::inbox::Inbox;
 use crate::metrics::{MeteredSink, Metrics};
 use crate::{DeskServerError, server};
 use async_trait::async_trait;
 use axum::Router;
 use carekit_core::desk::AutoAcknowledge;
+use carekit_core::template::Template;
 use carekit_core::{
     Channel, Classifier, Clock, Cursors, Desk, EscalationPolicy, EventSink, Priority, RateLimited,
     SlaMetric, Store, StoreError, SystemClock, Visibility,
@@ -252,11 +255,8 @@ impl DeskServerBuilder {
         for policy in policies {
             builder = builder.policy(policy);
         }
-        if !config.desk.ack_public.is_empty() || !config.desk.ack_private.is_empty() {
-            builder = builder.rule(Arc::new(AutoAcknowledge::new(
-                config.desk.ack_public.clone(),
-                config.desk.ack_private.clone(),
-            )));
+        if let Some(ack) = &config.acknowledge {
+            builder = builder.rule(Arc::new(acknowledge(ack)?));
         }
         for rule in rules {
             builder = builder.rule(rule);
@@ -388,6 +388,40 @@ async fn open_store(config: &DeskConfig) -> Result<Arc<dyn Store>, DeskServerErr
 }
 
 /// SLA targets per visibility, then the built-in escalation rules.
+/// `[acknowledge]` as a rule; a template naming an unknown variable is a
+/// configuration error.
+fn acknowledge(config: &AcknowledgeConfig) -> Result<AutoAcknowledge, DeskServerError> {
+    let parse = |key: &str, text: &str| {
+        Template::parse(text)
+            .map_err(|e| DeskServerError::Config(format!("[acknowledge] {key}: {e}")))
+    };
+    let mut builder = AutoAcknowledge::builder()
+        .complaint(
+            parse("complaint_public", &config.complaint_public)?,
+            parse("complaint_private", &config.complaint_private)?,
+        )
+        .praise(
+            parse("praise_public", &config.praise_public)?,
+            parse("praise_private", &config.praise_private)?,
+        )
+        .neutral(
+            parse("neutral_public", &config.neutral_public)?,
+            parse("neutral_private", &config.neutral_private)?,
+        )
+        .complaint_at(config.complaint_at)
+        .praise_at(config.praise_at);
+    if config.complaint_at >= config.praise_at {
+        return Err(DeskServerError::Config(format!(
+            "[acknowledge] complaint_at ({}) must be below praise_at ({})",
+            config.complaint_at, config.praise_at
+        )));
+    }
+    if !config.channels.is_empty() {
+        builder = builder.channels(config.channels.iter().copied());
+    }
+    Ok(builder.build())
+}
+
 fn standard_policies(
     config: &DeskConfig,
 ) -> Result<Vec<Arc<dyn EscalationPolicy>>, DeskServerError> {

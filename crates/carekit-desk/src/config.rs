@@ -57,6 +57,70 @@ pub struct DeskConfig {
     /// Acknowledge webhooks once journaled on local disk instead of once
     /// committed (see [`crate::inbox`]); absent means acknowledge on commit.
     pub inbox: Option<InboxConfig>,
+    /// Automatic acknowledgement of a customer's first message; absent
+    /// means none.
+    pub acknowledge: Option<AcknowledgeConfig>,
+}
+
+/// `[acknowledge]`: what the desk answers by itself to a customer's first
+/// message, by what the message says (its sentiment) and where it was
+/// written. Templates may use `{first_name}`, `{name}`, `{handle}` and
+/// `{channel}`, with a fallback after `|` (`{first_name|there}`); an
+/// unknown variable stops the server at start-up. An empty template sends
+/// nothing, and every template is empty unless set, so by default only the
+/// complaints you write a text for are answered.
+///
+/// ```
+/// let config = carekit_desk::DeskConfig::from_toml_str(r#"
+///     [acknowledge]
+///     complaint_public = "So sorry, {first_name|friend}. We're looking into it now."
+///     complaint_private = "Thanks for writing, {first_name|there}. A person will answer shortly."
+///     praise_public = "Thank you, {first_name|friend}!"
+///     channels = ["twitter", "facebook"]
+/// "#).unwrap();
+/// let ack = config.acknowledge.unwrap();
+/// assert!(ack.neutral_public.is_empty());
+/// assert_eq!(ack.complaint_at, -0.05);
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct AcknowledgeConfig {
+    /// Public answer to a complaint.
+    pub complaint_public: String,
+    /// Private answer to a complaint.
+    pub complaint_private: String,
+    /// Public answer to praise.
+    pub praise_public: String,
+    /// Private answer to praise.
+    pub praise_private: String,
+    /// Public answer to anything else (a question), or to a message whose
+    /// sentiment could not be scored (an unsupported language).
+    pub neutral_public: String,
+    /// Private answer to anything else.
+    pub neutral_private: String,
+    /// Sentiment at or below which a message is a complaint.
+    pub complaint_at: f32,
+    /// Sentiment at or above which a message is praise.
+    pub praise_at: f32,
+    /// Channels to acknowledge on; empty means all.
+    pub channels: Vec<carekit_core::ChannelKind>,
+}
+
+impl Default for AcknowledgeConfig {
+    fn default() -> Self {
+        Self {
+            complaint_public: String::new(),
+            complaint_private: String::new(),
+            praise_public: String::new(),
+            praise_private: String::new(),
+            neutral_public: String::new(),
+            neutral_private: String::new(),
+            complaint_at: carekit_core::desk::AutoAcknowledge::DEFAULT_COMPLAINT_AT,
+            praise_at: carekit_core::desk::AutoAcknowledge::DEFAULT_PRAISE_AT,
+            channels: Vec::new(),
+        }
+    }
 }
 
 impl DeskConfig {
@@ -221,10 +285,6 @@ pub struct EngineConfig {
     pub outbox_lease_seconds: i64,
     /// Whether agents may hide comments (audited; off by default).
     pub allow_hide: bool,
-    /// Automatic public acknowledgement of complaints; empty means none.
-    pub ack_public: String,
-    /// Automatic acknowledgement of private messages; empty means none.
-    pub ack_private: String,
     /// First-response target for public conversations, in minutes.
     pub public_first_response_minutes: i64,
     /// First-response target for private conversations, in minutes.
@@ -246,8 +306,6 @@ impl Default for EngineConfig {
             tick_ms: 500,
             outbox_lease_seconds: 120,
             allow_hide: false,
-            ack_public: String::new(),
-            ack_private: String::new(),
             public_first_response_minutes: 60,
             private_first_response_minutes: 240,
             warn_at: 0.75,

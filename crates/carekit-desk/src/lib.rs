@@ -38,7 +38,7 @@ mod server;
 
 pub use app::{DeskServer, DeskServerBuilder};
 pub use config::{
-    CrisisSettings, CsatConfig, DEFAULT_EMAIL_BODY_BYTES, DeskConfig, EmailConfig, EngineConfig,
+    AcknowledgeConfig, CrisisSettings, CsatConfig, DEFAULT_EMAIL_BODY_BYTES, DeskConfig, EmailConfig, EngineConfig,
     FacebookConfig, ImapSettings, InboxConfig, SECRET_NAMES, Secrets, ServerConfig, SmsConfig,
     StoreConfig, TaxonomyConfig, TwitterConfig,
 };

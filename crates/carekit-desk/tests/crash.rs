@@ -91,7 +91,10 @@ async fn sigkill_twenty_times_under_webhook_load() {
             [desk]
             tick_ms = 10
             outbox_lease_seconds = 2
-            ack_public = "So sorry about this. We're on it."
+            [acknowledge]
+            complaint_public = "So sorry about this. We're on it."
+            neutral_public = "Thanks, we're on it."
+            praise_public = "Thank you!"
             [twitter]
             brand_user_id = "{BRAND}"
             api_base = "{x}"

@@ -43,6 +43,7 @@ impl Desk {
             header_read_timeout_ms: Some(HEADER_TIMEOUT_MS),
             tick_ms: 50,
             inbox_dir: None,
+            extra: String::new(),
         };
         Self {
             inner: TestDesk::start_with(&store, None, limits).await,

@@ -141,6 +141,32 @@ async fn a_sandbox_day_runs_end_to_end_and_leaks_no_secret() {
                 && d.text.contains("order number"))
     );
 
+    // The desk's own first answers follow what was said: praise on X is
+    // thanked, never apologised for; complaints get "sorry".
+    let tweets: BTreeMap<&str, &str> = outcome
+        .steps
+        .iter()
+        .filter_map(|(step, _)| match &step.action {
+            Action::Customer(Inbound::Tweet { id, text, .. }) => Some((id.as_str(), text.as_str())),
+            _ => None,
+        })
+        .collect();
+    let acks: Vec<(&str, &str)> = outcome
+        .delivered
+        .iter()
+        .filter(|d| d.platform == Platform::X && d.kind == "reply")
+        .filter_map(|d| Some((*tweets.get(d.recipient.as_str())?, d.text.as_str())))
+        .filter(|(_, text)| text.starts_with("So sorry to hear") || text.starts_with("Thank you"))
+        .collect();
+    assert!(acks.iter().any(|(_, a)| a.starts_with("Thank you")), "{acks:?}");
+    assert!(acks.iter().any(|(_, a)| a.starts_with("So sorry")), "{acks:?}");
+    for (tweet, ack) in &acks {
+        let praise = ["love", "great", "best", "thank"]
+            .iter()
+            .any(|w| tweet.to_lowercase().contains(w));
+        assert_eq!(ack.starts_with("Thank you"), praise, "{tweet:?} was answered {ack:?}");
+    }
+
     // Escalations by reason: Dana's repeated posts, the large audience,
     // SLA breaches of late replies.
     for reason in ["repeated_contact", "audience", "sla_breach"] {

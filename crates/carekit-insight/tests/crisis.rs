@@ -384,7 +384,7 @@ async fn crisis_mode_tightens_slas_holds_public_auto_replies_and_posts_the_holdi
             mode.clone(),
         )))
         .rule(Arc::new(CrisisRule::new(
-            AutoAcknowledge::new("Sorry to hear that, looking now.", "Thanks, we're on it."),
+            AutoAcknowledge::everyone("Sorry to hear that, looking now.", "Thanks, we're on it."),
             mode.clone(),
         )))
         .build()

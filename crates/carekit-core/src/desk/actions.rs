@@ -4,7 +4,7 @@
 use super::ops::HandoffRequest;
 use super::survey::{SurveyAnswer, SurveyRequest};
 use crate::channel::Visibility;
-use crate::domain::{AuditKind, Conversation, Direction, Message, Priority, Status};
+use crate::domain::{AuditKind, Conversation, Identity, Message, Priority, Status};
 use crate::policy::Escalation;
 use chrono::{DateTime, Utc};
 
@@ -67,11 +67,14 @@ pub enum Action {
 
 /// What a rule may consult.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RuleContext<'a> {
     /// The instant (from the desk's clock).
     pub now: DateTime<Utc>,
     /// The customer message that triggered the rule.
     pub message: &'a Message,
+    /// Who wrote it, as the platform named them (for templates).
+    pub author: &'a Identity,
     /// The message opened a new conversation.
     pub new_conversation: bool,
     /// An automatic answer is allowed (false for auto-submitted or bulk mail).
@@ -107,66 +110,6 @@ pub struct StatusChange {
 }
 
 const _: fn(&dyn Rule) = |_| {};
-
-/// Acknowledges a customer's first message with a short, human-sounding
-/// note, publicly or privately as they wrote. Never answers mail that
-/// forbids auto-replies, and never twice in one conversation.
-#[derive(Clone, Debug)]
-pub struct AutoAcknowledge {
-    public_text: String,
-    private_text: String,
-    praise: Option<(String, f32)>,
-}
-
-impl AutoAcknowledge {
-    /// Acknowledges with `public_text` in public and `private_text` in private.
-    pub fn new(public_text: impl Into<String>, private_text: impl Into<String>) -> Self {
-        Self {
-            public_text: public_text.into(),
-            private_text: private_text.into(),
-            praise: None,
-        }
-    }
-
-    /// Thanks customers whose message a classifier scored at least
-    /// `min_sentiment` with `text` instead (nobody wants "sorry" for praise).
-    pub fn with_praise(mut self, text: impl Into<String>, min_sentiment: f32) -> Self {
-        self.praise = Some((text.into(), min_sentiment));
-        self
-    }
-}
-
-impl Rule for AutoAcknowledge {
-    fn name(&self) -> &str {
-        "auto-acknowledge"
-    }
-    fn on_inbound(&self, conversation: &dyn Conversation, ctx: &RuleContext<'_>) -> Vec<Action> {
-        let already_answered = conversation
-            .messages()
-            .iter()
-            .any(|m| m.direction == Direction::Outbound);
-        if !ctx.auto_reply_allowed || already_answered {
-            return Vec::new();
-        }
-        let sentiment = ctx
-            .message
-            .classification
-            .as_ref()
-            .and_then(|c| c.sentiment);
-        let text = match (&self.praise, sentiment, conversation.visibility()) {
-            (Some((praise, min)), Some(score), _) if score >= *min => praise,
-            (_, _, Visibility::Public) => &self.public_text,
-            (_, _, Visibility::Private) => &self.private_text,
-        };
-        if text.trim().is_empty() {
-            return Vec::new();
-        }
-        vec![Action::Reply {
-            text: text.clone(),
-            visibility: None,
-        }]
-    }
-}
 
 /// Tags a conversation `topic:<name>` for each topic a classifier found on
 /// the message with at least `min_score`.

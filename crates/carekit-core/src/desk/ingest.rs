@@ -452,6 +452,7 @@ impl Desk {
             let ctx = RuleContext {
                 now,
                 message: &message,
+                author: &event.author,
                 new_conversation: expected.is_none(),
                 auto_reply_allowed: event.auto_reply_allowed,
                 escalations: &escalations,

@@ -6,6 +6,7 @@
 //! as one [`Commit`](crate::store::Commit), so a crash leaves all of it or
 //! none of it, and a replayed webhook changes nothing.
 
+mod acknowledge;
 mod actions;
 mod assign;
 mod builder;
@@ -22,7 +23,8 @@ mod replace;
 mod survey;
 mod thread;
 
-pub use actions::{Action, AutoAcknowledge, Rule, RuleContext, StatusChange, TagTopics};
+pub use acknowledge::{AutoAcknowledge, AutoAcknowledgeBuilder, Mood};
+pub use actions::{Action, Rule, RuleContext, StatusChange, TagTopics};
 pub use assign::{Agent, Assigner};
 pub use builder::{DeskBuilder, OutboxConfig};
 pub use error::DeskError;

@@ -2,7 +2,7 @@
 //! engine's own record that implements it.
 
 use crate::channel::{ChannelKind, Visibility};
-use crate::domain::{Customer, Direction, Message};
+use crate::domain::{Author, Customer, Direction, Message};
 use crate::ids::{CaseId, ConversationId, ThreadKey};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -167,13 +167,15 @@ pub trait Conversation: Send + Sync {
         ""
     }
 
-    /// Customer messages since the brand last wrote: the "posting again and
-    /// again unanswered" count.
+    /// Customer messages since a person at the brand last wrote: the
+    /// "posting again and again unanswered" count. An automated
+    /// acknowledgement is not an answer, so it does not reset the count.
     fn unanswered_inbound(&self) -> usize {
         self.messages()
             .iter()
             .rev()
-            .take_while(|m| m.direction == Direction::Inbound)
+            .take_while(|m| m.direction == Direction::Inbound || m.author == Author::Bot)
+            .filter(|m| m.direction == Direction::Inbound)
             .count()
     }
 }

@@ -302,7 +302,6 @@ impl SandboxDay {
             [desk]
             tick_ms = 5
             outbox_lease_seconds = 30
-            {acks}
             [twitter]
             brand_user_id = "{BRAND}"
             api_base = "{x}"
@@ -327,6 +326,7 @@ impl SandboxDay {
             question = "{CSAT_QUESTION}"
             channels = ["sms", "email", "facebook"]
             delay_minutes = 2
+            {acks}
             [crisis]
             min_volume = 6
             holding_statement = "We know the app is down for some of you and are fixing it. Updates here."
@@ -352,8 +352,10 @@ impl SandboxDay {
             store = self.store_url,
             rate = self.send_rate,
             acks = if self.acknowledge {
-                "ack_public = \"So sorry to hear that! We're looking into it now.\"\n\
-                 ack_private = \"Thanks for getting in touch, we're on it.\""
+                "[acknowledge]\n\
+                 complaint_public = \"So sorry to hear that, {first_name|friend}! We're looking into it now.\"\n\
+                 complaint_private = \"Thanks for getting in touch, {first_name|there}, we're on it.\"\n\
+                 praise_public = \"Thank you, {first_name|friend}, that made our day!\""
             } else {
                 ""
             },

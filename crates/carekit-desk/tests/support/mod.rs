@@ -108,6 +108,8 @@ pub struct Limits {
     pub tick_ms: u64,
     /// Journal webhooks here and acknowledge on receipt (`[inbox]`).
     pub inbox_dir: Option<std::path::PathBuf>,
+    /// More TOML, appended (whole sections such as `[acknowledge]`).
+    pub extra: String,
 }
 
 impl Default for Limits {
@@ -118,6 +120,7 @@ impl Default for Limits {
             header_read_timeout_ms: None,
             tick_ms: 20,
             inbox_dir: None,
+            extra: String::new(),
         }
     }
 }
@@ -176,7 +179,9 @@ impl TestDesk {
             smtp_security = "plain"
             allow_plaintext = true
             {inbox_line}
+            {extra}
             "#,
+            extra = limits.extra,
             x = platforms.x.uri(),
             graph = platforms.graph.uri(),
             twilio = platforms.twilio.uri(),
