@@ -43,7 +43,10 @@ impl Desk {
             header_read_timeout_ms: Some(HEADER_TIMEOUT_MS),
             tick_ms: 50,
             inbox_dir: None,
-            extra: String::new(),
+            // The email route has its own limit (25 MiB by default); here it
+            // is the same as the others so one oversized body fits all.
+            email_max_body_bytes: Some(MAX_BODY),
+            ..Limits::default()
         };
         Self {
             inner: TestDesk::start_with(&store, None, limits).await,

@@ -110,6 +110,10 @@ pub struct Limits {
     pub inbox_dir: Option<std::path::PathBuf>,
     /// More TOML, appended (whole sections such as `[acknowledge]`).
     pub extra: String,
+    /// `[email] max_body_bytes`; `None` keeps its 25 MiB default.
+    pub email_max_body_bytes: Option<usize>,
+    /// More secrets, beside [`secrets`].
+    pub extra_secrets: Vec<(&'static str, String)>,
 }
 
 impl Default for Limits {
@@ -121,6 +125,8 @@ impl Default for Limits {
             tick_ms: 20,
             inbox_dir: None,
             extra: String::new(),
+            extra_secrets: Vec::new(),
+            email_max_body_bytes: None,
         }
     }
 }
@@ -178,10 +184,15 @@ impl TestDesk {
             smtp_port = 1
             smtp_security = "plain"
             allow_plaintext = true
+            {email_limit}
             {inbox_line}
             {extra}
             "#,
             extra = limits.extra,
+            email_limit = limits
+                .email_max_body_bytes
+                .map(|n| format!("max_body_bytes = {n}"))
+                .unwrap_or_default(),
             x = platforms.x.uri(),
             graph = platforms.graph.uri(),
             twilio = platforms.twilio.uri(),
@@ -199,7 +210,11 @@ impl TestDesk {
                 .unwrap_or_default(),
         ))
         .unwrap();
-        let server = DeskServer::builder(config, secrets())
+        let mut all_secrets = secrets();
+        for (name, value) in limits.extra_secrets {
+            all_secrets = all_secrets.with(name, value);
+        }
+        let server = DeskServer::builder(config, all_secrets)
             .build()
             .await
             .unwrap();
