@@ -52,6 +52,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/conversations/{id}/reply", post(reply))
         .route("/api/conversations/{id}/handoff", post(handoff))
         .route("/api/conversations/{id}/resolve", post(resolve))
+        .route("/api/customers/{id}/merge", post(merge_customers))
         .route("/api/reports/summary", get(summary))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
@@ -78,6 +79,9 @@ async fn authorize(State(state): State<ApiState>, request: Request, next: Next) 
 pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
+    /// Machine-readable fields beside `error` (the customer who owns an
+    /// identity, the state of a message that cannot be retried).
+    detail: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -85,22 +89,46 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            detail: serde_json::Map::new(),
         }
+    }
+
+    fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.detail.insert(key.to_owned(), value.into());
+        self
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": self.message }))).into_response()
+        let mut body = self.detail;
+        body.insert("error".into(), self.message.into());
+        (self.status, Json(serde_json::Value::Object(body))).into_response()
     }
 }
 
 impl From<DeskError> for ApiError {
     fn from(e: DeskError) -> Self {
         let status = match &e {
-            DeskError::UnknownConversation(_) | DeskError::UnknownMessage(_) => {
-                StatusCode::NOT_FOUND
+            DeskError::UnknownConversation(_)
+            | DeskError::UnknownMessage(_)
+            | DeskError::UnknownCustomer(_) => StatusCode::NOT_FOUND,
+            // A constraint that cannot succeed is not contention: the
+            // caller must change something (merge the customers, pick
+            // another message), so 409 and never 503.
+            DeskError::IdentityOwned { identity, customer } => {
+                return ApiError::new(StatusCode::CONFLICT, e.to_string())
+                    .with("kind", "identity_owned")
+                    .with("owner", customer.to_string())
+                    .with("channel", identity.channel.as_str())
+                    .with("handle", identity.handle.clone());
             }
+            DeskError::NotRetryable { state } => {
+                return ApiError::new(StatusCode::CONFLICT, e.to_string())
+                    .with("kind", "not_retryable")
+                    .with("state", state.as_str());
+            }
+            DeskError::Store(carekit_core::StoreError::Constraint(_)) => StatusCode::CONFLICT,
             DeskError::InvalidRequest(_)
             | DeskError::Unsupported { .. }
             | DeskError::NoChannel(_)
@@ -433,6 +461,49 @@ async fn handoff(
             "private_message": outcome.private_message.map(|m| m.to_string()),
         })),
     ))
+}
+
+/// `POST /api/customers/{keep}/merge`
+#[derive(Debug, Deserialize)]
+struct MergeBody {
+    /// The customer merged into the one in the path.
+    absorb: String,
+    /// Why (required; kept in the audit trail of every conversation).
+    reason: String,
+    agent: Option<String>,
+}
+
+/// Joins two customers a person knows are one (after a 409 naming the
+/// owner of an identity): audited on every conversation of both.
+async fn merge_customers(
+    State(state): State<ApiState>,
+    Path(keep): Path<String>,
+    Json(body): Json<MergeBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let parse = |id: &str| {
+        id.parse::<carekit_core::CustomerId>()
+            .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no customer {id}")))
+    };
+    let (keep, absorb) = (parse(&keep)?, parse(&body.absorb)?);
+    let outcome = state
+        .desk
+        .merge_customers(
+            keep,
+            absorb,
+            Actor::Agent(body.agent.unwrap_or_else(|| "api".into())),
+            body.reason,
+        )
+        .await?;
+    Ok(Json(json!({
+        "kept": outcome.kept.id.to_string(),
+        "identities": outcome
+            .kept
+            .identities
+            .iter()
+            .map(|i| format!("{}:{}", i.channel, i.handle))
+            .collect::<Vec<_>>(),
+        "moved": outcome.moved.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })))
 }
 
 /// `POST …/resolve`

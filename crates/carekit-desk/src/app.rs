@@ -517,6 +517,12 @@ fn twitter(
         .with_parent_resolver(ParentResolver::new(client.clone(), store.clone()));
     if let Some(secret) = secrets.get("X_OAUTH2_CLIENT_SECRET") {
         hooks = hooks.with_oauth2_client_secret(secret);
+        if x.accept_legacy_signature {
+            tracing::warn!(
+                "[twitter] accept_legacy_signature: webhooks signed only with the consumer secret are taken; remove it once X sends the OAuth2 signature"
+            );
+            hooks = hooks.accept_legacy_signature_during_migration();
+        }
     }
     let poll = x.poll_seconds;
     let store = store.clone();

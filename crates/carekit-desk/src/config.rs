@@ -339,6 +339,13 @@ pub struct TwitterConfig {
     /// The window, in seconds.
     #[serde(default = "default_x_window")]
     pub window_seconds: u64,
+    /// With `X_OAUTH2_CLIENT_SECRET` set, still take a webhook that carries
+    /// only the legacy consumer-secret signature. For the migration only:
+    /// the legacy signature is keyed like the CRC answer, so turn this off
+    /// once X sends the OAuth2 header. Without that secret it changes
+    /// nothing (the legacy header is then the check).
+    #[serde(default)]
+    pub accept_legacy_signature: bool,
 }
 
 fn default_x_posts() -> u32 {

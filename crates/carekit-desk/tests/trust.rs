@@ -203,3 +203,129 @@ async fn the_summary_counts_a_date_range() {
     assert_eq!(status, 400, "a date that is not a date");
     desk.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handoff_to_a_number_another_customer_owns_is_409_until_a_person_merges_them() {
+    let (desk, _dir) = sqlite_desk(Limits::default()).await;
+    // Ann complains on X; a text from her phone arrived earlier as a
+    // customer the desk did not know was her.
+    let body = tweet("1770000000000000201", "301", "ann_lee", "@acme my parcel is lost");
+    let status = desk
+        .post(
+            "/webhooks/twitter",
+            &[("x-twitter-webhooks-signature", x_signature(X_CONSUMER_SECRET, &body))],
+            body,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let sms_url = desk.url("/webhooks/twilio/sms");
+    let params = sms_params("SM00000000000000000000000000000201", "+14155552671", "Hi, it's Ann");
+    let form = serde_urlencoded::to_string(&params).unwrap().into_bytes();
+    let status = desk
+        .post(
+            "/webhooks/twilio/sms",
+            &[
+                ("x-twilio-signature", twilio_signature(TWILIO_TOKEN, &sms_url, &params)),
+                ("content-type", "application/x-www-form-urlencoded".into()),
+            ],
+            form,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let conversations = desk.conversations(2).await;
+    let id_of = |channel: &str| {
+        conversations
+            .iter()
+            .find(|c| c["channel"] == channel)
+            .map(|c| c["id"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let (tweet_conv, sms_conv) = (id_of("twitter"), id_of("sms"));
+    let customer_of = |id: String| {
+        let desk = &desk;
+        async move { desk.api(&format!("/api/conversations/{id}")).await.1["conversation"]["customer"]["id"].as_str().unwrap().to_owned() }
+    };
+    let (ann, texter) = (customer_of(tweet_conv.clone()).await, customer_of(sms_conv.clone()).await);
+    assert_ne!(ann, texter);
+
+    let handoff = serde_json::json!({
+        "to": "sms",
+        "public_text": "Sorry Ann, we'll text you.",
+        "private_text": "Hi Ann, this is Acme about your parcel.",
+        "recipient": "+14155552671",
+        "agent": "maya"
+    });
+    let (status, body) = desk
+        .api_post(&format!("/api/conversations/{tweet_conv}/handoff"), handoff.clone())
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["kind"], "identity_owned", "{body}");
+    assert_eq!(body["owner"], texter.as_str(), "{body}");
+
+    // Merging needs a reason, names known customers, and is audited.
+    let (status, _) = desk
+        .api_post(&format!("/api/customers/{ann}/merge"), serde_json::json!({"absorb": texter, "reason": ""}))
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = desk
+        .api_post(
+            &format!("/api/customers/{ann}/merge"),
+            serde_json::json!({"absorb": "00000000-0000-0000-0000-000000000000", "reason": "x"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, merged) = desk
+        .api_post(
+            &format!("/api/customers/{ann}/merge"),
+            serde_json::json!({"absorb": texter, "reason": "Ann confirmed the number by DM", "agent": "maya"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(merged["kept"], ann.as_str());
+    assert!(merged["moved"].as_array().unwrap().iter().any(|m| m == sms_conv.as_str()), "{merged}");
+    let (_, detail) = desk.api(&format!("/api/conversations/{sms_conv}")).await;
+    assert_eq!(detail["conversation"]["customer"]["id"], ann.as_str());
+    assert!(
+        detail["audit"].as_array().unwrap().iter().any(|a| a.to_string().contains("confirmed the number")),
+        "{detail}"
+    );
+
+    let (status, body) = desk
+        .api_post(&format!("/api/conversations/{tweet_conv}/handoff"), handoff)
+        .await;
+    assert_eq!(status, 202, "{body}");
+    desk.stop().await;
+}
+
+#[tokio::test]
+async fn with_an_oauth2_secret_the_legacy_signature_alone_is_taken_only_during_migration() {
+    const OAUTH2: &str = "x-oauth2-client-secret-77";
+    for (migrating, expected) in [(false, 401), (true, 200)] {
+        let (desk, _dir) = sqlite_desk(Limits {
+            extra_secrets: vec![("X_OAUTH2_CLIENT_SECRET", OAUTH2.into())],
+            twitter_extra: if migrating { "accept_legacy_signature = true".into() } else { String::new() },
+            ..Limits::default()
+        })
+        .await;
+        let body = tweet("1770000000000000301", "401", "legacy", "@acme hello");
+        let legacy_only = desk
+            .post(
+                "/webhooks/twitter",
+                &[("x-twitter-webhooks-signature", x_signature(X_CONSUMER_SECRET, &body))],
+                body.clone(),
+            )
+            .await;
+        assert_eq!(legacy_only, expected, "migrating: {migrating}");
+        // The OAuth2 signature is always taken.
+        let body = tweet("1770000000000000302", "402", "modern", "@acme hello");
+        let modern = desk
+            .post(
+                "/webhooks/twitter",
+                &[("x-twitter-webhooks-signature-oauth2", x_signature(OAUTH2, &body))],
+                body,
+            )
+            .await;
+        assert_eq!(modern, 200);
+        desk.stop().await;
+    }
+}

@@ -110,6 +110,8 @@ pub struct Limits {
     pub inbox_dir: Option<std::path::PathBuf>,
     /// More TOML, appended (whole sections such as `[acknowledge]`).
     pub extra: String,
+    /// More lines inside `[twitter]`.
+    pub twitter_extra: String,
     /// `[email] max_body_bytes`; `None` keeps its 25 MiB default.
     pub email_max_body_bytes: Option<usize>,
     /// More secrets, beside [`secrets`].
@@ -127,6 +129,7 @@ impl Default for Limits {
             extra: String::new(),
             extra_secrets: Vec::new(),
             email_max_body_bytes: None,
+            twitter_extra: String::new(),
         }
     }
 }
@@ -171,6 +174,7 @@ impl TestDesk {
             [twitter]
             brand_user_id = "{BRAND}"
             api_base = "{x}"
+            {twitter_extra}
             [facebook]
             page_id = "{PAGE}"
             graph_base = "{graph}"
@@ -189,6 +193,7 @@ impl TestDesk {
             {extra}
             "#,
             extra = limits.extra,
+            twitter_extra = limits.twitter_extra,
             email_limit = limits
                 .email_max_body_bytes
                 .map(|n| format!("max_body_bytes = {n}"))
