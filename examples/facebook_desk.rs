@@ -26,8 +26,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use carekit::desk::AutoAcknowledge;
-use carekit::policies::CareSentiment;
 use carekit::facebook::{FacebookChannel, FacebookConfig, GraphClient, webhook};
+use carekit::policies::CareSentiment;
 use carekit::{Clock, Desk, EventSink, MemoryStore, RetryPolicy, Retrying, SystemClock};
 
 fn env(name: &str) -> anyhow::Result<String> {

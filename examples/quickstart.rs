@@ -7,8 +7,8 @@
 //! ```
 
 use carekit::desk::{AutoAcknowledge, DeskEvent, HandoffRequest, IngestOutcome, ReplyRequest};
-use carekit::*;
 use carekit::template::Template;
+use carekit::*;
 use carekit_testing::RecordingChannel;
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
@@ -129,8 +129,12 @@ async fn main() -> anyhow::Result<()> {
             // Sorry for a complaint, thanks for praise, nothing for the rest.
             AutoAcknowledge::builder()
                 .complaint(
-                    Template::parse("So sorry about this, {first_name|friend}. We're looking into it now.")?,
-                    Template::parse("Thanks for writing, {first_name|there}. A person will answer shortly.")?,
+                    Template::parse(
+                        "So sorry about this, {first_name|friend}. We're looking into it now.",
+                    )?,
+                    Template::parse(
+                        "Thanks for writing, {first_name|there}. A person will answer shortly.",
+                    )?,
                 )
                 .praise(
                     Template::parse("Thank you, {first_name|friend}, that made our day!")?,

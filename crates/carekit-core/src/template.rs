@@ -77,9 +77,10 @@ impl Template {
                 offset += i + 2;
                 continue;
             }
-            if brace.starts_with('}') {
+            if let Some(after) = brace.strip_prefix('}') {
+                // A lone `}` is text.
                 text.push('}');
-                rest = &brace[1..];
+                rest = after;
                 offset += i + 1;
                 continue;
             }

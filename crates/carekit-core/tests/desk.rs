@@ -987,9 +987,12 @@ async fn an_automatic_acknowledgement_is_not_an_answer() {
     assert_eq!(twitter.sent().len(), 1, "acknowledged once");
     assert_eq!(record.unanswered_inbound(), 3);
     // A person's answer ends the run.
-    desk.reply(record.id, ReplyRequest::agent("alex", "Found it, on its way."))
-        .await
-        .unwrap();
+    desk.reply(
+        record.id,
+        ReplyRequest::agent("alex", "Found it, on its way."),
+    )
+    .await
+    .unwrap();
     let record = desk.conversation(record.id).await.unwrap();
     assert_eq!(record.unanswered_inbound(), 0);
 }

@@ -38,9 +38,9 @@ mod server;
 
 pub use app::{DeskServer, DeskServerBuilder};
 pub use config::{
-    AcknowledgeConfig, CrisisSettings, CsatConfig, DEFAULT_EMAIL_BODY_BYTES, DeskConfig, EmailConfig, EngineConfig,
-    FacebookConfig, ImapSettings, InboxConfig, SECRET_NAMES, Secrets, ServerConfig, SmsConfig,
-    StoreConfig, TaxonomyConfig, TwitterConfig,
+    AcknowledgeConfig, CrisisSettings, CsatConfig, DEFAULT_EMAIL_BODY_BYTES, DeskConfig,
+    EmailConfig, EngineConfig, FacebookConfig, ImapSettings, InboxConfig, SECRET_NAMES, Secrets,
+    ServerConfig, SmsConfig, StoreConfig, TaxonomyConfig, TwitterConfig,
 };
 pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;

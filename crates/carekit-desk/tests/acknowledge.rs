@@ -30,7 +30,13 @@ async fn post_tweet(desk: &TestDesk, id: &str, user: &str, screen: &str, text: &
 /// The texts posted to X as replies, by the tweet they answer.
 async fn replies(desk: &TestDesk) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for r in desk.platforms.x.received_requests().await.unwrap_or_default() {
+    for r in desk
+        .platforms
+        .x
+        .received_requests()
+        .await
+        .unwrap_or_default()
+    {
         if r.url.path() != "/2/tweets" {
             continue;
         }
@@ -151,8 +157,7 @@ async fn a_template_with_an_unknown_variable_stops_the_server_at_start() {
     let err = DeskServer::builder(config, support::secrets())
         .build()
         .await
-        .err()
-        .expect("an unknown variable is refused");
+        .expect_err("an unknown variable is refused");
     let text = err.to_string();
     assert!(
         text.contains("complaint_public") && text.contains("frist_name"),

@@ -10,7 +10,12 @@ use support::*;
 
 /// A correctly signed delivery of `text` to `route`, `n` making ids unique.
 /// `raw` replaces the text's bytes where JSON or a form cannot carry them.
-fn delivery(route: &str, n: usize, text: &[u8], base: &str) -> (Vec<(&'static str, String)>, Vec<u8>) {
+fn delivery(
+    route: &str,
+    n: usize,
+    text: &[u8],
+    base: &str,
+) -> (Vec<(&'static str, String)>, Vec<u8>) {
     // JSON bodies are built as bytes so that invalid UTF-8 and escapes go
     // through as a platform (or an attacker with the secret) could send them.
     let json_text = |t: &[u8]| -> Vec<u8> {
@@ -31,16 +36,22 @@ fn delivery(route: &str, n: usize, text: &[u8], base: &str) -> (Vec<(&'static st
             let body = splice(&template, "\"TEXT\"", &json_text(text));
             (
                 vec![
-                    ("x-twitter-webhooks-signature", x_signature(X_CONSUMER_SECRET, &body)),
+                    (
+                        "x-twitter-webhooks-signature",
+                        x_signature(X_CONSUMER_SECRET, &body),
+                    ),
                     ("content-type", "application/json".into()),
                 ],
                 body,
             )
         }
         "/webhooks/facebook" => {
-            let template =
-                String::from_utf8(messenger(&format!("m_odd_{n}"), &format!("60000000000{n:05}"), "TEXT"))
-                    .unwrap();
+            let template = String::from_utf8(messenger(
+                &format!("m_odd_{n}"),
+                &format!("60000000000{n:05}"),
+                "TEXT",
+            ))
+            .unwrap();
             let body = splice(&template, "\"TEXT\"", &json_text(text));
             (
                 vec![
@@ -72,14 +83,22 @@ fn delivery(route: &str, n: usize, text: &[u8], base: &str) -> (Vec<(&'static st
             }
             (
                 vec![
-                    ("x-twilio-signature", twilio_signature(TWILIO_TOKEN, &url, &params)),
+                    (
+                        "x-twilio-signature",
+                        twilio_signature(TWILIO_TOKEN, &url, &params),
+                    ),
                     ("content-type", "application/x-www-form-urlencoded".into()),
                 ],
                 body,
             )
         }
         _ => {
-            let head = email(&format!("odd-{n}@mail.example"), &format!("odd{n}@mail.example"), "Odd bytes", "BODY");
+            let head = email(
+                &format!("odd-{n}@mail.example"),
+                &format!("odd{n}@mail.example"),
+                "Odd bytes",
+                "BODY",
+            );
             let template = String::from_utf8(head).unwrap();
             let body = splice(&template, "BODY", text);
             (
@@ -126,7 +145,10 @@ fn oddities(route: &str) -> Vec<(&'static str, Vec<u8>)> {
     ];
     if json {
         out.push(("lone surrogate escape", b"before \\ud800 after".to_vec()));
-        out.push(("reversed surrogate escapes", b"before \\udc00\\ud800 after".to_vec()));
+        out.push((
+            "reversed surrogate escapes",
+            b"before \\udc00\\ud800 after".to_vec(),
+        ));
     }
     out
 }
@@ -152,14 +174,18 @@ async fn every_route_survives_awkward_bytes(desk: &TestDesk) {
             let ok = desk.post(route, &headers, body).await;
             assert!(matches!(ok, 200 | 202 | 204), "{route} after {name}: {ok}");
             let stored = wait_for(desk, &marker).await;
-            assert!(stored, "{route} after {name}: the next message was not stored");
+            assert!(
+                stored,
+                "{route} after {name}: the next message was not stored"
+            );
             if status != 400 {
                 stored_ok += 1;
                 // Accepted means kept, with the customer's words around the
                 // odd bytes.
                 let all = desk.stored().await;
                 assert!(
-                    all.iter().any(|m| m.contains("before") && m.contains("after")),
+                    all.iter()
+                        .any(|m| m.contains("before") && m.contains("after")),
                     "{route} {name}: accepted but not stored whole: {all:?}"
                 );
             }

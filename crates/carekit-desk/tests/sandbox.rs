@@ -158,13 +158,23 @@ async fn a_sandbox_day_runs_end_to_end_and_leaks_no_secret() {
         .filter_map(|d| Some((*tweets.get(d.recipient.as_str())?, d.text.as_str())))
         .filter(|(_, text)| text.starts_with("So sorry to hear") || text.starts_with("Thank you"))
         .collect();
-    assert!(acks.iter().any(|(_, a)| a.starts_with("Thank you")), "{acks:?}");
-    assert!(acks.iter().any(|(_, a)| a.starts_with("So sorry")), "{acks:?}");
+    assert!(
+        acks.iter().any(|(_, a)| a.starts_with("Thank you")),
+        "{acks:?}"
+    );
+    assert!(
+        acks.iter().any(|(_, a)| a.starts_with("So sorry")),
+        "{acks:?}"
+    );
     for (tweet, ack) in &acks {
         let praise = ["love", "great", "best", "thank"]
             .iter()
             .any(|w| tweet.to_lowercase().contains(w));
-        assert_eq!(ack.starts_with("Thank you"), praise, "{tweet:?} was answered {ack:?}");
+        assert_eq!(
+            ack.starts_with("Thank you"),
+            praise,
+            "{tweet:?} was answered {ack:?}"
+        );
     }
 
     // Escalations by reason: Dana's repeated posts, the large audience,

@@ -18,7 +18,7 @@ async fn sqlite_desk(limits: Limits) -> (TestDesk, tempfile::TempDir) {
 fn mail_with_attachment(size: usize) -> Vec<u8> {
     let mut attachment = String::new();
     while attachment.len() < size {
-        attachment.push_str(&"JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFIvRmlsdGVy".repeat(1));
+        attachment.push_str("JVBERi0xLjQKJcfsj6IKNSAwIG9iago8PC9MZW5ndGggNiAwIFIvRmlsdGVy");
         attachment.push_str("\r\n");
     }
     format!(
@@ -49,17 +49,17 @@ async fn mail_with_attachments_has_its_own_limit() {
         .await;
     assert_eq!(status, 202, "a 1.5 MB mail is taken");
     let stored = desk.stored().await;
-    assert!(
-        stored.iter().any(|m| m.contains("torn arm")),
-        "{stored:?}"
-    );
+    assert!(stored.iter().any(|m| m.contains("torn arm")), "{stored:?}");
     // The JSON routes keep the server's limit (256 KiB here).
     let big_json = vec![b' '; 1_500_000];
     let status = desk
         .post(
             "/webhooks/twitter",
             &[
-                ("x-twitter-webhooks-signature", x_signature(X_CONSUMER_SECRET, &big_json)),
+                (
+                    "x-twitter-webhooks-signature",
+                    x_signature(X_CONSUMER_SECRET, &big_json),
+                ),
                 ("content-type", "application/json".into()),
             ],
             big_json,
@@ -104,7 +104,10 @@ fn a_store_password_never_reaches_debug() {
     .unwrap();
     let printed = format!("{config:?}");
     assert!(!printed.contains("hunter2-s3cret"), "{printed}");
-    assert!(printed.contains("db.internal"), "the rest stays useful: {printed}");
+    assert!(
+        printed.contains("db.internal"),
+        "the rest stays useful: {printed}"
+    );
 }
 
 #[tokio::test]
@@ -113,8 +116,15 @@ async fn a_running_server_on_postgres_hides_its_store_password() {
         return;
     };
     // Trust authentication ignores the password, so a made-up one connects.
-    let with_password = url.replacen("postgres://postgres@", "postgres://postgres:hunter2-s3cret@", 1);
-    assert_ne!(with_password, url, "CAREKIT_TEST_POSTGRES_URL names user postgres");
+    let with_password = url.replacen(
+        "postgres://postgres@",
+        "postgres://postgres:hunter2-s3cret@",
+        1,
+    );
+    assert_ne!(
+        with_password, url,
+        "CAREKIT_TEST_POSTGRES_URL names user postgres"
+    );
     let config = DeskConfig::from_toml_str(&format!(
         r#"
         [store]
@@ -124,7 +134,10 @@ async fn a_running_server_on_postgres_hides_its_store_password() {
         pid = std::process::id()
     ))
     .unwrap();
-    let server = DeskServer::builder(config, secrets()).build().await.unwrap();
+    let server = DeskServer::builder(config, secrets())
+        .build()
+        .await
+        .unwrap();
     let printed = format!("{server:?}");
     assert!(!printed.contains("hunter2-s3cret"), "{printed}");
 }
@@ -142,11 +155,15 @@ async fn plaintext_mail_is_refused_unless_allowed() {
             "[email]\nmailbox = \"support@acme.example\"\nsmtp_host = \"127.0.0.1\"\n{setting}\n{extra}\n"
         ))
         .unwrap();
-        let err = DeskServer::builder(config, secrets().with("SMTP_PASSWORD", "pw").with("IMAP_PASSWORD", "pw"))
-            .build()
-            .await
-            .err()
-            .expect("plaintext refused");
+        let err = DeskServer::builder(
+            config,
+            secrets()
+                .with("SMTP_PASSWORD", "pw")
+                .with("IMAP_PASSWORD", "pw"),
+        )
+        .build()
+        .await
+        .expect_err("plaintext refused");
         assert!(
             err.to_string().contains("allow_plaintext"),
             "{setting}{extra}: {err}"
@@ -170,7 +187,11 @@ async fn metrics_need_the_metrics_token_when_one_is_set() {
     };
     assert_eq!(get(None).await, 401);
     assert_eq!(get(Some("metrics-token-4")).await, 401);
-    assert_eq!(get(Some(API_TOKEN)).await, 401, "the API token is not the metrics token");
+    assert_eq!(
+        get(Some(API_TOKEN)).await,
+        401,
+        "the API token is not the metrics token"
+    );
     assert_eq!(get(Some("metrics-token-42")).await, 200);
     desk.stop().await;
 }
@@ -178,26 +199,38 @@ async fn metrics_need_the_metrics_token_when_one_is_set() {
 #[tokio::test]
 async fn the_summary_counts_a_date_range() {
     let (desk, _dir) = sqlite_desk(Limits::default()).await;
-    for (id, user) in [("1770000000000000101", "201"), ("1770000000000000102", "202")] {
+    for (id, user) in [
+        ("1770000000000000101", "201"),
+        ("1770000000000000102", "202"),
+    ] {
         let body = tweet(id, user, "someone", "@acme where is my parcel?");
         let status = desk
             .post(
                 "/webhooks/twitter",
-                &[("x-twitter-webhooks-signature", x_signature(X_CONSUMER_SECRET, &body))],
+                &[(
+                    "x-twitter-webhooks-signature",
+                    x_signature(X_CONSUMER_SECRET, &body),
+                )],
                 body,
             )
             .await;
         assert_eq!(status, 200);
     }
     desk.conversations(2).await;
-    let (status, all) = desk.api("/api/reports/summary?from=2026-01-01&to=2027-01-01").await;
+    let (status, all) = desk
+        .api("/api/reports/summary?from=2026-01-01&to=2027-01-01")
+        .await;
     assert_eq!(status, 200, "{all}");
     assert_eq!(all["total"]["conversations"], 2, "{all}");
     assert_eq!(all["by_channel"]["twitter"]["conversations"], 2, "{all}");
-    let (status, none) = desk.api("/api/reports/summary?from=2020-01-01&to=2020-01-08").await;
+    let (status, none) = desk
+        .api("/api/reports/summary?from=2020-01-01&to=2020-01-08")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(none["total"]["conversations"], 0, "{none}");
-    let (status, _) = desk.api("/api/reports/summary?from=2026-03-02&to=2026-03-01").await;
+    let (status, _) = desk
+        .api("/api/reports/summary?from=2026-03-02&to=2026-03-01")
+        .await;
     assert_eq!(status, 400, "from after to");
     let (status, _) = desk.api("/api/reports/summary?from=yesterday").await;
     assert_eq!(status, 400, "a date that is not a date");
@@ -209,23 +242,38 @@ async fn a_handoff_to_a_number_another_customer_owns_is_409_until_a_person_merge
     let (desk, _dir) = sqlite_desk(Limits::default()).await;
     // Ann complains on X; a text from her phone arrived earlier as a
     // customer the desk did not know was her.
-    let body = tweet("1770000000000000201", "301", "ann_lee", "@acme my parcel is lost");
+    let body = tweet(
+        "1770000000000000201",
+        "301",
+        "ann_lee",
+        "@acme my parcel is lost",
+    );
     let status = desk
         .post(
             "/webhooks/twitter",
-            &[("x-twitter-webhooks-signature", x_signature(X_CONSUMER_SECRET, &body))],
+            &[(
+                "x-twitter-webhooks-signature",
+                x_signature(X_CONSUMER_SECRET, &body),
+            )],
             body,
         )
         .await;
     assert_eq!(status, 200);
     let sms_url = desk.url("/webhooks/twilio/sms");
-    let params = sms_params("SM00000000000000000000000000000201", "+14155552671", "Hi, it's Ann");
+    let params = sms_params(
+        "SM00000000000000000000000000000201",
+        "+14155552671",
+        "Hi, it's Ann",
+    );
     let form = serde_urlencoded::to_string(&params).unwrap().into_bytes();
     let status = desk
         .post(
             "/webhooks/twilio/sms",
             &[
-                ("x-twilio-signature", twilio_signature(TWILIO_TOKEN, &sms_url, &params)),
+                (
+                    "x-twilio-signature",
+                    twilio_signature(TWILIO_TOKEN, &sms_url, &params),
+                ),
                 ("content-type", "application/x-www-form-urlencoded".into()),
             ],
             form,
@@ -243,9 +291,17 @@ async fn a_handoff_to_a_number_another_customer_owns_is_409_until_a_person_merge
     let (tweet_conv, sms_conv) = (id_of("twitter"), id_of("sms"));
     let customer_of = |id: String| {
         let desk = &desk;
-        async move { desk.api(&format!("/api/conversations/{id}")).await.1["conversation"]["customer"]["id"].as_str().unwrap().to_owned() }
+        async move {
+            desk.api(&format!("/api/conversations/{id}")).await.1["conversation"]["customer"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
     };
-    let (ann, texter) = (customer_of(tweet_conv.clone()).await, customer_of(sms_conv.clone()).await);
+    let (ann, texter) = (
+        customer_of(tweet_conv.clone()).await,
+        customer_of(sms_conv.clone()).await,
+    );
     assert_ne!(ann, texter);
 
     let handoff = serde_json::json!({
@@ -256,7 +312,10 @@ async fn a_handoff_to_a_number_another_customer_owns_is_409_until_a_person_merge
         "agent": "maya"
     });
     let (status, body) = desk
-        .api_post(&format!("/api/conversations/{tweet_conv}/handoff"), handoff.clone())
+        .api_post(
+            &format!("/api/conversations/{tweet_conv}/handoff"),
+            handoff.clone(),
+        )
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["kind"], "identity_owned", "{body}");
@@ -264,7 +323,10 @@ async fn a_handoff_to_a_number_another_customer_owns_is_409_until_a_person_merge
 
     // Merging needs a reason, names known customers, and is audited.
     let (status, _) = desk
-        .api_post(&format!("/api/customers/{ann}/merge"), serde_json::json!({"absorb": texter, "reason": ""}))
+        .api_post(
+            &format!("/api/customers/{ann}/merge"),
+            serde_json::json!({"absorb": texter, "reason": ""}),
+        )
         .await;
     assert_eq!(status, 422);
     let (status, _) = desk
@@ -282,11 +344,22 @@ async fn a_handoff_to_a_number_another_customer_owns_is_409_until_a_person_merge
         .await;
     assert_eq!(status, 200, "{merged}");
     assert_eq!(merged["kept"], ann.as_str());
-    assert!(merged["moved"].as_array().unwrap().iter().any(|m| m == sms_conv.as_str()), "{merged}");
+    assert!(
+        merged["moved"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == sms_conv.as_str()),
+        "{merged}"
+    );
     let (_, detail) = desk.api(&format!("/api/conversations/{sms_conv}")).await;
     assert_eq!(detail["conversation"]["customer"]["id"], ann.as_str());
     assert!(
-        detail["audit"].as_array().unwrap().iter().any(|a| a.to_string().contains("confirmed the number")),
+        detail["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a.to_string().contains("confirmed the number")),
         "{detail}"
     );
 
@@ -303,7 +376,11 @@ async fn with_an_oauth2_secret_the_legacy_signature_alone_is_taken_only_during_m
     for (migrating, expected) in [(false, 401), (true, 200)] {
         let (desk, _dir) = sqlite_desk(Limits {
             extra_secrets: vec![("X_OAUTH2_CLIENT_SECRET", OAUTH2.into())],
-            twitter_extra: if migrating { "accept_legacy_signature = true".into() } else { String::new() },
+            twitter_extra: if migrating {
+                "accept_legacy_signature = true".into()
+            } else {
+                String::new()
+            },
             ..Limits::default()
         })
         .await;
@@ -311,7 +388,10 @@ async fn with_an_oauth2_secret_the_legacy_signature_alone_is_taken_only_during_m
         let legacy_only = desk
             .post(
                 "/webhooks/twitter",
-                &[("x-twitter-webhooks-signature", x_signature(X_CONSUMER_SECRET, &body))],
+                &[(
+                    "x-twitter-webhooks-signature",
+                    x_signature(X_CONSUMER_SECRET, &body),
+                )],
                 body.clone(),
             )
             .await;
@@ -321,7 +401,10 @@ async fn with_an_oauth2_secret_the_legacy_signature_alone_is_taken_only_during_m
         let modern = desk
             .post(
                 "/webhooks/twitter",
-                &[("x-twitter-webhooks-signature-oauth2", x_signature(OAUTH2, &body))],
+                &[(
+                    "x-twitter-webhooks-signature-oauth2",
+                    x_signature(OAUTH2, &body),
+                )],
                 body,
             )
             .await;

@@ -22,7 +22,10 @@ async fn figures_match_a_hand_computed_day() {
         .channel(Arc::new(RecordingChannel::new(ChannelKind::Twitter)))
         .policy(Arc::new(SlaSet::new(vec![sla]).unwrap()))
         .policy(Arc::new(CrisisTerms::default_terms()))
-        .rule(Arc::new(AutoAcknowledge::everyone("Sorry! Looking now.", "")))
+        .rule(Arc::new(AutoAcknowledge::everyone(
+            "Sorry! Looking now.",
+            "",
+        )))
         .build()
         .unwrap();
     let step = |t: &str| clock.set(at(t));

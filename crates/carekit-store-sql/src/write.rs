@@ -53,7 +53,7 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
                     &[Kind::Text],
                 )
                 .await?;
-            if owner.first().is_some() {
+            if !owner.is_empty() {
                 return Err(StoreError::Constraint(format!(
                     "identity {}:{} belongs to another customer",
                     identity.channel, identity.handle
