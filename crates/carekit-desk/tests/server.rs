@@ -397,8 +397,11 @@ async fn drive_every_route(desk: &TestDesk) {
     let (_, detail) = desk.api(&format!("/api/conversations/{id}")).await;
     assert_eq!(detail["conversation"]["status"], "resolved");
 
-    // The report sees what happened.
-    let (status, report) = desk.api("/api/reports/summary").await;
+    // The report sees what happened (the events are stamped March 2026;
+    // without a range the summary covers the last 7 days of the clock).
+    let (status, report) = desk
+        .api("/api/reports/summary?from=2026-01-01&to=2027-01-01")
+        .await;
     assert_eq!(status, 200);
     assert!(
         report["total"]["conversations"].as_u64().unwrap() >= 5,
