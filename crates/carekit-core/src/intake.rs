@@ -55,6 +55,15 @@ pub trait Cursors: Send + Sync {
     async fn load_cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
     /// Saves a value.
     async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError>;
+    /// Saves `value` only if the cursor holds `expected` now (`None`:
+    /// absent), in one step: `Ok(false)` when it held something else. Two
+    /// workers swapping from the same value cannot both succeed.
+    async fn swap_cursor(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -66,6 +75,23 @@ impl<S: Store + ?Sized> Cursors for S {
         let mut commit = Commit::new();
         commit.cursors.push((name.to_owned(), value.to_owned()));
         self.apply(commit).await
+    }
+    async fn swap_cursor(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        let mut commit = Commit::new();
+        commit.cursors.push((name.to_owned(), value.to_owned()));
+        commit
+            .cursor_expect
+            .push((name.to_owned(), expected.map(str::to_owned)));
+        match self.apply(commit).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -243,6 +243,11 @@ impl DeskServerBuilder {
             .classifier(Arc::new(CareSentiment::default()) as Arc<dyn Classifier>);
         // [csat], [taxonomy], [crisis]: see insight.rs.
         let (insight, survey) = crate::insight::from_config(&config)?;
+        // The detector's crisis mode is the desk's: one switch, kept in
+        // step with the store, so every worker holds back the same replies.
+        if let Some(mode) = insight.crisis_mode() {
+            builder = builder.crisis_switch(mode.switch());
+        }
         if let Some(taxonomy) = insight.taxonomy() {
             builder = builder.classifier(taxonomy.clone() as Arc<dyn Classifier>);
         }
@@ -664,6 +669,14 @@ impl Cursors for StoreCursors {
     }
     async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
         self.0.save_cursor(name, value).await
+    }
+    async fn swap_cursor(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        self.0.swap_cursor(name, expected, value).await
     }
 }
 

@@ -27,7 +27,8 @@ pub fn private_reply_key(comment_id: &str) -> String {
 /// Private replies are recorded in a durable ledger (any carekit `Store`
 /// is one, through [`Cursors`]) so a comment never gets a second one, not
 /// even after a restart: a record `pending:{message id}` is written before
-/// the call and `sent:{mid}` after it. Only the same outbound message may
+/// the call (swapped from what was read, in one step, so two workers never
+/// both claim a comment) and `sent:{mid}` after it. Only the same outbound message may
 /// retry a pending record, so a retry after a lost answer stays possible
 /// while a second, different private reply is refused.
 #[derive(Clone)]
@@ -53,6 +54,14 @@ impl<C: Cursors + ?Sized> Cursors for SharedCursors<C> {
     }
     async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
         self.0.save_cursor(name, value).await
+    }
+    async fn swap_cursor(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        self.0.swap_cursor(name, expected, value).await
     }
 }
 
@@ -114,6 +123,52 @@ impl FacebookChannel {
             .with_recipient(Identity::new(ChannelKind::Facebook, psid))
     }
 
+    /// Takes the comment's one private reply for this message: read the
+    /// ledger, then swap it from what was read to `mine` in one step, so of
+    /// two workers (or two messages) only one ever gets it.
+    async fn claim_private_reply(
+        &self,
+        comment_id: &str,
+        key: &str,
+        mine: &str,
+    ) -> Result<(), ChannelError> {
+        let used = |reason: String| ChannelError::Rejected {
+            code: Some("private_reply_used".into()),
+            reason,
+        };
+        // A swap fails only when another writer changed the record since
+        // it was read; the next read then shows why (or a cleared failure).
+        for _ in 0..4 {
+            let record = self.ledger.load_cursor(key).await.map_err(ledger_error)?;
+            match record.as_deref() {
+                Some(r) if r == mine => return Ok(()),
+                Some(r) if r.starts_with("sent:") => {
+                    return Err(used(format!(
+                        "comment {comment_id} already got its one private reply ({})",
+                        &r["sent:".len()..]
+                    )));
+                }
+                Some(r) if r.starts_with("pending:") => {
+                    return Err(used(format!(
+                        "another private reply to comment {comment_id} was attempted and its outcome is unknown"
+                    )));
+                }
+                _ => {}
+            }
+            if self
+                .ledger
+                .swap_cursor(key, record.as_deref(), mine)
+                .await
+                .map_err(ledger_error)?
+            {
+                return Ok(());
+            }
+        }
+        Err(used(format!(
+            "the private reply to comment {comment_id} is being claimed by another worker"
+        )))
+    }
+
     async fn private_reply(
         &self,
         comment_id: &str,
@@ -127,30 +182,7 @@ impl FacebookChannel {
         private_reply_allowed(self.client.clock().now(), comment_at)?;
         let key = private_reply_key(comment_id);
         let mine = format!("pending:{}", message.id);
-        match self.ledger.load_cursor(&key).await.map_err(ledger_error)? {
-            Some(record) if record.starts_with("sent:") => {
-                return Err(ChannelError::Rejected {
-                    code: Some("private_reply_used".into()),
-                    reason: format!(
-                        "comment {comment_id} already got its one private reply ({})",
-                        &record["sent:".len()..]
-                    ),
-                });
-            }
-            Some(record) if record.starts_with("pending:") && record != mine => {
-                return Err(ChannelError::Rejected {
-                    code: Some("private_reply_used".into()),
-                    reason: format!(
-                        "another private reply to comment {comment_id} was attempted and its outcome is unknown"
-                    ),
-                });
-            }
-            _ => {}
-        }
-        self.ledger
-            .save_cursor(&key, &mine)
-            .await
-            .map_err(ledger_error)?;
+        self.claim_private_reply(comment_id, &key, &mine).await?;
         match self.client.private_reply(comment_id, &message.text).await {
             Ok(receipt) => {
                 if let Err(e) = self

@@ -257,6 +257,72 @@ async fn one_private_reply_per_comment_recorded_durably() {
     // expect(1) is verified when the server drops.
 }
 
+/// A ledger with a database's round trip: each read and write takes a
+/// few milliseconds, as over a network to Postgres.
+struct RemoteLedger(Arc<MemoryStore>);
+
+#[async_trait::async_trait]
+impl carekit_core::Cursors for RemoteLedger {
+    async fn load_cursor(&self, name: &str) -> Result<Option<String>, carekit_core::StoreError> {
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        self.0.load_cursor(name).await
+    }
+    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), carekit_core::StoreError> {
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        self.0.save_cursor(name, value).await
+    }
+    async fn swap_cursor(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, carekit_core::StoreError> {
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        self.0.swap_cursor(name, expected, value).await
+    }
+}
+
+/// Eight workers on one store, each with a different message for the same
+/// comment, all at once: the comment gets one private reply, the others
+/// are refused before they call Meta.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workers_racing_for_one_comment_send_one_private_reply() {
+    let rig = rig().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v23.0/{PAGE}/messages")))
+        .respond_with(sent_ok().set_delay(std::time::Duration::from_millis(50)))
+        .mount(&rig.server)
+        .await;
+    let comment = "444444444_777777777";
+    // Build every worker first (a client takes a while to build), then let
+    // them go at once.
+    let start = Arc::new(tokio::sync::Barrier::new(8));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let clock: Arc<dyn Clock> = Arc::new(rig.clock.clone());
+        let client = GraphClient::new(config(&rig.server.uri()), clock).unwrap();
+        let channel = FacebookChannel::new(client, Arc::new(RemoteLedger(rig.store.clone())));
+        let message = private_reply(comment, Some("2026-02-27T12:00:00Z"));
+        let start = start.clone();
+        workers.spawn(async move {
+            start.wait().await;
+            channel.send(&message).await
+        });
+    }
+    let mut sent = 0;
+    while let Some(result) = workers.join_next().await {
+        match result.unwrap() {
+            Ok(_) => sent += 1,
+            Err(ChannelError::Rejected { code: Some(c), .. }) => {
+                assert_eq!(c, "private_reply_used")
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(sent, 1);
+    assert_eq!(requests(&rig.server).await.len(), 1, "Meta was called once");
+}
+
 #[tokio::test]
 async fn private_reply_window_is_7_days_from_the_comment() {
     let rig = rig().await;

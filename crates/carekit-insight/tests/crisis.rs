@@ -429,7 +429,7 @@ async fn crisis_mode_tightens_slas_holds_public_auto_replies_and_posts_the_holdi
     assert_eq!(desk.conversation(private).await.unwrap().messages.len(), 2);
 
     // Engaging also sets the desk's own flag.
-    mode.engage(&desk);
+    mode.engage(&desk).await.unwrap();
     assert!(desk.crisis_mode());
 
     // The holding statement goes out publicly, by a person, through the outbox.
@@ -456,7 +456,7 @@ async fn crisis_mode_tightens_slas_holds_public_auto_replies_and_posts_the_holdi
     assert_eq!(statement.delivery, Some(DeliveryState::Sent));
 
     // Standing down restores the standard SLA and public acknowledgements.
-    mode.stand_down(&desk);
+    mode.stand_down(&desk).await.unwrap();
     let after = ingest("t3", ChannelKind::Twitter).await;
     let record = desk.conversation(after).await.unwrap();
     assert_eq!(

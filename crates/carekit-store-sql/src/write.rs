@@ -282,12 +282,61 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
         .await?;
     }
     for (name, value) in &commit.cursors {
-        db.execute(
-            "INSERT INTO cursors (name, value) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            vec![name.into(), value.into()],
-        )
-        .await?;
+        // With an expectation, check and write are one statement: the
+        // unique name (insert if absent) or the row lock (update if equal)
+        // decides between two workers.
+        let expected = commit
+            .cursor_expect
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| e);
+        let written = match expected {
+            None => {
+                db.execute(
+                    "INSERT INTO cursors (name, value) VALUES ($1, $2) \
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    vec![name.into(), value.into()],
+                )
+                .await?
+            }
+            Some(None) => {
+                db.execute(
+                    "INSERT INTO cursors (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                    vec![name.into(), value.into()],
+                )
+                .await?
+            }
+            Some(Some(old)) => {
+                db.execute(
+                    "UPDATE cursors SET value = $1 WHERE name = $2 AND value = $3",
+                    vec![value.into(), name.into(), old.into()],
+                )
+                .await?
+            }
+        };
+        if written == 0 {
+            return Err(StoreError::Conflict(format!(
+                "cursor {name} no longer holds the value it was read with"
+            )));
+        }
+    }
+    for (name, expected) in &commit.cursor_expect {
+        if commit.cursors.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let found = db
+            .fetch(
+                "SELECT value FROM cursors WHERE name = $1",
+                vec![name.into()],
+                &[Kind::Text],
+            )
+            .await?;
+        let value = found.first().map(|row| row.text(0)).transpose()?;
+        if value != *expected {
+            return Err(StoreError::Conflict(format!(
+                "cursor {name} no longer holds the value it was read with"
+            )));
+        }
     }
     Ok(())
 }

@@ -1121,6 +1121,76 @@ pub async fn outbox_expectations_guard_the_whole_commit(store: S) {
     ));
 }
 
+/// A cursor swapped from what was read is written only if it still holds
+/// that, and of many workers swapping one absent key at once exactly one
+/// wins (the private-reply ledger relies on it).
+pub async fn cursor_swaps_are_atomic(store: S) {
+    use carekit_core::intake::Cursors;
+    assert!(store.swap_cursor("ledger:a", None, "one").await.unwrap());
+    assert!(!store.swap_cursor("ledger:a", None, "two").await.unwrap());
+    assert!(
+        !store
+            .swap_cursor("ledger:a", Some("stale"), "two")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.load_cursor("ledger:a").await.unwrap().as_deref(),
+        Some("one")
+    );
+    assert!(
+        store
+            .swap_cursor("ledger:a", Some("one"), "two")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.load_cursor("ledger:a").await.unwrap().as_deref(),
+        Some("two")
+    );
+    // A failed expectation leaves the rest of its commit unwritten.
+    let mut commit = Commit::new();
+    commit.cursors.push(("ledger:a".into(), "three".into()));
+    commit
+        .cursor_expect
+        .push(("ledger:a".into(), Some("one".into())));
+    commit
+        .dedupe
+        .push((ChannelKind::Facebook, "swap-lost".into()));
+    assert!(matches!(
+        store.apply(commit).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        !store
+            .seen(ChannelKind::Facebook, "swap-lost")
+            .await
+            .unwrap()
+    );
+    // Sixteen claims of one key at once: one wins, and it is what is stored.
+    let mut claims = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let store = store.clone();
+        claims.spawn(async move {
+            let mine = format!("pending:{n}");
+            let won = store.swap_cursor("ledger:b", None, &mine).await.unwrap();
+            (won, mine)
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(done) = claims.join_next().await {
+        let (won, mine) = done.unwrap();
+        if won {
+            winners.push(mine);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(
+        store.load_cursor("ledger:b").await.unwrap(),
+        Some(winners[0].clone())
+    );
+}
+
 /// Writes one `#[tokio::test]` per conformance case, each with a fresh
 /// store from `$make` (an expression evaluating to a future of
 /// `Arc<dyn Store>`). Use it inside a test module.
@@ -1145,7 +1215,8 @@ macro_rules! store_conformance {
             conversation_stats_aggregate_in_range,
             identities_move_between_customers_of_one_commit,
             accepted_outbox_items_never_regress,
-            outbox_expectations_guard_the_whole_commit
+            outbox_expectations_guard_the_whole_commit,
+            cursor_swaps_are_atomic
         );
     };
     (@cases $make:expr; $($case:ident),*) => {

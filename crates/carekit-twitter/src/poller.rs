@@ -58,6 +58,14 @@ impl<C: Cursors + ?Sized> Cursors for SharedCursors<C> {
     async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
         self.0.save_cursor(name, value).await
     }
+    async fn swap_cursor(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        self.0.swap_cursor(name, expected, value).await
+    }
 }
 
 /// Polls mentions and DMs for one brand account.

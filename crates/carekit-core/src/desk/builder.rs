@@ -1,6 +1,6 @@
 //! Building a desk.
 
-use super::{Assigner, Desk, DeskError, Inner, LogNotifier, Notifier, Rule};
+use super::{Assigner, CrisisSwitch, Desk, DeskError, Inner, LogNotifier, Notifier, Rule};
 use crate::channel::{Channel, ChannelKind};
 use crate::classify::Classifier;
 use crate::clock::{Clock, SystemClock};
@@ -97,6 +97,7 @@ pub struct DeskBuilder {
     outbox: OutboxConfig,
     conflict_retries: usize,
     event_buffer: usize,
+    crisis: Option<CrisisSwitch>,
 }
 
 impl std::fmt::Debug for DeskBuilder {
@@ -133,6 +134,7 @@ impl DeskBuilder {
             outbox: OutboxConfig::default(),
             conflict_retries: 16,
             event_buffer: 1024,
+            crisis: None,
         }
     }
     /// Where to persist (default: a fresh [`MemoryStore`]).
@@ -174,6 +176,12 @@ impl DeskBuilder {
     /// Assigns new conversations to agents (round-robin within capacity).
     pub fn assigner(mut self, assigner: Assigner) -> Self {
         self.assigner = Some(assigner);
+        self
+    }
+    /// Shares `switch` (a crisis policy's, say) as this desk's copy of
+    /// crisis mode, so what the desk reads from the store they see too.
+    pub fn crisis_switch(mut self, switch: CrisisSwitch) -> Self {
+        self.crisis = Some(switch);
         self
     }
     /// Allows hiding public comments. Off by default: hiding bad press is an
@@ -245,7 +253,7 @@ impl DeskBuilder {
                 conflict_retries: self.conflict_retries.max(1),
                 events,
                 health: Mutex::new(HashMap::new()),
-                crisis: std::sync::atomic::AtomicBool::new(false),
+                crisis: self.crisis.unwrap_or_default(),
                 unrecorded: Mutex::new(HashMap::new()),
                 ingest_stripes: super::ingest::Stripes::default(),
             }),

@@ -114,6 +114,7 @@ impl Desk {
             return Ok(self.duplicate(&event));
         }
         let classification = self.classify(&event).await;
+        self.refresh_shared_state().await;
         // One thread at a time in this process; other processes sharing
         // the store are kept apart by the store's conflict checks.
         let _turn = self.inner.ingest_stripes.lock(&event).await;

@@ -20,6 +20,7 @@ mod ops;
 mod outbox;
 mod proactive;
 mod replace;
+mod shared;
 mod survey;
 mod thread;
 
@@ -34,6 +35,7 @@ pub use merge::MergeOutcome;
 pub use notify::{LogNotifier, Notification, Notifier};
 pub use ops::{HandoffOutcome, HandoffRequest, HideRequest, ReplyRequest};
 pub use outbox::{ChannelHealth, OutboxReport, TickReport};
+pub use shared::{CRISIS_KEY, CrisisSwitch, SHARED_STATE_MAX_AGE};
 pub use survey::{SurveyAnswer, SurveyRequest};
 
 use crate::InboundEvent;
@@ -47,7 +49,6 @@ use crate::policy::EscalationPolicy;
 use crate::store::{ConversationFilter, Store, StoreError};
 use async_trait::async_trait;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
 
@@ -67,7 +68,8 @@ pub(crate) struct Inner {
     pub(crate) conflict_retries: usize,
     pub(crate) events: broadcast::Sender<DeskEvent>,
     pub(crate) health: Mutex<HashMap<ChannelKind, ChannelHealth>>,
-    pub(crate) crisis: AtomicBool,
+    /// Crisis mode as this process last read it from the store.
+    pub(crate) crisis: CrisisSwitch,
     /// Sends the platform accepted whose record could not be written yet
     /// (the store was down): recorded before anything else is sent.
     pub(crate) unrecorded:
@@ -185,17 +187,6 @@ impl Desk {
             .or_else(|| candidates.first())
             .cloned()
             .ok_or(DeskError::NoChannel(kind))
-    }
-
-    /// Crisis mode holds back public automated replies (a prepared holding
-    /// statement goes out by hand instead). Off by default.
-    pub fn set_crisis_mode(&self, on: bool) {
-        self.inner.crisis.store(on, Ordering::SeqCst);
-    }
-
-    /// Whether crisis mode is on.
-    pub fn crisis_mode(&self) -> bool {
-        self.inner.crisis.load(Ordering::SeqCst)
     }
 
     pub(crate) fn emit(&self, event: DeskEvent) {

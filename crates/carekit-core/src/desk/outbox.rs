@@ -95,6 +95,7 @@ impl Desk {
     /// a store, each item goes to one of them.
     pub async fn run_outbox_once(&self) -> Result<OutboxReport, DeskError> {
         self.record_unrecorded().await;
+        self.refresh_shared_state().await;
         let now = self.inner.clock.now();
         let claim = Claim {
             worker: self.inner.worker.clone(),

@@ -109,6 +109,13 @@ impl Inner {
                 }
             }
         }
+        for (name, expected) in &commit.cursor_expect {
+            if self.cursors.get(name) != expected.as_ref() {
+                return Err(StoreError::Conflict(format!(
+                    "cursor {name} no longer holds the value it was read with"
+                )));
+            }
+        }
         for (id, expected) in &commit.outbox_expect {
             let found = self.outbox.get(id).map(|item| item.state);
             if found != Some(*expected) {

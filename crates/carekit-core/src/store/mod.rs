@@ -167,6 +167,12 @@ pub struct Commit {
     pub consent: Vec<ConsentRecord>,
     /// Named cursors (poll positions such as an X `since_id` or an IMAP UID).
     pub cursors: Vec<(String, String)>,
+    /// Cursors that must hold the given value (`None`: be absent) for the
+    /// commit to apply ([`StoreError::Conflict`] otherwise). Checked and
+    /// written in one step, so two workers claiming one key (a comment's
+    /// one private reply) cannot both succeed.
+    #[serde(default)]
+    pub cursor_expect: Vec<(String, Option<String>)>,
 }
 
 impl Commit {
@@ -185,6 +191,7 @@ impl Commit {
             && self.outbox_expect.is_empty()
             && self.consent.is_empty()
             && self.cursors.is_empty()
+            && self.cursor_expect.is_empty()
     }
 }
 

@@ -651,8 +651,12 @@ impl CrisisDetector {
         for event in &events {
             match event {
                 IncidentEvent::Opened(incident) => {
-                    if let Some(mode) = &self.mode {
-                        mode.engage(desk);
+                    if let Some(mode) = &self.mode
+                        && let Err(e) = mode.engage(desk).await
+                    {
+                        // The team is told below all the same; the next
+                        // opening tries again.
+                        tracing::warn!(error = %e, "crisis mode could not be engaged");
                     }
                     let subject = format!("Incident opened: spike on {}", incident.key);
                     let body = format!(
@@ -670,8 +674,9 @@ impl CrisisDetector {
                 IncidentEvent::Closed(incident) => {
                     if let Some(mode) = &self.mode
                         && self.open_incidents().is_empty()
+                        && let Err(e) = mode.stand_down(desk).await
                     {
-                        mode.stand_down(desk);
+                        tracing::warn!(error = %e, "crisis mode could not be stood down");
                     }
                     let subject = format!("Incident closed: {}", incident.key);
                     let body = format!(

@@ -2,19 +2,14 @@
 //! rule and the desk consult, plus the prepared holding statement.
 
 use super::CrisisError;
+use carekit_core::desk::CrisisSwitch;
 use carekit_core::desk::{Action, ReplyRequest, Rule, RuleContext, StatusChange};
 use carekit_core::{
     AuditKind, Conversation, ConversationId, Desk, Escalation, EscalationPolicy, MessageId,
     PolicyContext, Visibility,
 };
 use chrono::{DateTime, Utc};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
-
-struct ModeInner {
-    on: AtomicBool,
-    holding: RwLock<Option<String>>,
-}
+use std::sync::Arc;
 
 /// The crisis switch, shared (cheap to clone) between the detector, a
 /// [`CrisisPolicy`], a [`CrisisRule`] and the people running the desk.
@@ -22,9 +17,14 @@ struct ModeInner {
 /// While on: the stricter SLA set of a [`CrisisPolicy`] applies, public
 /// automated replies are held back (by the desk itself and by
 /// [`CrisisRule`]), and the prepared holding statement is what agents post.
-#[derive(Clone)]
+///
+/// It is a view of the desk's [`CrisisSwitch`]: give
+/// [`switch`](Self::switch) to `DeskBuilder::crisis_switch`, and the desk
+/// keeps it in step with the store, so a switch made on one worker holds
+/// on every worker sharing the store within `SHARED_STATE_MAX_AGE`.
+#[derive(Clone, Default)]
 pub struct CrisisMode {
-    inner: Arc<ModeInner>,
+    switch: CrisisSwitch,
 }
 
 impl std::fmt::Debug for CrisisMode {
@@ -36,21 +36,10 @@ impl std::fmt::Debug for CrisisMode {
     }
 }
 
-impl Default for CrisisMode {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl CrisisMode {
     /// Off, with no holding statement.
     pub fn new() -> Self {
-        Self {
-            inner: Arc::new(ModeInner {
-                on: AtomicBool::new(false),
-                holding: RwLock::new(None),
-            }),
-        }
+        Self::default()
     }
 
     /// Prepares the holding statement ahead of any crisis (legal and PR
@@ -60,49 +49,55 @@ impl CrisisMode {
         self
     }
 
-    /// Replaces the holding statement (a crisis-specific one, say).
+    /// Replaces the holding statement in this process (a crisis-specific
+    /// one, say); [`engage`](Self::engage) stores it for every worker.
     pub fn set_holding_statement(&self, text: impl Into<String>) {
-        let text = text.into();
-        let mut slot = self
-            .inner
-            .holding
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        *slot = (!text.trim().is_empty()).then_some(text);
+        self.switch.set_local_holding_statement(text);
     }
 
     /// The prepared holding statement, if any.
     pub fn holding_statement(&self) -> Option<String> {
-        self.inner
-            .holding
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.switch.holding_statement()
     }
 
     /// Whether crisis mode is on.
     pub fn is_on(&self) -> bool {
-        self.inner.on.load(Ordering::SeqCst)
+        self.switch.is_on()
     }
 
-    /// Turns the switch on or off without a desk (other workers' switches,
-    /// tests). Prefer [`engage`](Self::engage) and
-    /// [`stand_down`](Self::stand_down), which also tell the desk.
+    /// The switch to share with the desk (`DeskBuilder::crisis_switch`).
+    pub fn switch(&self) -> CrisisSwitch {
+        self.switch.clone()
+    }
+
+    /// Turns this process's copy on or off without a desk (tests, a mode no
+    /// desk shares). A desk sharing the switch overwrites it with the
+    /// stored state; prefer [`engage`](Self::engage) and
+    /// [`stand_down`](Self::stand_down).
     pub fn set(&self, on: bool) {
-        self.inner.on.store(on, Ordering::SeqCst);
+        self.switch.set_local(on);
     }
 
-    /// Turns crisis mode on here and on `desk` (which then holds back every
-    /// public automated reply).
-    pub fn engage(&self, desk: &Desk) {
+    /// Turns crisis mode on for every worker of `desk` (stored, with the
+    /// holding statement), which then hold back every public automated
+    /// reply.
+    ///
+    /// # Errors
+    /// The store's; crisis mode is then unchanged.
+    pub async fn engage(&self, desk: &Desk) -> Result<(), CrisisError> {
+        desk.set_crisis_mode(true, self.holding_statement()).await?;
         self.set(true);
-        desk.set_crisis_mode(true);
+        Ok(())
     }
 
-    /// Turns crisis mode off here and on `desk`.
-    pub fn stand_down(&self, desk: &Desk) {
+    /// Turns crisis mode off for every worker of `desk`.
+    ///
+    /// # Errors
+    /// The store's; crisis mode is then unchanged.
+    pub async fn stand_down(&self, desk: &Desk) -> Result<(), CrisisError> {
+        desk.set_crisis_mode(false, None).await?;
         self.set(false);
-        desk.set_crisis_mode(false);
+        Ok(())
     }
 
     /// Posts the holding statement publicly in each conversation, as written

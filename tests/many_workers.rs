@@ -1,0 +1,123 @@
+//! Two workers of one desk, each with its own store handle on one database
+//! (a SQLite file; Postgres when `CAREKIT_TEST_POSTGRES_URL` is set), as two
+//! `carekit-desk` processes would be: a decision made through one holds on
+//! the other. Crisis mode switched on one worker holds back the other's
+//! public automated replies within `SHARED_STATE_MAX_AGE`, and of the two
+//! only one ever claims a ledger key.
+
+use carekit::desk::{AutoAcknowledge, SHARED_STATE_MAX_AGE};
+use carekit::store_sql::SqlStore;
+use carekit::*;
+use carekit_testing::{RecordingChannel, at, sample_event};
+use std::sync::Arc;
+
+struct Worker {
+    desk: Desk,
+    store: Arc<dyn Store>,
+}
+
+async fn worker(name: &str, store: SqlStore) -> Worker {
+    let store: Arc<dyn Store> = Arc::new(store);
+    let desk = Desk::builder()
+        .store(store.clone())
+        .worker_name(name)
+        .clock(Arc::new(FakeClock::new(at("2026-03-02T09:00:00Z"))))
+        .channel(Arc::new(RecordingChannel::new(ChannelKind::Twitter)))
+        .rule(Arc::new(AutoAcknowledge::everyone(
+            "Sorry to hear that, looking now.",
+            "",
+        )))
+        .build()
+        .unwrap();
+    Worker { desk, store }
+}
+
+/// Whether the desk queued its public acknowledgement for this tweet.
+async fn acknowledged(w: &Worker, id: &str) -> bool {
+    let event = sample_event(
+        ChannelKind::Twitter,
+        id,
+        &format!("h-{id}"),
+        "the app is down",
+        at("2026-03-02T09:00:00Z"),
+    );
+    let conversation = w
+        .desk
+        .ingest(event)
+        .await
+        .unwrap()
+        .conversation_id()
+        .unwrap();
+    w.desk
+        .conversation(conversation)
+        .await
+        .unwrap()
+        .messages
+        .len()
+        == 2
+}
+
+async fn two_workers_share_their_decisions(a: Worker, b: Worker) {
+    assert!(acknowledged(&b, "1").await, "calm: acknowledged");
+
+    // Worker A switches crisis mode on, with a holding statement.
+    a.desk
+        .set_crisis_mode(true, Some("We know the app is down; updates here.".into()))
+        .await
+        .unwrap();
+    assert!(a.desk.crisis_mode());
+    // B read the state less than SHARED_STATE_MAX_AGE ago; once that has
+    // passed, its next decision follows A's switch.
+    tokio::time::sleep(SHARED_STATE_MAX_AGE + std::time::Duration::from_millis(100)).await;
+    assert!(!acknowledged(&b, "2").await, "crisis: held back on B too");
+    assert!(b.desk.crisis_mode());
+    assert_eq!(
+        b.desk.crisis_switch().holding_statement().as_deref(),
+        Some("We know the app is down; updates here.")
+    );
+
+    // B stands down; A follows after the same bound, and the holding
+    // statement B did not mention is kept.
+    b.desk.set_crisis_mode(false, None).await.unwrap();
+    tokio::time::sleep(SHARED_STATE_MAX_AGE + std::time::Duration::from_millis(100)).await;
+    assert!(acknowledged(&a, "3").await, "calm again on A");
+    assert!(!a.desk.crisis_mode());
+    assert!(a.desk.crisis_switch().holding_statement().is_some());
+
+    // Both claim one ledger key at once, many times: one wins each time.
+    for n in 0..20 {
+        let key = format!("facebook:private_reply:race_{n}");
+        let (sa, sb) = (a.store.clone(), b.store.clone());
+        let (ka, kb) = (key.clone(), key.clone());
+        let (won_a, won_b) = tokio::join!(
+            async move { sa.swap_cursor(&ka, None, "pending:a").await.unwrap() },
+            async move { sb.swap_cursor(&kb, None, "pending:b").await.unwrap() },
+        );
+        assert!(won_a ^ won_b, "exactly one claim wins ({won_a}, {won_b})");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_one_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("desk.db").display());
+    let a = worker("a", SqlStore::open(&url).await.unwrap()).await;
+    let b = worker("b", SqlStore::open(&url).await.unwrap()).await;
+    two_workers_share_their_decisions(a, b).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_one_postgres_schema() {
+    let Ok(url) = std::env::var("CAREKIT_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "\n!!! SKIPPED two_workers_on_one_postgres_schema: set CAREKIT_TEST_POSTGRES_URL (CI does) !!!\n"
+        );
+        return;
+    };
+    let schema = format!("workers_{}", std::process::id());
+    let open = || SqlStore::builder(&url).schema(schema.clone()).open();
+    let a = worker("a", open().await.unwrap()).await;
+    let b = worker("b", open().await.unwrap()).await;
+    two_workers_share_their_decisions(a, b).await;
+}
