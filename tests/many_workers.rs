@@ -2,8 +2,10 @@
 //! (a SQLite file; Postgres when `CAREKIT_TEST_POSTGRES_URL` is set), as two
 //! `carekit-desk` processes would be: a decision made through one holds on
 //! the other. Crisis mode switched on one worker holds back the other's
-//! public automated replies within `SHARED_STATE_MAX_AGE`, and of the two
-//! only one ever claims a ledger key.
+//! public automated replies within `SHARED_STATE_MAX_AGE`; a channel
+//! degraded on one (a revoked token) holds the other's sends, and replacing
+//! its credentials on one releases them on both; and of the two only one
+//! ever claims a ledger key.
 
 use carekit::desk::{AutoAcknowledge, SHARED_STATE_MAX_AGE};
 use carekit::store_sql::SqlStore;
@@ -14,22 +16,24 @@ use std::sync::Arc;
 struct Worker {
     desk: Desk,
     store: Arc<dyn Store>,
+    x: Arc<RecordingChannel>,
 }
 
 async fn worker(name: &str, store: SqlStore) -> Worker {
     let store: Arc<dyn Store> = Arc::new(store);
+    let x = Arc::new(RecordingChannel::new(ChannelKind::Twitter));
     let desk = Desk::builder()
         .store(store.clone())
         .worker_name(name)
         .clock(Arc::new(FakeClock::new(at("2026-03-02T09:00:00Z"))))
-        .channel(Arc::new(RecordingChannel::new(ChannelKind::Twitter)))
+        .channel(x.clone())
         .rule(Arc::new(AutoAcknowledge::everyone(
             "Sorry to hear that, looking now.",
             "",
         )))
         .build()
         .unwrap();
-    Worker { desk, store }
+    Worker { desk, store, x }
 }
 
 /// Whether the desk queued its public acknowledgement for this tweet.
@@ -83,6 +87,71 @@ async fn two_workers_share_their_decisions(a: Worker, b: Worker) {
     assert!(acknowledged(&a, "3").await, "calm again on A");
     assert!(!a.desk.crisis_mode());
     assert!(a.desk.crisis_switch().holding_statement().is_some());
+
+    // A's token is revoked: its send fails, and X is degraded on both.
+    a.x.fail_with((0..10).map(|_| ChannelError::Unauthorized {
+        reason: "token revoked".into(),
+    }));
+    assert!(acknowledged(&a, "4").await);
+    a.desk.run_outbox_once().await.unwrap();
+    assert!(!a.desk.channel_health().is_empty(), "degraded on A");
+    tokio::time::sleep(SHARED_STATE_MAX_AGE + std::time::Duration::from_millis(100)).await;
+    assert!(acknowledged(&b, "5").await);
+    let b_sent_before = b.x.sent().len();
+    let report = b.desk.run_outbox_once().await.unwrap();
+    assert_eq!(
+        b.x.sent().len(),
+        b_sent_before,
+        "B holds its X sends too: {report:?}"
+    );
+    assert!(
+        matches!(
+            b.desk.channel_health().first(),
+            Some((ChannelKind::Twitter, desk::ChannelHealth::Degraded { .. }))
+        ),
+        "{:?}",
+        b.desk.channel_health()
+    );
+    // New credentials on A release what both held; B sends once it has
+    // read that X is healthy again.
+    let fresh = Arc::new(RecordingChannel::new(ChannelKind::Twitter));
+    a.desk.replace_channel(fresh.clone()).await.unwrap();
+    tokio::time::sleep(SHARED_STATE_MAX_AGE + std::time::Duration::from_millis(100)).await;
+    b.desk.run_outbox_once().await.unwrap();
+    assert!(b.desk.channel_health().is_empty());
+    assert!(b.x.sent().len() > b_sent_before, "B sends again");
+    a.desk.run_outbox_once().await.unwrap();
+    b.desk.run_outbox_once().await.unwrap();
+    // Everything queued went out, each once, wherever it was held.
+    let waiting = a
+        .store
+        .outbox_counts(&[DeliveryState::Queued, DeliveryState::Sending])
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting.iter().map(|c| c.count).sum::<u64>(),
+        0,
+        "{waiting:?}"
+    );
+    let mut outbound = 0;
+    for c in a
+        .store
+        .list_conversations(&ConversationFilter::default())
+        .await
+        .unwrap()
+    {
+        for m in &c.messages {
+            if m.direction == Direction::Outbound {
+                assert_eq!(m.delivery, Some(DeliveryState::Sent), "{m:?}");
+                outbound += 1;
+            }
+        }
+    }
+    assert_eq!(
+        a.x.sent().len() + fresh.sent().len() + b.x.sent().len(),
+        outbound,
+        "each acknowledgement sent once"
+    );
 
     // Both claim one ledger key at once, many times: one wins each time.
     for n in 0..20 {

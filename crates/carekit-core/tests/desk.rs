@@ -553,7 +553,10 @@ async fn credential_failures_pause_the_channel_without_losing_sends() {
         (ChannelKind::Twitter, desk::ChannelHealth::Degraded { .. })
     ));
     assert_eq!(s.desk.run_outbox_once().await.unwrap().claimed, 0);
-    s.desk.reset_channel_health(ChannelKind::Twitter);
+    s.desk
+        .reset_channel_health(ChannelKind::Twitter)
+        .await
+        .unwrap();
     s.clock.advance(chrono::Duration::minutes(2));
     assert_eq!(s.desk.run_outbox_once().await.unwrap().sent, 1);
     assert!(s.desk.channel_health().is_empty());

@@ -35,7 +35,7 @@ pub use merge::MergeOutcome;
 pub use notify::{LogNotifier, Notification, Notifier};
 pub use ops::{HandoffOutcome, HandoffRequest, HideRequest, ReplyRequest};
 pub use outbox::{ChannelHealth, OutboxReport, TickReport};
-pub use shared::{CRISIS_KEY, CrisisSwitch, SHARED_STATE_MAX_AGE};
+pub use shared::{CRISIS_KEY, CrisisSwitch, SHARED_STATE_MAX_AGE, health_key};
 pub use survey::{SurveyAnswer, SurveyRequest};
 
 use crate::InboundEvent;

@@ -36,8 +36,10 @@ fn actor_name(actor: &crate::domain::Actor) -> String {
 /// credentials can release exactly those.
 pub(crate) const HELD_FOR_CREDENTIALS: &str = "held for credentials: ";
 
-/// Whether a channel can send.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Whether a channel can send. Stored, so every worker of a desk holds
+/// and releases a channel's sends together.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ChannelHealth {
     /// Sending normally.
@@ -158,8 +160,13 @@ impl Desk {
     }
 
     /// Marks a channel healthy again (after replacing its credentials), so
-    /// its held sends go out on the next round.
-    pub fn reset_channel_health(&self, kind: ChannelKind) {
+    /// its held sends go out on the next round, on every worker of the desk
+    /// (stored; the others follow within `SHARED_STATE_MAX_AGE`).
+    ///
+    /// # Errors
+    /// The store's; this worker is healthy regardless, the others follow
+    /// at the next successful send.
+    pub async fn reset_channel_health(&self, kind: ChannelKind) -> Result<(), DeskError> {
         let was = self
             .inner
             .health
@@ -169,6 +176,7 @@ impl Desk {
         if matches!(was, Some(ChannelHealth::Degraded { .. })) {
             self.emit(DeskEvent::ChannelRecovered { channel: kind });
         }
+        self.store_health(kind, &ChannelHealth::Healthy).await
     }
 
     fn degraded_until(&self, kind: ChannelKind, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -258,7 +266,15 @@ impl Desk {
         self.write_item(item.clone()).await?;
         match channel.send(&item.message).await {
             Ok(delivery) => {
-                self.reset_channel_health(kind);
+                let degraded = self
+                    .inner
+                    .health
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contains_key(&kind);
+                if degraded && let Err(e) = self.reset_channel_health(kind).await {
+                    tracing::warn!(channel = %kind, error = %e, "recovery not stored");
+                }
                 self.finish_sent(item, delivery).await
             }
             Err(e) => self.handle_failure(item, &channel, e).await,
@@ -278,20 +294,23 @@ impl Desk {
                 // Not the message's fault: hold it, don't spend its attempts.
                 item.attempts = item.attempts.saturating_sub(1);
                 let retry_at = now + self.inner.outbox.credential_pause;
-                {
+                let degraded = {
                     let mut health = self.inner.health.lock().unwrap_or_else(|p| p.into_inner());
                     let since = match health.get(&kind) {
                         Some(ChannelHealth::Degraded { since, .. }) => *since,
                         _ => now,
                     };
-                    health.insert(
-                        kind,
-                        ChannelHealth::Degraded {
-                            reason: reason.clone(),
-                            since,
-                            retry_at,
-                        },
-                    );
+                    let degraded = ChannelHealth::Degraded {
+                        reason: reason.clone(),
+                        since,
+                        retry_at,
+                    };
+                    health.insert(kind, degraded.clone());
+                    degraded
+                };
+                // Every worker holds this channel's sends, not only this one.
+                if let Err(e) = self.store_health(kind, &degraded).await {
+                    tracing::warn!(channel = %kind, error = %e, "degradation not stored");
                 }
                 self.emit(DeskEvent::ChannelDegraded {
                     channel: kind,

@@ -48,7 +48,7 @@ impl Desk {
                 None => list.push(channel),
             }
         }
-        self.reset_channel_health(kind);
+        self.reset_channel_health(kind).await?;
         let now = self.inner.clock.now();
         let held = self
             .inner

@@ -1,10 +1,13 @@
 //! Decisions every worker of one desk must agree on live in the store, not
-//! in one process's memory: today crisis mode and its holding statement.
+//! in one process's memory: crisis mode and its holding statement, and each
+//! channel's health (a channel degraded by a revoked token holds its sends
+//! on every worker, and recovers on every worker).
 //! Each process keeps a copy, read again when it is older than
 //! [`SHARED_STATE_MAX_AGE`], so a switch made through one worker holds on
 //! all of them within that time.
 
-use super::{Desk, DeskError};
+use super::{ChannelHealth, Desk, DeskError};
+use crate::channel::ChannelKind;
 use crate::intake::Cursors;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +20,11 @@ pub const SHARED_STATE_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// The ledger key crisis mode is kept under.
 pub const CRISIS_KEY: &str = "desk:crisis";
+
+/// The ledger key a channel's health is kept under.
+pub fn health_key(kind: ChannelKind) -> String {
+    format!("desk:health:{kind}")
+}
 
 /// Crisis mode as stored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,9 +190,49 @@ impl Desk {
         if self.inner.crisis.is_fresh() {
             return;
         }
-        match self.inner.store.load_cursor(CRISIS_KEY).await {
-            Ok(value) => self.inner.crisis.adopt(&decode(value.as_deref())),
-            Err(e) => tracing::debug!(error = %e, "shared desk state not refreshed"),
+        let store = &self.inner.store;
+        let mut health = Vec::new();
+        for kind in self.channel_kinds() {
+            match store.load_cursor(&health_key(kind)).await {
+                Ok(value) => health.push((kind, value)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "shared desk state not refreshed");
+                    return;
+                }
+            }
         }
+        match store.load_cursor(CRISIS_KEY).await {
+            Ok(value) => self.inner.crisis.adopt(&decode(value.as_deref())),
+            Err(e) => {
+                tracing::debug!(error = %e, "shared desk state not refreshed");
+                return;
+            }
+        }
+        let mut local = self.inner.health.lock().unwrap_or_else(|p| p.into_inner());
+        for (kind, value) in health {
+            match value.and_then(|v| serde_json::from_str::<ChannelHealth>(&v).ok()) {
+                Some(degraded @ ChannelHealth::Degraded { .. }) => {
+                    local.insert(kind, degraded);
+                }
+                _ => {
+                    local.remove(&kind);
+                }
+            }
+        }
+    }
+
+    /// Stores a channel's health for every worker.
+    pub(crate) async fn store_health(
+        &self,
+        kind: ChannelKind,
+        health: &ChannelHealth,
+    ) -> Result<(), DeskError> {
+        let value =
+            serde_json::to_string(health).map_err(|e| DeskError::InvalidRequest(e.to_string()))?;
+        self.inner
+            .store
+            .save_cursor(&health_key(kind), &value)
+            .await?;
+        Ok(())
     }
 }
