@@ -4,14 +4,33 @@
 //! the other. Crisis mode switched on one worker holds back the other's
 //! public automated replies within `SHARED_STATE_MAX_AGE`; a channel
 //! degraded on one (a revoked token) holds the other's sends, and replacing
-//! its credentials on one releases them on both; and of the two only one
-//! ever claims a ledger key.
+//! its credentials on one releases them on both; round-robin assignment
+//! across both is even, with each agent's load kept in the store; and of
+//! the two only one ever claims a ledger key.
 
-use carekit::desk::{AutoAcknowledge, SHARED_STATE_MAX_AGE};
+use carekit::desk::{
+    Action, Agent, Assigner, AutoAcknowledge, Rule, RuleContext, SHARED_STATE_MAX_AGE,
+};
 use carekit::store_sql::SqlStore;
 use carekit::*;
 use carekit_testing::{RecordingChannel, at, sample_event};
 use std::sync::Arc;
+
+/// Assigns every new conversation round-robin.
+struct AssignNew;
+
+impl Rule for AssignNew {
+    fn name(&self) -> &str {
+        "assign-new"
+    }
+    fn on_inbound(&self, _: &dyn Conversation, ctx: &RuleContext<'_>) -> Vec<Action> {
+        if ctx.new_conversation {
+            vec![Action::AutoAssign { team: None }]
+        } else {
+            Vec::new()
+        }
+    }
+}
 
 struct Worker {
     desk: Desk,
@@ -31,6 +50,13 @@ async fn worker(name: &str, store: SqlStore) -> Worker {
             "Sorry to hear that, looking now.",
             "",
         )))
+        .rule(Arc::new(AssignNew))
+        .assigner(Assigner::new(
+            ["ann", "bob", "cy"]
+                .into_iter()
+                .map(|id| Agent::new(id, 100))
+                .collect(),
+        ))
         .build()
         .unwrap();
     Worker { desk, store, x }
@@ -151,6 +177,42 @@ async fn two_workers_share_their_decisions(a: Worker, b: Worker) {
         a.x.sent().len() + fresh.sent().len() + b.x.sent().len(),
         outbound,
         "each acknowledgement sent once"
+    );
+
+    // Twelve new conversations, two at a time, one on each worker: the
+    // rotation is shared, so the three agents get the same number (±1),
+    // and the stored loads match what is assigned.
+    for pair in 0..6 {
+        let (ia, ib) = (format!("rr-a-{pair}"), format!("rr-b-{pair}"));
+        tokio::join!(acknowledged(&a, &ia), acknowledged(&b, &ib));
+    }
+    let open = a
+        .store
+        .list_conversations(&ConversationFilter::default())
+        .await
+        .unwrap();
+    let mut assigned = std::collections::BTreeMap::<String, usize>::new();
+    for c in &open {
+        let agent = c.assignee.clone().expect("every conversation assigned");
+        *assigned.entry(agent).or_default() += 1;
+    }
+    let (least, most) = (
+        assigned.values().min().copied().unwrap(),
+        assigned.values().max().copied().unwrap(),
+    );
+    assert!(most - least <= 1, "{assigned:?}");
+    let state = b.desk.assignment_state().await.unwrap();
+    assert_eq!(state.loads, assigned, "stored loads match the assignments");
+    // Resolving on one worker frees the agent's capacity for both.
+    let first = &open[0];
+    let holder = first.assignee.clone().unwrap();
+    b.desk
+        .resolve(first.id, Actor::Agent(holder.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        a.desk.assignment_state().await.unwrap().load(&holder),
+        assigned[&holder] - 1
     );
 
     // Both claim one ledger key at once, many times: one wins each time.

@@ -1,7 +1,10 @@
-//! Assignment: round-robin among agents who still have capacity.
+//! Assignment: round-robin among agents who still have capacity. The
+//! round-robin position and each agent's open load live in the store
+//! ([`AssignmentState`]) and change in the same commit as the assignment
+//! they decide, so any number of workers share one rotation.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// An agent who can take conversations.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,56 +33,69 @@ impl Agent {
     }
 }
 
-/// Picks agents round-robin, skipping anyone at capacity. Loads are counted
-/// per process: call [`Assigner::release`] when a conversation ends.
-#[derive(Debug)]
+/// Where the rotation stands and how many active conversations each agent
+/// holds, as stored for every worker of a desk.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentState {
+    /// The index of the agent the next pick starts from.
+    pub position: usize,
+    /// Active conversations per agent (absent: none).
+    pub loads: BTreeMap<String, usize>,
+}
+
+impl AssignmentState {
+    /// Active conversations assigned to `agent`.
+    pub fn load(&self, agent: &str) -> usize {
+        self.loads.get(agent).copied().unwrap_or(0)
+    }
+
+    /// One more (or one fewer) active conversation for `agent`.
+    pub(crate) fn adjust(&mut self, agent: &str, more: bool) {
+        let load = self.loads.entry(agent.to_owned()).or_default();
+        *load = if more {
+            *load + 1
+        } else {
+            load.saturating_sub(1)
+        };
+        if *load == 0 {
+            self.loads.remove(agent);
+        }
+    }
+}
+
+/// Picks agents round-robin, skipping anyone at capacity.
+#[derive(Clone, Debug)]
 pub struct Assigner {
     agents: Vec<Agent>,
-    state: Mutex<(usize, HashMap<String, usize>)>,
 }
 
 impl Assigner {
     /// An assigner over `agents`, in order.
     pub fn new(agents: Vec<Agent>) -> Self {
-        Self {
-            agents,
-            state: Mutex::new((0, HashMap::new())),
-        }
+        Self { agents }
     }
 
-    /// The next agent with room (optionally in `team`), counting the
-    /// assignment; `None` when everyone is full.
-    pub fn pick(&self, team: Option<&str>) -> Option<Agent> {
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (cursor, loads) = &mut *guard;
+    /// The agents, in rotation order.
+    pub fn agents(&self) -> &[Agent] {
+        &self.agents
+    }
+
+    /// The next agent with room in `state` (optionally in `team`), moving
+    /// the rotation past them; `None` when everyone is full. The load is
+    /// counted when the assignment is committed.
+    pub fn pick(&self, state: &mut AssignmentState, team: Option<&str>) -> Option<Agent> {
         let n = self.agents.len();
         for step in 0..n {
-            let agent = &self.agents[(*cursor + step) % n];
+            let agent = &self.agents[(state.position + step) % n];
             if team.is_some_and(|t| agent.team.as_deref() != Some(t)) {
                 continue;
             }
-            let load = loads.entry(agent.id.clone()).or_default();
-            if *load < agent.capacity {
-                *load += 1;
-                *cursor = (*cursor + step + 1) % n;
+            if state.load(&agent.id) < agent.capacity {
+                state.position = (state.position + step + 1) % n;
                 return Some(agent.clone());
             }
         }
         None
-    }
-
-    /// Frees one unit of `agent`'s capacity.
-    pub fn release(&self, agent: &str) {
-        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(load) = guard.1.get_mut(agent) {
-            *load = load.saturating_sub(1);
-        }
-    }
-
-    /// Current load of `agent`.
-    pub fn load(&self, agent: &str) -> usize {
-        let guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        guard.1.get(agent).copied().unwrap_or(0)
     }
 }
 
@@ -94,14 +110,20 @@ mod tests {
             Agent::new("bob", 2).in_team("social"),
             Agent::new("cy", 5).in_team("billing"),
         ]);
-        assert_eq!(a.pick(Some("social")).unwrap().id, "ann");
-        assert_eq!(a.pick(Some("social")).unwrap().id, "bob");
+        let mut s = AssignmentState::default();
+        let take = |s: &mut AssignmentState, team| {
+            let agent = a.pick(s, team)?;
+            s.adjust(&agent.id, true);
+            Some(agent.id)
+        };
+        assert_eq!(take(&mut s, Some("social")).unwrap(), "ann");
+        assert_eq!(take(&mut s, Some("social")).unwrap(), "bob");
         // ann is full now
-        assert_eq!(a.pick(Some("social")).unwrap().id, "bob");
-        assert!(a.pick(Some("social")).is_none());
-        a.release("ann");
-        assert_eq!(a.pick(Some("social")).unwrap().id, "ann");
-        assert_eq!(a.pick(None).unwrap().id, "cy");
-        assert_eq!(a.load("bob"), 2);
+        assert_eq!(take(&mut s, Some("social")).unwrap(), "bob");
+        assert!(take(&mut s, Some("social")).is_none());
+        s.adjust("ann", false);
+        assert_eq!(take(&mut s, Some("social")).unwrap(), "ann");
+        assert_eq!(take(&mut s, None).unwrap(), "cy");
+        assert_eq!(s.load("bob"), 2);
     }
 }

@@ -22,6 +22,8 @@ pub(crate) struct Change<'a> {
     pub(crate) commit: &'a mut Commit,
     pub(crate) now: DateTime<Utc>,
     pub(crate) queued: &'a mut Vec<(MessageId, bool)>,
+    /// The assignment state, when this change may assign.
+    pub(crate) assignment: &'a mut Option<super::shared::AssignmentDraft>,
 }
 
 impl Change<'_> {
@@ -287,6 +289,11 @@ impl Desk {
             let mut audit = Vec::new();
             let mut commit = Commit::new();
             let mut queued = Vec::new();
+            let before = super::shared::holder(&record);
+            let mut assignment = match self.inner.assigner {
+                Some(_) => Some(self.load_assignment().await?),
+                None => None,
+            };
             let value = f(&mut Change {
                 record: &mut record,
                 audit: &mut audit,
@@ -294,7 +301,10 @@ impl Desk {
                 commit: &mut commit,
                 now,
                 queued: &mut queued,
+                assignment: &mut assignment,
             })?;
+            self.settle_assignment(before, &record, &mut assignment, &mut commit)
+                .await?;
             let escalations =
                 self.evaluate(&mut record, &history, &mut audit, trigger.clone(), now);
             record.version = expected_version + 1;

@@ -383,6 +383,8 @@ impl Desk {
         let mut queued = Vec::new();
         let mut after = Vec::new();
         let mut reopened = false;
+        let holder_before = super::shared::holder(&record).filter(|_| expected.is_some());
+        let mut assignment = None;
         {
             let mut change = Change {
                 record: &mut record,
@@ -391,6 +393,7 @@ impl Desk {
                 commit: &mut commit,
                 now,
                 queued: &mut queued,
+                assignment: &mut assignment,
             };
             if echo {
                 let r = &mut *change.record;
@@ -469,6 +472,13 @@ impl Desk {
                         .map(move |a| (name.clone(), a))
                 })
                 .collect();
+            if self.inner.assigner.is_some()
+                && actions
+                    .iter()
+                    .any(|(_, a)| matches!(a, Action::AutoAssign { .. }))
+            {
+                assignment = Some(self.load_assignment().await?);
+            }
             if !actions.is_empty() {
                 let mut change = Change {
                     record: &mut record,
@@ -477,6 +487,7 @@ impl Desk {
                     commit: &mut commit,
                     now,
                     queued: &mut queued,
+                    assignment: &mut assignment,
                 };
                 for (rule, action) in actions {
                     self.apply_action(&mut change, &rule, action, Some(message.id), &mut after);
@@ -497,6 +508,8 @@ impl Desk {
                 _ => None,
             })
             .ok_or_else(|| DeskError::Config("threading decision missing".into()))?;
+        self.settle_assignment(holder_before, &record, &mut assignment, &mut commit)
+            .await?;
         record.version = expected.map_or(0, |v| v + 1);
         commit.audit.extend(audit);
         commit.conversations.push(match expected {
@@ -545,11 +558,14 @@ impl Desk {
             }
             Action::HandOff(request) => after.push(After::HandOff(rule.to_owned(), request)),
             Action::AutoAssign { team } => {
-                let picked = self
-                    .inner
-                    .assigner
-                    .as_ref()
-                    .and_then(|a| a.pick(team.as_deref()));
+                let picked = match (self.inner.assigner.as_ref(), change.assignment.as_mut()) {
+                    (Some(assigner), Some(draft)) => {
+                        let picked = assigner.pick(&mut draft.state, team.as_deref());
+                        draft.dirty |= picked.is_some();
+                        picked
+                    }
+                    _ => None,
+                };
                 match picked {
                     Some(agent) => {
                         change.record.assignee = Some(agent.id.clone());

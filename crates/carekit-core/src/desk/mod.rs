@@ -26,7 +26,7 @@ mod thread;
 
 pub use acknowledge::{AutoAcknowledge, AutoAcknowledgeBuilder, Mood};
 pub use actions::{Action, Rule, RuleContext, StatusChange, TagTopics};
-pub use assign::{Agent, Assigner};
+pub use assign::{Agent, Assigner, AssignmentState};
 pub use builder::{DeskBuilder, OutboxConfig};
 pub use error::DeskError;
 pub use events::DeskEvent;
@@ -35,7 +35,7 @@ pub use merge::MergeOutcome;
 pub use notify::{LogNotifier, Notification, Notifier};
 pub use ops::{HandoffOutcome, HandoffRequest, HideRequest, ReplyRequest};
 pub use outbox::{ChannelHealth, OutboxReport, TickReport};
-pub use shared::{CRISIS_KEY, CrisisSwitch, SHARED_STATE_MAX_AGE, health_key};
+pub use shared::{ASSIGNMENT_KEY, CRISIS_KEY, CrisisSwitch, SHARED_STATE_MAX_AGE, health_key};
 pub use survey::{SurveyAnswer, SurveyRequest};
 
 use crate::InboundEvent;

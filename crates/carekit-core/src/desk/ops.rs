@@ -493,7 +493,7 @@ impl Desk {
     }
 
     /// Changes a conversation's status (audited). Resolving frees the
-    /// assignee's capacity.
+    /// assignee's capacity in the same commit.
     pub async fn set_status(
         &self,
         conversation_id: ConversationId,
@@ -506,7 +506,6 @@ impl Desk {
             .mutate(conversation_id, Trigger::Changed, |c| {
                 after.clear();
                 let from = c.record.status;
-                let was_active = from.is_active();
                 c.set_status(status, by.clone());
                 if from != status {
                     let change = StatusChange {
@@ -520,16 +519,11 @@ impl Desk {
                         }
                     }
                 }
-                Ok(was_active && !status.is_active())
+                Ok(())
             })
             .await?;
         self.after_commit(&applied.record, &[], &[]).await;
         self.run_after(conversation_id, after).await;
-        if applied.value
-            && let (Some(assigner), Some(agent)) = (&self.inner.assigner, &applied.record.assignee)
-        {
-            assigner.release(agent);
-        }
         Ok(())
     }
 

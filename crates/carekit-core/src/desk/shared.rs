@@ -1,14 +1,17 @@
 //! Decisions every worker of one desk must agree on live in the store, not
-//! in one process's memory: crisis mode and its holding statement, and each
+//! in one process's memory: crisis mode and its holding statement, each
 //! channel's health (a channel degraded by a revoked token holds its sends
-//! on every worker, and recovers on every worker).
+//! on every worker, and recovers on every worker), and the assignment
+//! rotation with each agent's load (changed in the commit that assigns).
 //! Each process keeps a copy, read again when it is older than
 //! [`SHARED_STATE_MAX_AGE`], so a switch made through one worker holds on
 //! all of them within that time.
 
-use super::{ChannelHealth, Desk, DeskError};
+use super::{AssignmentState, ChannelHealth, Desk, DeskError};
 use crate::channel::ChannelKind;
+use crate::domain::ConversationRecord;
 use crate::intake::Cursors;
+use crate::store::Commit;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,6 +23,27 @@ pub const SHARED_STATE_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// The ledger key crisis mode is kept under.
 pub const CRISIS_KEY: &str = "desk:crisis";
+
+/// The ledger key the assignment rotation and loads are kept under.
+pub const ASSIGNMENT_KEY: &str = "desk:assignment";
+
+/// The assignment state as read for one commit: written back, guarded by
+/// the value it was read with, only if something changed.
+#[derive(Clone, Debug)]
+pub(crate) struct AssignmentDraft {
+    read: Option<String>,
+    pub(crate) state: AssignmentState,
+    pub(crate) dirty: bool,
+}
+
+/// Who holds a conversation as far as loads go: its assignee while it is
+/// active.
+pub(crate) fn holder(record: &ConversationRecord) -> Option<String> {
+    record
+        .assignee
+        .clone()
+        .filter(|_| record.status.is_active())
+}
 
 /// The ledger key a channel's health is kept under.
 pub fn health_key(kind: ChannelKind) -> String {
@@ -219,6 +243,67 @@ impl Desk {
                 }
             }
         }
+    }
+
+    /// The assignment rotation and each agent's load, as stored.
+    ///
+    /// # Errors
+    /// The store's.
+    pub async fn assignment_state(&self) -> Result<AssignmentState, DeskError> {
+        Ok(self.load_assignment().await?.state)
+    }
+
+    pub(crate) async fn load_assignment(&self) -> Result<AssignmentDraft, DeskError> {
+        let read = self.inner.store.load_cursor(ASSIGNMENT_KEY).await?;
+        let state = read
+            .as_deref()
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or_default();
+        Ok(AssignmentDraft {
+            read,
+            state,
+            dirty: false,
+        })
+    }
+
+    /// Counts a change of who holds a conversation (assigned, reassigned,
+    /// resolved, reopened) in the assignment state, and stages the state in
+    /// `commit`, guarded by the value it was read with: two workers
+    /// assigning at once conflict, and the loser reads again.
+    pub(crate) async fn settle_assignment(
+        &self,
+        before: Option<String>,
+        record: &ConversationRecord,
+        draft: &mut Option<AssignmentDraft>,
+        commit: &mut Commit,
+    ) -> Result<(), DeskError> {
+        if self.inner.assigner.is_none() {
+            return Ok(());
+        }
+        let after = holder(record);
+        if before != after {
+            if draft.is_none() {
+                *draft = Some(self.load_assignment().await?);
+            }
+            if let Some(d) = draft.as_mut() {
+                if let Some(old) = &before {
+                    d.state.adjust(old, false);
+                }
+                if let Some(new) = &after {
+                    d.state.adjust(new, true);
+                }
+                d.dirty = true;
+            }
+        }
+        if let Some(d) = draft.as_ref().filter(|d| d.dirty) {
+            let value = serde_json::to_string(&d.state)
+                .map_err(|e| DeskError::InvalidRequest(e.to_string()))?;
+            commit.cursors.push((ASSIGNMENT_KEY.to_owned(), value));
+            commit
+                .cursor_expect
+                .push((ASSIGNMENT_KEY.to_owned(), d.read.clone()));
+        }
+        Ok(())
     }
 
     /// Stores a channel's health for every worker.
