@@ -24,9 +24,8 @@
 //! ```
 
 use async_trait::async_trait;
-use carekit_core::store::Commit;
 use carekit_core::{
-    AuditKind, Channel, ChannelKind, ConversationFilter, Desk, Direction, Identity,
+    AuditKind, Channel, ChannelKind, ConversationFilter, Cursors, Desk, Direction, Identity,
     OutboundMessage, SlaEventKind, Store, StoreError, Visibility,
 };
 use chrono::{DateTime, Duration, NaiveTime, Utc};
@@ -465,36 +464,50 @@ impl Digester {
     }
 
     /// Sends the digest if one is due at the desk's clock, and returns it.
-    /// The first run only records the starting point. A failed send leaves
-    /// the cursor alone, so the next run covers the same period and more.
+    /// The first run only records the starting point. A failed send puts
+    /// the cursor back, so the next run covers the same period and more.
+    ///
+    /// Several workers may run it: each claims the period by moving the
+    /// cursor from what it read, in one step, before sending, so one digest
+    /// goes out per period (a worker that dies between the claim and the
+    /// send loses that digest rather than sending it twice).
     ///
     /// # Errors
     /// The store failed, or [`DigestError::Send`].
     pub async fn run_due(&self, desk: &Desk) -> Result<Option<Digest>, DigestError> {
         let store = desk.store().as_ref();
         let now = desk.clock().now();
+        let read = store.cursor(&self.cursor).await?;
         let Some(last) = self.last(store).await? else {
-            self.advance(store, now).await?;
+            // First run: whoever records the starting point first wins.
+            store
+                .swap_cursor(&self.cursor, None, &now.to_rfc3339())
+                .await?;
             return Ok(None);
         };
         if now < self.schedule.next_after(last) {
             return Ok(None);
         }
         let digest = Digest::build(store, last, now, self.lookback).await?;
-        if !digest.is_empty() || self.send_empty {
-            self.sender
-                .send(&digest.subject(), &digest.to_text())
-                .await
-                .map_err(DigestError::Send)?;
+        let claimed = now.to_rfc3339();
+        if !store
+            .swap_cursor(&self.cursor, read.as_deref(), &claimed)
+            .await?
+        {
+            // Another worker took this period.
+            return Ok(None);
         }
-        self.advance(store, now).await?;
+        if !digest.is_empty() || self.send_empty {
+            if let Err(e) = self.sender.send(&digest.subject(), &digest.to_text()).await {
+                if let Some(previous) = read.as_deref() {
+                    // Give the period back for the next run.
+                    store
+                        .swap_cursor(&self.cursor, Some(&claimed), previous)
+                        .await?;
+                }
+                return Err(DigestError::Send(e));
+            }
+        }
         Ok(Some(digest))
-    }
-
-    async fn advance(&self, store: &dyn Store, to: DateTime<Utc>) -> Result<(), DigestError> {
-        let mut commit = Commit::new();
-        commit.cursors.push((self.cursor.clone(), to.to_rfc3339()));
-        store.apply(commit).await?;
-        Ok(())
     }
 }

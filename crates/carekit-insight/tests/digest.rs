@@ -239,6 +239,55 @@ async fn a_daily_digest_goes_out_at_its_time_and_a_failed_send_is_retried() {
     );
 }
 
+/// A sender that takes a while, as SMTP does.
+#[derive(Default)]
+struct SlowOutbox(Outbox);
+
+#[async_trait]
+impl DigestSender for SlowOutbox {
+    async fn send(&self, subject: &str, body: &str) -> Result<(), String> {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        self.0.send(subject, body).await
+    }
+}
+
+/// Three workers of one desk run the digester at its time, at once: the
+/// team gets one digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn workers_running_the_digest_at_once_send_it_once() {
+    let clock = FakeClock::new(at("2026-03-02T09:00:00Z"));
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let worker = || {
+        Desk::builder()
+            .store(store.clone())
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap()
+    };
+    let desks = [worker(), worker(), worker()];
+    let outbox = Arc::new(SlowOutbox::default());
+    let digester = Arc::new(
+        Digester::builder(outbox.clone())
+            .schedule(DigestSchedule::daily_at(
+                NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
+            ))
+            .send_empty(true)
+            .build()
+            .unwrap(),
+    );
+    assert!(digester.run_due(&desks[0]).await.unwrap().is_none());
+    clock.set(at("2026-03-03T08:00:00Z"));
+    for _round in 0..3 {
+        let mut runs = tokio::task::JoinSet::new();
+        for desk in desks.clone() {
+            let digester = digester.clone();
+            runs.spawn(async move { digester.run_due(&desk).await.unwrap() });
+        }
+        while runs.join_next().await.is_some() {}
+    }
+    assert_eq!(outbox.0.sent.lock().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn the_channel_sender_emails_each_recipient() {
     let email = Arc::new(RecordingChannel::new(ChannelKind::Email));
