@@ -497,16 +497,15 @@ impl Digester {
             // Another worker took this period.
             return Ok(None);
         }
-        if !digest.is_empty() || self.send_empty {
-            if let Err(e) = self.sender.send(&digest.subject(), &digest.to_text()).await {
-                if let Some(previous) = read.as_deref() {
-                    // Give the period back for the next run.
-                    store
-                        .swap_cursor(&self.cursor, Some(&claimed), previous)
-                        .await?;
-                }
-                return Err(DigestError::Send(e));
+        let wanted = !digest.is_empty() || self.send_empty;
+        if wanted && let Err(e) = self.sender.send(&digest.subject(), &digest.to_text()).await {
+            if let Some(previous) = read.as_deref() {
+                // Give the period back for the next run.
+                store
+                    .swap_cursor(&self.cursor, Some(&claimed), previous)
+                    .await?;
             }
+            return Err(DigestError::Send(e));
         }
         Ok(Some(digest))
     }
