@@ -7,9 +7,11 @@
 use crate::api;
 use crate::config::{
     AcknowledgeConfig, DeskConfig, EmailConfig, FacebookConfig, Secrets, SmsConfig, TwitterConfig,
+    redact_url,
 };
 use crate::inbox::Inbox;
 use crate::metrics::{MeteredSink, Metrics};
+use crate::server::Background;
 use crate::{DeskServerError, server};
 use async_trait::async_trait;
 use axum::Router;
@@ -25,13 +27,7 @@ use carekit_policy::builtin::{
 };
 use carekit_policy::{CareSentiment, SlaPolicy, SlaSet};
 use chrono::Duration;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-
-/// A background loop (a poller) started with the server and stopped with it.
-pub(crate) type Background =
-    Box<dyn FnOnce(server::Shutdown) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// A configured desk: the engine, its HTTP routes, and its pollers. Build
 /// it with [`DeskServer::builder`], then [`DeskServer::serve`] it.
@@ -55,38 +51,6 @@ impl std::fmt::Debug for DeskServer {
             .field("email", &self.config.email.is_some())
             .finish_non_exhaustive()
     }
-}
-
-/// `url` with any password in it replaced by `***`: the one in the
-/// userinfo (`postgres://user:pw@host/db`) and a `password=` query
-/// parameter (`?password=pw`), so a logged server or configuration does
-/// not carry the database's credentials.
-pub(crate) fn redact_url(url: &str) -> String {
-    let mut out = url.to_owned();
-    if let Some(scheme_end) = out.find("://") {
-        let start = scheme_end + 3;
-        let authority_end = out[start..]
-            .find(['/', '?', '#'])
-            .map_or(out.len(), |i| start + i);
-        if let Some(at) = out[start..authority_end].rfind('@') {
-            let userinfo = &out[start..start + at];
-            if let Some(colon) = userinfo.find(':') {
-                out.replace_range(start + colon + 1..start + at, "***");
-            }
-        }
-    }
-    if let Some(query) = out.find('?') {
-        let (head, tail) = out.split_at(query + 1);
-        let redacted: Vec<String> = tail
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out = format!("{head}{}", redacted.join("&"));
-    }
-    out
 }
 
 /// Builds a [`DeskServer`]: the configuration and secrets, plus what an app
@@ -779,31 +743,4 @@ fn email_adapter(
         }
     });
     Ok((channel, mount))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn passwords_in_store_urls_are_redacted() {
-        for (url, shown) in [
-            (
-                "postgres://carekit:hunter2@db.internal:5432/care",
-                "postgres://carekit:***@db.internal:5432/care",
-            ),
-            (
-                "postgres://carekit:p%40ss:w@rd@db/care?sslmode=require",
-                "postgres://carekit:***@db/care?sslmode=require",
-            ),
-            (
-                "postgres://db/care?user=carekit&password=hunter2&sslmode=require",
-                "postgres://db/care?user=carekit&password=***&sslmode=require",
-            ),
-            ("postgres://carekit@db/care", "postgres://carekit@db/care"),
-            ("sqlite://carekit.db", "sqlite://carekit.db"),
-        ] {
-            assert_eq!(redact_url(url), shown);
-        }
-    }
 }

@@ -174,7 +174,7 @@ impl Default for ServerConfig {
             public_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 1024 * 1024,
             request_timeout_ms: 10_000,
-            header_read_timeout_ms: crate::server::HEADER_READ_TIMEOUT.as_millis() as u64,
+            header_read_timeout_ms: HEADER_READ_TIMEOUT.as_millis() as u64,
             shutdown_grace_ms: 10_000,
         }
     }
@@ -197,7 +197,7 @@ pub struct StoreConfig {
 impl std::fmt::Debug for StoreConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreConfig")
-            .field("url", &crate::app::redact_url(&self.url))
+            .field("url", &redact_url(&self.url))
             .field("schema", &self.schema)
             .field("max_connections", &self.max_connections)
             .finish()
@@ -692,5 +692,69 @@ impl Secrets {
     /// Every value, for scanning logs and reports for leaks.
     pub fn values(&self) -> impl Iterator<Item = &str> {
         self.values.values().map(|s| s.expose_secret())
+    }
+}
+
+/// The default for `[server] header_read_timeout_ms`: how long a client
+/// may take to send its request headers. Slow-loris connections are closed
+/// after this, holding nothing.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `url` with any password in it replaced by `***`: the one in the
+/// userinfo (`postgres://user:pw@host/db`) and a `password=` query
+/// parameter (`?password=pw`), so a logged server or configuration does
+/// not carry the database's credentials.
+pub(crate) fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let start = scheme_end + 3;
+        let authority_end = out[start..]
+            .find(['/', '?', '#'])
+            .map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..authority_end].rfind('@') {
+            let userinfo = &out[start..start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(start + colon + 1..start + at, "***");
+            }
+        }
+    }
+    if let Some(query) = out.find('?') {
+        let (head, tail) = out.split_at(query + 1);
+        let redacted: Vec<String> = tail
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", redacted.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_in_store_urls_are_redacted() {
+        for (url, shown) in [
+            (
+                "postgres://carekit:hunter2@db.internal:5432/care",
+                "postgres://carekit:***@db.internal:5432/care",
+            ),
+            (
+                "postgres://carekit:p%40ss:w@rd@db/care?sslmode=require",
+                "postgres://carekit:***@db/care?sslmode=require",
+            ),
+            (
+                "postgres://db/care?user=carekit&password=hunter2&sslmode=require",
+                "postgres://db/care?user=carekit&password=***&sslmode=require",
+            ),
+            ("postgres://carekit@db/care", "postgres://carekit@db/care"),
+            ("sqlite://carekit.db", "sqlite://carekit.db"),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
     }
 }

@@ -3,8 +3,8 @@
 //! background loop on the desk's clock. Built from `[csat]`, `[taxonomy]`
 //! and `[crisis]`; each is off when its table is absent.
 
-use crate::app::Background;
 use crate::config::{CrisisSettings, CsatConfig, DeskConfig, TaxonomyConfig};
+use crate::server::Background;
 use crate::{DeskServerError, server};
 use async_trait::async_trait;
 use carekit_core::{Desk, DeskError, EventSink, InboundEvent, IntakeError, StoreError};

@@ -37,6 +37,7 @@ pub mod sandbox;
 mod server;
 
 pub use app::{DeskServer, DeskServerBuilder};
+pub use config::HEADER_READ_TIMEOUT;
 pub use config::{
     AcknowledgeConfig, CrisisSettings, CsatConfig, DEFAULT_EMAIL_BODY_BYTES, DeskConfig,
     EmailConfig, EngineConfig, FacebookConfig, ImapSettings, InboxConfig, SECRET_NAMES, Secrets,
@@ -46,4 +47,4 @@ pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;
 pub use insight::Insight;
 pub use report::DayReport;
-pub use server::{HEADER_READ_TIMEOUT, Shutdown, shutdown_signal};
+pub use server::{Shutdown, shutdown_signal};

@@ -18,11 +18,6 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::timeout::TimeoutLayer;
 
-/// The default for `[server] header_read_timeout_ms`: how long a client
-/// may take to send its request headers. Slow-loris connections are closed
-/// after this, holding nothing.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// A stop signal shared by the server's background loops.
 #[derive(Clone, Debug)]
 pub struct Shutdown {
@@ -185,3 +180,7 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
 }
+
+/// A background loop (a poller) started with the server and stopped with it.
+pub(crate) type Background =
+    Box<dyn FnOnce(Shutdown) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;

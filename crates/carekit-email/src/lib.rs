@@ -67,6 +67,7 @@
 mod error;
 mod imap;
 mod intake;
+mod message_id;
 mod noise;
 mod parse;
 mod raw;
@@ -81,10 +82,10 @@ pub use imap::{
     tls_config_from_pem_file,
 };
 pub use intake::{EmailIntake, IntakeOutcome, to_event};
+pub use message_id::clean_id;
 pub use noise::{Bounce, Noise};
 pub use parse::{
-    DEFAULT_MAX_MESSAGE_BYTES, EmailAddress, ParsedEmail, clean_id, html_to_readable_text,
-    parse_message,
+    DEFAULT_MAX_MESSAGE_BYTES, EmailAddress, ParsedEmail, html_to_readable_text, parse_message,
 };
 pub use raw::{MAX_RAW_BYTES, RAW_NOTE_HEADER};
 pub use raw_route::{RouteGuard, raw_mail_router};

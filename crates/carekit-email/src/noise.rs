@@ -106,7 +106,7 @@ pub(crate) fn read_bounce(message: &mail_parser::Message<'_>) -> Bounce {
                 if bounce.original_message_id.is_none() =>
             {
                 bounce.original_message_id = match &part.body {
-                    PartType::Message(inner) => inner.message_id().map(crate::parse::clean_id),
+                    PartType::Message(inner) => inner.message_id().map(crate::message_id::clean_id),
                     other => headers_message_id(body_bytes(other)),
                 };
             }
@@ -137,7 +137,7 @@ fn body_bytes<'a>(body: &'a PartType<'_>) -> &'a [u8] {
 fn headers_message_id(bytes: &[u8]) -> Option<String> {
     MessageParser::default()
         .parse_headers(bytes)
-        .and_then(|m| m.message_id().map(crate::parse::clean_id))
+        .and_then(|m| m.message_id().map(crate::message_id::clean_id))
         .filter(|id| !id.is_empty())
 }
 

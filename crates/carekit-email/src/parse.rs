@@ -6,6 +6,7 @@
 //! charsets fall back to a lossy decoding rather than failing the message.
 
 use crate::error::EmailError;
+use crate::message_id::clean_id;
 use crate::noise::{Bounce, Noise};
 use carekit_core::Attachment;
 use chrono::{DateTime, Utc};
@@ -274,15 +275,6 @@ fn id_list(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
         }
     }
     out
-}
-
-/// A Message-ID without angle brackets or surrounding space.
-pub fn clean_id(id: &str) -> String {
-    id.trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim()
-        .to_owned()
 }
 
 /// A stable id for a message without `Message-ID`: the same bytes always

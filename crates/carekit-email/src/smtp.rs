@@ -442,7 +442,7 @@ pub fn strip_controls(value: &str) -> String {
 }
 
 fn clean_header_id(id: &str) -> String {
-    crate::parse::clean_id(&strip_controls(id).replace(['<', '>', ' '], ""))
+    crate::message_id::clean_id(&strip_controls(id).replace(['<', '>', ' '], ""))
 }
 
 #[cfg(test)]

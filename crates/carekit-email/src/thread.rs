@@ -32,7 +32,7 @@ impl ThreadToken {
 
     /// The token of the thread whose root message has this Message-ID.
     pub fn from_root(message_id: &str) -> Self {
-        let id = crate::parse::clean_id(message_id).to_lowercase();
+        let id = crate::message_id::clean_id(message_id).to_lowercase();
         let digest = Sha256::digest(id.as_bytes());
         Self(format!(
             "{}{}",

@@ -25,6 +25,7 @@
 //! each give a typed [`StoreError`](carekit_core::StoreError) at open; the
 //! store never resets data it does not understand.
 
+mod backend;
 mod codec;
 #[cfg(feature = "sqlite")]
 mod connection;
@@ -39,7 +40,8 @@ mod write;
 #[cfg(feature = "sqlite")]
 mod writer;
 
-pub use store::{Backend, SqlStore, SqlStoreBuilder};
+pub use backend::Backend;
+pub use store::{SqlStore, SqlStoreBuilder};
 
 /// The newest schema version this build reads and writes.
 pub const SCHEMA_VERSION: i64 = schema::VERSION;

@@ -2,9 +2,9 @@
 //! [`Exec`], run on a pooled sqlx connection (Postgres) or inline on a
 //! SQLite reader connection (see `readers`).
 
+use crate::backend::Backend;
 use crate::codec::{from_json, micros};
 use crate::exec::{Cells, Exec, Kind, Val};
-use crate::store::Backend;
 use crate::write::{self, OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
 use carekit_core::store::{
     ConsentRecord, ConversationFilter, ConversationStats, ConversationStatsBuilder,

@@ -1,5 +1,6 @@
 //! The `Store` implementation.
 
+use crate::backend::Backend;
 use crate::codec::micros;
 #[cfg(feature = "sqlite")]
 use crate::connection::Target;
@@ -30,16 +31,6 @@ use std::str::FromStr;
 #[cfg(feature = "sqlite")]
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Which database is behind a [`SqlStore`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Backend {
-    /// SQLite in a file (one writer connection, WAL).
-    Sqlite,
-    /// Postgres (claims use `FOR UPDATE SKIP LOCKED`).
-    Postgres,
-}
 
 /// Opens a [`SqlStore`] with non-default settings.
 #[derive(Clone, Debug)]

@@ -1,6 +1,6 @@
 //! Runs a scripted day against the real desk server and the fake platforms.
 
-use super::fakes::{Delivered, FakePlatforms, FaultKind, Faults, Platform};
+use super::fakes::{Delivered, FakePlatforms, FaultKind, Faults, PAGE, Platform};
 use super::script::{Action, AgentAction, Step, standard_day};
 use super::signer::{Accounts, WebhookSigner};
 use crate::{DayReport, DeskConfig, DeskServer, DeskServerError, Secrets};
@@ -16,8 +16,6 @@ use std::time::Instant;
 use tokio::net::TcpListener;
 
 const BRAND: &str = "2244994945";
-/// The sandbox page's id (the fake Graph API answers as this page).
-pub(crate) const PAGE: &str = "1234567890";
 const SMS_NUMBER: &str = "+14155550100";
 const MAILBOX: &str = "support@acme.example";
 const TWILIO_ACCOUNT: &str = "AC5a0d0b0e0e0f00000000000000000000";

@@ -18,6 +18,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+/// The sandbox page's id (the fake Graph API answers as this page).
+pub(crate) const PAGE: &str = "1234567890";
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -563,7 +566,7 @@ async fn graph_threads(
         .rev()
         .filter(|d| d.kind == "messenger" && d.recipient == psid)
         .take(25)
-        .map(|d| json!({"id": format!("m_{}", d.id), "message": d.text, "from": {"id": super::day::PAGE, "name": "Acme"}}))
+        .map(|d| json!({"id": format!("m_{}", d.id), "message": d.text, "from": {"id": PAGE, "name": "Acme"}}))
         .collect();
     Json(json!({"data": [{"id": format!("t_{psid}"), "messages": {"data": messages}}]}))
 }
@@ -588,7 +591,7 @@ async fn graph_comments(
         .skip(offset)
         .take(100)
         .map(|d| {
-            json!({"id": format!("{object}_{}", d.id), "message": d.text, "from": {"id": super::day::PAGE, "name": "Acme"}})
+            json!({"id": format!("{object}_{}", d.id), "message": d.text, "from": {"id": PAGE, "name": "Acme"}})
         })
         .collect();
     let mut body = json!({"data": data});
