@@ -53,6 +53,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/conversations/{id}/handoff", post(handoff))
         .route("/api/conversations/{id}/resolve", post(resolve))
         .route("/api/customers/{id}/merge", post(merge_customers))
+        .route("/api/crisis", get(crisis).post(set_crisis))
         .route("/api/reports/summary", get(summary))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
@@ -523,6 +524,50 @@ async fn resolve(
         .unwrap_or_else(|| "api".into());
     state.desk.resolve(id, Actor::Agent(agent)).await?;
     Ok(Json(json!({ "id": id.to_string(), "status": "resolved" })))
+}
+
+/// `POST /api/crisis` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CrisisBody {
+    /// On or off.
+    on: bool,
+    /// Replaces the stored holding statement when given (empty clears it).
+    holding_statement: Option<String>,
+}
+
+/// `GET /api/crisis`: whether the desk is in crisis mode, as this worker
+/// last read it from the store (at most `SHARED_STATE_MAX_AGE` old).
+async fn crisis(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    let switch = state.desk.crisis_switch();
+    Json(json!({
+        "crisis_mode": state.desk.crisis_mode(),
+        "holding_statement": switch.holding_statement(),
+    }))
+}
+
+/// `POST /api/crisis`: switches crisis mode for every worker of the desk
+/// (stored; the others follow within `SHARED_STATE_MAX_AGE`). Public
+/// automated replies are held back while it is on.
+async fn set_crisis(
+    State(state): State<ApiState>,
+    Json(body): Json<CrisisBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if body
+        .holding_statement
+        .as_ref()
+        .is_some_and(|t| t.len() > carekit_core::domain::MAX_TEXT_BYTES)
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "holding_statement is longer than a message may be",
+        ));
+    }
+    state
+        .desk
+        .set_crisis_mode(body.on, body.holding_statement)
+        .await?;
+    Ok(crisis(State(state)).await)
 }
 
 /// `GET /api/reports/summary?from=&to=` query.

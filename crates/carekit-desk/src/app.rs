@@ -6,8 +6,8 @@
 
 use crate::api;
 use crate::config::{
-    AcknowledgeConfig, DeskConfig, EmailConfig, FacebookConfig, Secrets, SmsConfig, TwitterConfig,
-    redact_url,
+    AcknowledgeConfig, AssignmentConfig, DeskConfig, EmailConfig, FacebookConfig, Secrets,
+    SmsConfig, TwitterConfig, redact_url,
 };
 use crate::inbox::Inbox;
 use crate::metrics::{MeteredSink, Metrics};
@@ -15,7 +15,7 @@ use crate::server::Background;
 use crate::{DeskServerError, server};
 use async_trait::async_trait;
 use axum::Router;
-use carekit_core::desk::AutoAcknowledge;
+use carekit_core::desk::{Agent, AssignNew, Assigner, AutoAcknowledge};
 use carekit_core::template::Template;
 use carekit_core::{
     Channel, Classifier, Clock, Cursors, Desk, EscalationPolicy, EventSink, Priority, RateLimited,
@@ -223,6 +223,16 @@ impl DeskServerBuilder {
         }
         for policy in policies {
             builder = builder.policy(policy);
+        }
+        // [assignment]: one rotation, kept in the store for every worker.
+        if let Some(assignment) = &config.assignment {
+            builder = builder.assigner(assigner(assignment)?);
+            if assignment.assign_new {
+                builder = builder.rule(Arc::new(match &assignment.team {
+                    Some(team) => AssignNew::in_team(team.clone()),
+                    None => AssignNew::new(),
+                }));
+            }
         }
         if let Some(ack) = &config.acknowledge {
             builder = builder.rule(Arc::new(acknowledge(ack)?));
@@ -743,4 +753,38 @@ fn email_adapter(
         }
     });
     Ok((channel, mount))
+}
+
+/// The `[assignment]` agents, checked: ids are unique and not empty, and
+/// every agent can take at least one conversation.
+fn assigner(config: &AssignmentConfig) -> Result<Assigner, DeskServerError> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut agents = Vec::with_capacity(config.agents.len());
+    for a in &config.agents {
+        let id = a.id.trim();
+        if id.is_empty() || !seen.insert(id.to_owned()) {
+            return Err(DeskServerError::Config(format!(
+                "[assignment] agent id {:?} is empty or listed twice",
+                a.id
+            )));
+        }
+        if a.capacity == 0 {
+            return Err(DeskServerError::Config(format!(
+                "[assignment] agent {id:?} has capacity 0"
+            )));
+        }
+        let agent = Agent::new(id, a.capacity);
+        agents.push(match &a.team {
+            Some(team) => agent.in_team(team.clone()),
+            None => agent,
+        });
+    }
+    if let Some(team) = &config.team
+        && !agents.iter().any(|a| a.team.as_deref() == Some(team))
+    {
+        return Err(DeskServerError::Config(format!(
+            "[assignment] team {team:?} has no agents"
+        )));
+    }
+    Ok(Assigner::new(agents))
 }

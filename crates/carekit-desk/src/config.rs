@@ -60,6 +60,9 @@ pub struct DeskConfig {
     /// Automatic acknowledgement of a customer's first message; absent
     /// means none.
     pub acknowledge: Option<AcknowledgeConfig>,
+    /// The agents new conversations are assigned to; absent means none are
+    /// assigned automatically.
+    pub assignment: Option<AssignmentConfig>,
 }
 
 /// `[acknowledge]`: what the desk answers by itself to a customer's first
@@ -121,6 +124,62 @@ impl Default for AcknowledgeConfig {
             channels: Vec::new(),
         }
     }
+}
+
+/// `[assignment]`: the agents of the desk and how new conversations reach
+/// them. Every new conversation goes to the next agent with room, in the
+/// order listed (round-robin, skipping anyone at capacity). The rotation
+/// and each agent's open load are kept in the store, so every worker of a
+/// desk continues one rotation.
+///
+/// ```
+/// let config = carekit_desk::DeskConfig::from_toml_str(r#"
+///     [assignment]
+///     agents = [
+///         { id = "ana", capacity = 12 },
+///         { id = "ben", team = "billing" },
+///     ]
+/// "#).unwrap();
+/// let assignment = config.assignment.unwrap();
+/// assert!(assignment.assign_new);
+/// assert_eq!(assignment.agents[1].capacity, 25);
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AssignmentConfig {
+    /// The agents, in rotation order.
+    pub agents: Vec<AgentConfig>,
+    /// Assign each new conversation (default true); false keeps the agents
+    /// for the API and rules of the app's own.
+    #[serde(default = "yes")]
+    pub assign_new: bool,
+    /// Assign new conversations among this team's agents only.
+    #[serde(default)]
+    pub team: Option<String>,
+}
+
+/// One agent under `[assignment]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AgentConfig {
+    /// The agent's id, as the audit trail and the API name them.
+    pub id: String,
+    /// The agent's team.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Most open conversations at once (default 25).
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_capacity() -> usize {
+    25
 }
 
 impl DeskConfig {

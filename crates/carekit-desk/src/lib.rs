@@ -39,9 +39,10 @@ mod server;
 pub use app::{DeskServer, DeskServerBuilder};
 pub use config::HEADER_READ_TIMEOUT;
 pub use config::{
-    AcknowledgeConfig, CrisisSettings, CsatConfig, DEFAULT_EMAIL_BODY_BYTES, DeskConfig,
-    EmailConfig, EngineConfig, FacebookConfig, ImapSettings, InboxConfig, SECRET_NAMES, Secrets,
-    ServerConfig, SmsConfig, StoreConfig, TaxonomyConfig, TwitterConfig,
+    AcknowledgeConfig, AgentConfig, AssignmentConfig, CrisisSettings, CsatConfig,
+    DEFAULT_EMAIL_BODY_BYTES, DeskConfig, EmailConfig, EngineConfig, FacebookConfig, ImapSettings,
+    InboxConfig, SECRET_NAMES, Secrets, ServerConfig, SmsConfig, StoreConfig, TaxonomyConfig,
+    TwitterConfig,
 };
 pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;

@@ -96,6 +96,62 @@ async fn bad_insight_settings_are_refused_by_table() {
     }
 }
 
+#[tokio::test]
+async fn assignment_agents_are_checked_and_new_conversations_go_round() {
+    let dir = tempfile::tempdir().unwrap();
+    for (table, expect) in [
+        (
+            "[assignment]\nagents = [{ id = \"ana\" }, { id = \" ana \" }]\n",
+            "listed twice",
+        ),
+        ("[assignment]\nagents = [{ id = \"\" }]\n", "is empty"),
+        (
+            "[assignment]\nagents = [{ id = \"ana\", capacity = 0 }]\n",
+            "capacity 0",
+        ),
+        (
+            "[assignment]\nteam = \"billing\"\nagents = [{ id = \"ana\", team = \"social\" }]\n",
+            "has no agents",
+        ),
+    ] {
+        let err = DeskServer::builder(with_store(&dir, table), token())
+            .build()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, DeskServerError::Config(m) if m.starts_with("[assignment]") && m.contains(expect)),
+            "{table}: {err}"
+        );
+    }
+    assert!(
+        DeskConfig::from_toml_str("[assignment]\nagents = [{ id = \"ana\", desk = 1 }]\n").is_err(),
+        "unknown agent keys are refused"
+    );
+
+    let config = with_store(
+        &dir,
+        "[assignment]\nagents = [{ id = \"ana\" }, { id = \"ben\", capacity = 1 }]\n",
+    );
+    let server = DeskServer::builder(config, token()).build().await.unwrap();
+    let desk = server.desk();
+    let mut assigned = Vec::new();
+    for n in 0..4 {
+        let event = carekit_testing::sample_event(
+            carekit_core::ChannelKind::Sms,
+            &format!("SM{n}"),
+            &format!("+1415555010{n}"),
+            "my bill is wrong",
+            chrono::Utc::now(),
+        );
+        let id = desk.ingest(event).await.unwrap().conversation_id().unwrap();
+        assigned.push(desk.conversation(id).await.unwrap().assignee.unwrap());
+    }
+    // ben holds one at most; the rotation skips him once he is full.
+    assert_eq!(assigned, ["ana", "ben", "ana", "ana"]);
+    let state = desk.assignment_state().await.unwrap();
+    assert_eq!((state.load("ana"), state.load("ben")), (3, 1));
+}
+
 #[test]
 fn a_typo_is_refused_by_name() {
     let err = DeskConfig::from_toml_str("[server]\nlisten_on = \"127.0.0.1:1\"\n").unwrap_err();

@@ -10,55 +10,12 @@ mod support;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use support::process::{DeskProcess, Lcg, free_port};
 use support::{API_TOKEN, BRAND, X_CONSUMER_SECRET, XTimeline, tweet_at, x_signature};
 use wiremock::MockServer;
 
 const ROUNDS: usize = 20;
-
-fn start(config: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_carekit-desk"))
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "error")
-        .env("CAREKIT_API_TOKEN", API_TOKEN)
-        .env("X_CONSUMER_KEY", "k")
-        .env("X_CONSUMER_SECRET", X_CONSUMER_SECRET)
-        .env("X_ACCESS_TOKEN", "t")
-        .env("X_ACCESS_TOKEN_SECRET", "s")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start carekit-desk")
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    for _ in 0..400 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("desk did not become ready");
-}
-
-/// A cheap deterministic generator (no extra dependency for randomness).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, bound: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % bound
-    }
-}
 
 fn replied_to(request: &wiremock::Request) -> Option<String> {
     let body: Value = serde_json::from_slice(&request.body).ok()?;
@@ -72,11 +29,7 @@ async fn sigkill_twenty_times_under_webhook_load() {
     let x = MockServer::start().await;
     XTimeline::default().mount(&x).await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let config = dir.path().join("desk.toml");
     std::fs::write(
@@ -107,6 +60,16 @@ async fn sigkill_twenty_times_under_webhook_load() {
     )
     .unwrap();
 
+    let secrets = dir.path().join("secrets.env");
+    std::fs::write(
+        &secrets,
+        format!(
+            "CAREKIT_API_TOKEN={API_TOKEN}\nX_CONSUMER_KEY=k\nX_CONSUMER_SECRET={X_CONSUMER_SECRET}\n\
+             X_ACCESS_TOKEN=t\nX_ACCESS_TOKEN_SECRET=s\n"
+        ),
+    )
+    .unwrap();
+    let mut desk = DeskProcess::new(&config, &secrets, port);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
@@ -118,8 +81,7 @@ async fn sigkill_twenty_times_under_webhook_load() {
     let mut redelivered_after_ack = 0usize;
 
     for _round in 0..ROUNDS {
-        let mut child = start(&config);
-        wait_ready(&http, &base).await;
+        desk.start().await;
         let kill_after = Duration::from_millis(100 + rng.next(400));
         let deadline = tokio::time::Instant::now() + kill_after;
         let mut in_flight = tokio::task::JoinSet::new();
@@ -162,8 +124,7 @@ async fn sigkill_twenty_times_under_webhook_load() {
             });
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
-        child.wait().unwrap();
+        desk.kill();
         while let Some(result) = in_flight.join_next().await {
             let (id, ok) = result.unwrap();
             if ok {
@@ -177,8 +138,7 @@ async fn sigkill_twenty_times_under_webhook_load() {
     // One last start. Let the outbox drain: queued replies go out, and
     // replies a killed worker was sending wait out their lease, then are
     // checked.
-    let mut child = start(&config);
-    wait_ready(&http, &base).await;
+    desk.start().await;
     let mut drained = false;
     for _ in 0..300 {
         let metrics = http
@@ -206,12 +166,12 @@ async fn sigkill_twenty_times_under_webhook_load() {
     }
     let (mut sent, mut held) = (0usize, 0usize);
     for id in &acked {
-        let found: Value = api(
-            &http,
-            &base,
-            &format!("/api/conversations?customer=twitter:{}", 5_000_000 + id),
-        )
-        .await;
+        let found: Value = desk
+            .get(&format!(
+                "/api/conversations?customer=twitter:{}",
+                5_000_000 + id
+            ))
+            .await;
         let found = found["conversations"].as_array().unwrap();
         assert_eq!(
             found.len(),
@@ -224,12 +184,12 @@ async fn sigkill_twenty_times_under_webhook_load() {
             "SLA deadline lost: {:#}",
             found[0]
         );
-        let detail = api(
-            &http,
-            &base,
-            &format!("/api/conversations/{}", found[0]["id"].as_str().unwrap()),
-        )
-        .await;
+        let detail = desk
+            .get(&format!(
+                "/api/conversations/{}",
+                found[0]["id"].as_str().unwrap()
+            ))
+            .await;
         let messages = detail["messages"].as_array().unwrap();
         let inbound = messages
             .iter()
@@ -258,8 +218,7 @@ async fn sigkill_twenty_times_under_webhook_load() {
             other => panic!("reply for {id} left in {other:?}"),
         }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    desk.kill();
     eprintln!(
         "crash test: {ROUNDS} SIGKILLs, {} webhooks acknowledged ({redelivered_after_ack} re-deliveries of acknowledged ones), 0 lost, 0 stored twice; replies: {sent} sent once, {held} held for review, 0 posted twice",
         acked.len()
@@ -270,15 +229,4 @@ async fn sigkill_twenty_times_under_webhook_load() {
         "every interrupted reply was settled from X's timeline"
     );
     assert_eq!(sent, acked.len());
-}
-
-async fn api(http: &reqwest::Client, base: &str, path: &str) -> Value {
-    http.get(format!("{base}{path}"))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }

@@ -450,3 +450,50 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// `/api/crisis`: only a token holder switches it; a malformed or oversized
+/// request changes nothing; the switch and its holding statement show in
+/// the answer and in `/healthz` (the `workers` test shows other processes
+/// obeying it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crisis_mode_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("desk.db").display());
+    let desk = TestDesk::start(&url, None).await;
+    let (status, calm) = desk.api("/api/crisis").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        calm,
+        json!({ "crisis_mode": false, "holding_statement": null })
+    );
+
+    let forged = reqwest::Client::new()
+        .post(desk.url("/api/crisis"))
+        .bearer_auth("not-the-token")
+        .json(&json!({ "on": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+    for bad in [
+        json!({ "on": "yes" }),
+        json!({ "on": true, "holding": "typo" }),
+        json!({ "on": true, "holding_statement": "x".repeat(300 * 1024) }),
+    ] {
+        let (status, _) = desk.api_post("/api/crisis", bad.clone()).await;
+        assert!((400..500).contains(&status), "{status} for {bad:.60}");
+    }
+    assert_eq!(desk.api("/api/crisis").await.1["crisis_mode"], false);
+
+    let (status, on) = desk
+        .api_post(
+            "/api/crisis",
+            json!({ "on": true, "holding_statement": "We know; updates here." }),
+        )
+        .await;
+    assert_eq!(status, 200, "{on}");
+    assert_eq!(on["crisis_mode"], true);
+    assert_eq!(on["holding_statement"], "We know; updates here.");
+    assert_eq!(desk.api("/healthz").await.1["crisis_mode"], true);
+    desk.stop().await;
+}

@@ -3,6 +3,8 @@
 //! ([`AssignmentState`]) and change in the same commit as the assignment
 //! they decide, so any number of workers share one rotation.
 
+use super::actions::{Action, Rule, RuleContext};
+use crate::domain::Conversation;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -96,6 +98,45 @@ impl Assigner {
             }
         }
         None
+    }
+}
+
+/// A rule that assigns each new conversation to the next agent with room
+/// (the desk's [`Assigner`], round-robin), optionally within one team. A
+/// conversation that already has an assignee (a merge, a reopen) is left
+/// alone, and so is a customer's later message.
+#[derive(Clone, Debug, Default)]
+pub struct AssignNew {
+    team: Option<String>,
+}
+
+impl AssignNew {
+    /// Assigns among all agents.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Assigns among the agents of `team` only.
+    pub fn in_team(team: impl Into<String>) -> Self {
+        Self {
+            team: Some(team.into()),
+        }
+    }
+}
+
+impl Rule for AssignNew {
+    fn name(&self) -> &str {
+        "assign-new"
+    }
+
+    fn on_inbound(&self, conversation: &dyn Conversation, ctx: &RuleContext<'_>) -> Vec<Action> {
+        if ctx.new_conversation && conversation.assignee().is_none() {
+            vec![Action::AutoAssign {
+                team: self.team.clone(),
+            }]
+        } else {
+            Vec::new()
+        }
     }
 }
 

@@ -209,6 +209,9 @@ impl Desk {
                     .await;
             }
         };
+        if self.degraded_until(kind, now).is_some() {
+            self.reread_health(kind).await;
+        }
         if let Some(until) = self.degraded_until(kind, now) {
             item.state = DeliveryState::Queued;
             item.next_attempt_at = until;

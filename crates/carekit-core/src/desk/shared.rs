@@ -232,15 +232,32 @@ impl Desk {
                 return;
             }
         }
-        let mut local = self.inner.health.lock().unwrap_or_else(|p| p.into_inner());
         for (kind, value) in health {
-            match value.and_then(|v| serde_json::from_str::<ChannelHealth>(&v).ok()) {
-                Some(degraded @ ChannelHealth::Degraded { .. }) => {
-                    local.insert(kind, degraded);
-                }
-                _ => {
-                    local.remove(&kind);
-                }
+            self.adopt_health(kind, value.as_deref());
+        }
+    }
+
+    /// Reads one channel's stored health into this worker's copy, however
+    /// fresh the copy is. A send about to be held because this copy says
+    /// the channel is degraded asks the store first: another worker may
+    /// have replaced the credentials and released the held sends a moment
+    /// ago, and holding them again on a stale copy would keep them until
+    /// the credential pause ends.
+    pub(crate) async fn reread_health(&self, kind: ChannelKind) {
+        match self.inner.store.load_cursor(&health_key(kind)).await {
+            Ok(value) => self.adopt_health(kind, value.as_deref()),
+            Err(e) => tracing::debug!(error = %e, channel = %kind, "channel health not re-read"),
+        }
+    }
+
+    fn adopt_health(&self, kind: ChannelKind, stored: Option<&str>) {
+        let mut local = self.inner.health.lock().unwrap_or_else(|p| p.into_inner());
+        match stored.and_then(|v| serde_json::from_str::<ChannelHealth>(v).ok()) {
+            Some(degraded @ ChannelHealth::Degraded { .. }) => {
+                local.insert(kind, degraded);
+            }
+            _ => {
+                local.remove(&kind);
             }
         }
     }

@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+pub mod process;
+
 pub const API_TOKEN: &str = "api-token-7c1d2e";
 pub const X_CONSUMER_SECRET: &str = "x-consumer-secret-55aa";
 pub const FB_APP_SECRET: &str = "fb-app-secret-91bc";
