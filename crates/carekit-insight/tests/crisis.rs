@@ -69,7 +69,8 @@ fn synthetic_day(seed: u64, burst: bool) -> Vec<(DateTime<Utc>, bool)> {
 
 struct Run {
     desk: Desk,
-    detector: CrisisDetector,
+    /// Every worker's detector at the end.
+    detectors: Vec<CrisisDetector>,
     mode: CrisisMode,
     notes: Arc<Recorder>,
     /// (conversation, written at, negative)
@@ -77,18 +78,15 @@ struct Run {
     crisis_minutes: usize,
 }
 
-async fn run_day(seed: u64, burst: bool) -> Run {
-    let clock = FakeClock::new(at("2026-03-02T00:00:00Z"));
-    let notes = Arc::new(Recorder::default());
-    let desk = Desk::builder()
-        .clock(Arc::new(clock.clone()))
-        .channel(Arc::new(RecordingChannel::new(ChannelKind::Twitter)))
-        .classifier(Arc::new(Lexicon))
-        .notifier(notes.clone())
-        .build()
-        .unwrap();
-    let mode = CrisisMode::new();
-    let detector = CrisisDetector::builder()
+impl Run {
+    /// The first worker's detector.
+    fn detector(&self) -> &CrisisDetector {
+        &self.detectors[0]
+    }
+}
+
+fn day_detector(mode: &CrisisMode) -> CrisisDetector {
+    CrisisDetector::builder()
         .window(Duration::minutes(15))
         .baseline_windows(8)
         .z_score(Some(3.0))
@@ -98,13 +96,45 @@ async fn run_day(seed: u64, burst: bool) -> Run {
         // No notifier given: the desk's own is used.
         .crisis_mode(mode.clone())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// One synthetic day through `workers` desks on one store, each with its
+/// own detector, taking the day's messages in turn and each ticking every
+/// minute. With more than one, the last worker is restarted (a new
+/// detector that has counted nothing) at 11:00, an hour before the burst.
+async fn run_day(seed: u64, burst: bool, workers: usize) -> Run {
+    let clock = FakeClock::new(at("2026-03-02T00:00:00Z"));
+    let notes = Arc::new(Recorder::default());
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let mode = CrisisMode::new();
+    let desks: Vec<Desk> = (0..workers)
+        .map(|w| {
+            Desk::builder()
+                .store(store.clone())
+                .worker_name(format!("w{w}"))
+                .clock(Arc::new(clock.clone()))
+                .channel(Arc::new(RecordingChannel::new(ChannelKind::Twitter)))
+                .classifier(Arc::new(Lexicon))
+                .notifier(notes.clone())
+                // One process's copy of the switch for every desk here, so
+                // the count below needs no refresh; the detector's state is
+                // shared through the store only.
+                .crisis_switch(mode.switch())
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let mut detectors: Vec<CrisisDetector> = (0..workers).map(|_| day_detector(&mode)).collect();
     let day = synthetic_day(seed, burst);
     let mut next = 0;
     let mut mentions = Vec::new();
     let mut crisis_minutes = 0;
     for minute in 1..=24 * 60 {
         let now = at("2026-03-02T00:00:00Z") + Duration::minutes(minute);
+        if workers > 1 && minute == 11 * 60 {
+            detectors[workers - 1] = day_detector(&mode);
+        }
         while next < day.len() && day[next].0 <= now {
             let (when, negative) = day[next];
             clock.set(when);
@@ -120,21 +150,24 @@ async fn run_day(seed: u64, burst: bool) -> Run {
                 text,
                 when,
             );
-            let outcome = desk.ingest(event).await.unwrap();
-            detector
-                .observe_ingest(desk.store().as_ref(), &outcome)
+            let worker = next % workers;
+            let outcome = desks[worker].ingest(event).await.unwrap();
+            detectors[worker]
+                .observe_ingest(store.as_ref(), &outcome)
                 .await
                 .unwrap();
             mentions.push((outcome.conversation_id().unwrap(), when, negative));
             next += 1;
         }
         clock.set(now);
-        detector.tick(&desk).await.unwrap();
-        crisis_minutes += usize::from(desk.crisis_mode());
+        for (desk, detector) in desks.iter().zip(&detectors) {
+            detector.tick(desk).await.unwrap();
+        }
+        crisis_minutes += usize::from(desks[0].crisis_mode());
     }
     Run {
-        desk,
-        detector,
+        desk: desks[0].clone(),
+        detectors,
         mode,
         notes,
         mentions,
@@ -145,14 +178,28 @@ async fn run_day(seed: u64, burst: bool) -> Run {
 #[tokio::test]
 async fn a_ten_fold_burst_opens_exactly_one_incident_and_closes_it_after() {
     for seed in [7, 11, 23, 42, 99] {
-        burst_day(seed).await;
+        burst_day(seed, 1).await;
     }
 }
 
-async fn burst_day(seed: u64) {
-    let run = run_day(seed, true).await;
-    let incidents = run.detector.incidents();
+/// The same days through three workers of one desk, each with its own
+/// detector on one store, the third restarted (with no history) an hour
+/// before the burst: one incident, opened and closed once, grouping the
+/// burst's conversations from all three, each linked once.
+#[tokio::test]
+async fn three_workers_and_a_restart_share_one_incident() {
+    for seed in [7, 42] {
+        burst_day(seed, 3).await;
+    }
+}
+
+async fn burst_day(seed: u64, workers: usize) {
+    let run = run_day(seed, true, workers).await;
+    let incidents = run.detector().incidents();
     assert_eq!(incidents.len(), 1, "seed {seed}: {incidents:#?}");
+    for other in &run.detectors[1..] {
+        assert_eq!(other.incidents(), incidents, "every worker sees the same");
+    }
     let incident = &incidents[0];
     println!(
         "seed {seed}: opened {} closed {:?}, {} conversations, baseline {:.2}±{:.2} negatives/window, peak {}",
@@ -214,11 +261,11 @@ async fn burst_day(seed: u64) {
 #[tokio::test]
 async fn a_steady_day_with_noise_opens_no_incident() {
     for seed in [7, 11, 23, 42, 99] {
-        let run = run_day(seed, false).await;
+        let run = run_day(seed, false, 1).await;
         assert!(
-            run.detector.incidents().is_empty(),
+            run.detector().incidents().is_empty(),
             "seed {seed}: {:#?}",
-            run.detector.incidents()
+            run.detector().incidents()
         );
         assert!(run.notes.0.lock().unwrap().is_empty());
         assert_eq!(run.crisis_minutes, 0);
@@ -474,17 +521,26 @@ async fn crisis_mode_tightens_slas_holds_public_auto_replies_and_posts_the_holdi
     );
 }
 
-/// A memory store whose writes can be made to fail.
+/// A memory store whose writes can be made to fail: every write, or
+/// (`conversations_down`) only writes to conversations, as when their
+/// tables are locked while the small ledger still takes writes.
 #[derive(Default)]
 struct FlakyStore {
     inner: MemoryStore,
     down: std::sync::atomic::AtomicBool,
+    conversations_down: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait]
 impl Store for FlakyStore {
     async fn apply(&self, commit: store::Commit) -> Result<(), StoreError> {
-        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+        let touches_conversations = !commit.conversations.is_empty() || !commit.audit.is_empty();
+        if self.down.load(std::sync::atomic::Ordering::SeqCst)
+            || (touches_conversations
+                && self
+                    .conversations_down
+                    .load(std::sync::atomic::Ordering::SeqCst))
+        {
             return Err(StoreError::Unavailable("database restarting".into()));
         }
         self.inner.apply(commit).await
@@ -608,15 +664,29 @@ async fn links_that_fail_to_write_are_retried_at_the_next_tick() {
         burst.push(id);
     }
     clock.set(at("2026-03-02T10:12:00Z"));
+    // The store takes no writes: the detector cannot record a decision
+    // every worker would share, so it decides nothing yet.
     store.down.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(detector.tick(&desk).await.is_err());
-    // The team still heard about it.
+    assert!(notes.0.lock().unwrap().is_empty());
+    assert!(detector.open_incidents().is_empty());
+    // The ledger is back but conversations still refuse writes: the
+    // incident opens and the team hears at once; the links wait.
+    store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    store
+        .conversations_down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    clock.set(at("2026-03-02T10:12:30Z"));
+    assert!(detector.tick(&desk).await.is_err());
     assert_eq!(notes.0.lock().unwrap().len(), 1);
     let incident = detector.open_incidents().pop().expect("opened");
     assert_eq!(incident.conversations, burst);
-    store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    store
+        .conversations_down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     clock.set(at("2026-03-02T10:13:00Z"));
     detector.tick(&desk).await.unwrap();
+    assert_eq!(notes.0.lock().unwrap().len(), 1, "notified once");
     for id in &burst {
         let record = desk.conversation(*id).await.unwrap();
         assert!(record.tags.contains(&incident.tag()));

@@ -2,6 +2,7 @@
 //! with hysteresis, and their effects on the desk.
 
 use super::{CrisisError, CrisisMode};
+use carekit_core::Cursors;
 use carekit_core::desk::{IngestOutcome, Notification, Notifier};
 use carekit_core::store::Commit;
 use carekit_core::{
@@ -335,43 +336,141 @@ impl CrisisDetectorBuilder {
             notifier: self.notifier,
             mode: self.mode,
             state: Mutex::new(State::default()),
+            unshared: Mutex::new(State::default()),
         })
     }
 }
 
-#[derive(Default)]
-struct Series {
-    mentions: Vec<Mention>,
-    open: Option<usize>,
-    calm_since: Option<DateTime<Utc>>,
-    /// Spans excluded from later baselines (past incidents).
-    masks: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-}
+/// The ledger key under which the detector's state is shared by every
+/// worker of a desk.
+pub const STATE_KEY: &str = "crisis:detector";
 
-#[derive(Default)]
-struct State {
-    started: Option<DateTime<Utc>>,
-    series: BTreeMap<SeriesKey, Series>,
-    incidents: Vec<Incident>,
-    /// Links decided but not yet written (retried at the next tick).
-    unlinked: Vec<(usize, ConversationId)>,
-}
+/// How long a closed incident is kept (for reports and `incidents()`).
+const KEEP_CLOSED_DAYS: i64 = 7;
 
-#[derive(Clone, Copy, Debug, Default)]
+/// Mentions and negatives counted in one second.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Counts {
     volume: usize,
     negative: usize,
 }
 
-fn count(mentions: &[Mention], from: DateTime<Utc>, to: DateTime<Utc>) -> Counts {
-    mentions
-        .iter()
-        .filter(|m| m.at > from && m.at <= to)
-        .fold(Counts::default(), |mut c, m| {
-            c.volume += 1;
-            c.negative += usize::from(m.negative);
-            c
-        })
+/// One series as counted: mentions per second over the baseline horizon,
+/// the negative mentions of the current window (the conversations an
+/// incident groups), and where its incident stands.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct Series {
+    /// Unix second → counts, within the horizon.
+    #[serde(default)]
+    counts: BTreeMap<i64, Counts>,
+    /// Negative mentions of the last window, with their time.
+    #[serde(default)]
+    negatives: Vec<(DateTime<Utc>, ConversationId)>,
+    /// The id of its open incident.
+    #[serde(default)]
+    open: Option<String>,
+    #[serde(default)]
+    calm_since: Option<DateTime<Utc>>,
+    /// Spans excluded from later baselines (past incidents).
+    #[serde(default)]
+    masks: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+impl Series {
+    fn add(&mut self, mention: &Mention) {
+        let c = self.counts.entry(mention.at.timestamp()).or_default();
+        c.volume += 1;
+        if mention.negative {
+            c.negative += 1;
+            self.negatives.push((mention.at, mention.conversation_id));
+        }
+    }
+
+    /// Adds another worker's (or this worker's unshared) counts.
+    fn merge(&mut self, other: &Series) {
+        for (second, c) in &other.counts {
+            let mine = self.counts.entry(*second).or_default();
+            mine.volume += c.volume;
+            mine.negative += c.negative;
+        }
+        self.negatives.extend(other.negatives.iter().copied());
+    }
+
+    /// Mentions in `(from, to]`, at the resolution of a second.
+    fn count(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Counts {
+        self.counts
+            .range(from.timestamp()..=to.timestamp())
+            .filter(|(second, _)| {
+                DateTime::from_timestamp(**second, 0).is_some_and(|t| t > from && t <= to)
+            })
+            .fold(Counts::default(), |mut sum, (_, c)| {
+                sum.volume += c.volume;
+                sum.negative += c.negative;
+                sum
+            })
+    }
+
+    fn forget_before(&mut self, horizon_start: DateTime<Utc>, window_start: DateTime<Utc>) {
+        let keep_from = horizon_start.timestamp();
+        self.counts = self.counts.split_off(&keep_from);
+        self.negatives.retain(|(at, _)| *at > window_start);
+        self.masks.retain(|(_, end)| *end > horizon_start);
+    }
+}
+
+/// Everything the detector decides from: the counted series, the
+/// incidents, and the links still to write. Stored under [`STATE_KEY`];
+/// mentions a worker has counted but not yet shared are kept apart.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct State {
+    #[serde(default)]
+    started: Option<DateTime<Utc>>,
+    #[serde(default)]
+    series: Vec<(SeriesKey, Series)>,
+    #[serde(default)]
+    incidents: Vec<Incident>,
+    /// Links decided but not yet written (any worker's next tick writes
+    /// them; links are idempotent).
+    #[serde(default)]
+    unlinked: Vec<(String, ConversationId)>,
+}
+
+impl State {
+    fn series_mut(&mut self, key: &SeriesKey) -> &mut Series {
+        let at = match self.series.binary_search_by(|(k, _)| k.cmp(key)) {
+            Ok(at) => at,
+            Err(at) => {
+                self.series.insert(at, (key.clone(), Series::default()));
+                at
+            }
+        };
+        &mut self.series[at].1
+    }
+
+    fn note_start(&mut self, at: DateTime<Utc>) {
+        self.started = Some(self.started.map_or(at, |s| s.min(at)));
+    }
+
+    /// Adds counts not yet shared.
+    fn merge(&mut self, unshared: &State) {
+        if let Some(at) = unshared.started {
+            self.note_start(at);
+        }
+        for (key, series) in &unshared.series {
+            self.series_mut(key).merge(series);
+        }
+    }
+}
+
+fn decode(stored: Option<&str>) -> Result<State, CrisisError> {
+    match stored {
+        None => Ok(State::default()),
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            CrisisError::Store(carekit_core::StoreError::Corrupt(format!(
+                "{STATE_KEY}: {e}"
+            )))
+        }),
+    }
 }
 
 /// Watches mentions for spikes of negative sentiment and runs incidents:
@@ -387,7 +486,11 @@ pub struct CrisisDetector {
     config: CrisisConfig,
     notifier: Option<Arc<dyn Notifier>>,
     mode: Option<CrisisMode>,
+    /// The last state read from (or written to) the store, with this
+    /// worker's own counts since.
     state: Mutex<State>,
+    /// Counts this worker has not shared yet (merged at the next tick).
+    unshared: Mutex<State>,
 }
 
 impl std::fmt::Debug for CrisisDetector {
@@ -425,12 +528,15 @@ impl CrisisDetector {
     }
 
     /// Counts one mention. Mentions may arrive out of order; history older
-    /// than the baseline is dropped at the next evaluation.
+    /// than the baseline is dropped at the next evaluation. Other workers
+    /// see it after this worker's next [`tick`](Self::tick).
     pub fn observe(&self, mention: Mention) {
         let key = self.key_for(&mention);
-        let mut state = self.state();
-        state.started = Some(state.started.map_or(mention.at, |s| s.min(mention.at)));
-        state.series.entry(key).or_default().mentions.push(mention);
+        for state in [&self.state, &self.unshared] {
+            let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+            state.note_start(mention.at);
+            state.series_mut(&key).add(&mention);
+        }
     }
 
     /// Counts the message an ingest stored (no-op for duplicates, consent
@@ -461,12 +567,13 @@ impl CrisisDetector {
         Ok(())
     }
 
-    /// Every incident so far, oldest first.
+    /// The incidents kept (open ones, and those closed in the last seven
+    /// days), oldest first, as of this worker's last tick.
     pub fn incidents(&self) -> Vec<Incident> {
         self.state().incidents.clone()
     }
 
-    /// Incidents still open.
+    /// Incidents still open, as of this worker's last tick.
     pub fn open_incidents(&self) -> Vec<Incident> {
         self.state()
             .incidents
@@ -480,7 +587,7 @@ impl CrisisDetector {
     /// while there is not enough history.
     pub fn baseline(&self, key: &SeriesKey, now: DateTime<Utc>) -> Option<Baseline> {
         let state = self.state();
-        let series = state.series.get(key)?;
+        let (_, series) = state.series.iter().find(|(k, _)| k == key)?;
         self.compute_baseline(series, now)
     }
 
@@ -493,7 +600,7 @@ impl CrisisDetector {
             if series.masks.iter().any(|(s, e)| from < *e && to > *s) {
                 continue;
             }
-            samples.push(count(&series.mentions, from, to));
+            samples.push(series.count(from, to));
         }
         if samples.len() < (self.config.baseline_windows / 2).max(2) {
             return None;
@@ -543,34 +650,62 @@ impl CrisisDetector {
         current.negative as f64 <= baseline.negative_mean + self.config.close_z * sd
     }
 
-    /// Decides at `now` without touching the desk: which incidents open,
-    /// which conversations join, which incidents close. [`tick`](Self::tick)
-    /// calls this and carries the events out.
+    /// Decides at `now` without touching the desk or the store, from what
+    /// this worker has counted and last read: which incidents open, which
+    /// conversations join, which incidents close. [`tick`](Self::tick)
+    /// does the same on the state every worker shares and carries the
+    /// events out.
     pub fn evaluate(&self, now: DateTime<Utc>) -> Vec<IncidentEvent> {
+        let mut state = self.state();
+        let events = self.decide(&mut state, now);
+        // Nothing older than the horizon is needed to share later either.
+        let (horizon, window) = self.spans(now);
+        let mut unshared = self.unshared.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, series) in &mut unshared.series {
+            series.forget_before(horizon, window);
+        }
+        events
+    }
+
+    /// The start of the baseline horizon and of the current window.
+    fn spans(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
         let w = self.config.window;
-        let horizon = w * (self.config.baseline_windows as i32 + 1);
-        let mut guard = self.state();
-        let state = &mut *guard;
+        (now - w * (self.config.baseline_windows as i32 + 1), now - w)
+    }
+
+    fn decide(&self, state: &mut State, now: DateTime<Utc>) -> Vec<IncidentEvent> {
+        let w = self.config.window;
+        let (horizon_start, window_start) = self.spans(now);
         let started = *state.started.get_or_insert(now);
-        let warmed_up = now - started >= horizon;
+        let warmed_up = now - started >= w * (self.config.baseline_windows as i32 + 1);
         let mut events = Vec::new();
-        for (key, series) in &mut state.series {
-            series.mentions.retain(|m| m.at > now - horizon);
-            series.masks.retain(|(_, end)| *end > now - horizon);
-            let current = count(&series.mentions, now - w, now);
+        let mut opened = Vec::new();
+        let State {
+            series: all,
+            incidents,
+            unlinked,
+            ..
+        } = state;
+        for (key, series) in all.iter_mut() {
+            series.forget_before(horizon_start, window_start);
+            let current = series.count(window_start, now);
             let negative_conversations: Vec<ConversationId> = series
-                .mentions
+                .negatives
                 .iter()
-                .filter(|m| m.negative && m.at > now - w && m.at <= now)
-                .map(|m| m.conversation_id)
+                .filter(|(at, _)| *at > window_start && *at <= now)
+                .map(|(_, id)| *id)
                 .collect();
-            if let Some(index) = series.open {
-                let incident = &mut state.incidents[index];
+            if let Some(open) = series.open.clone() {
+                let Some(incident) = incidents.iter_mut().find(|i| i.id == open) else {
+                    // Its incident is gone from the record: start afresh.
+                    series.open = None;
+                    continue;
+                };
                 incident.peak_negative = incident.peak_negative.max(current.negative);
                 for id in negative_conversations {
                     if !incident.conversations.contains(&id) {
                         incident.conversations.push(id);
-                        state.unlinked.push((index, id));
+                        unlinked.push((incident.id.clone(), id));
                         events.push(IncidentEvent::Joined {
                             incident: incident.id.clone(),
                             conversation_id: id,
@@ -622,31 +757,86 @@ impl CrisisDetector {
                 peak_negative: current.negative,
                 conversations,
             };
-            let index = state.incidents.len();
-            state
-                .unlinked
-                .extend(incident.conversations.iter().map(|id| (index, *id)));
-            series.open = Some(index);
+            unlinked.extend(
+                incident
+                    .conversations
+                    .iter()
+                    .map(|id| (incident.id.clone(), *id)),
+            );
+            series.open = Some(incident.id.clone());
             series.calm_since = None;
-            state.incidents.push(incident.clone());
+            opened.push(incident.clone());
             events.push(IncidentEvent::Opened(incident));
         }
+        incidents.extend(opened);
+        let keep_after = now - Duration::days(KEEP_CLOSED_DAYS);
+        incidents.retain(|i| i.closed_at.is_none_or(|closed| closed > keep_after));
+        all.retain(|(_, s)| !s.counts.is_empty() || s.open.is_some() || !s.masks.is_empty());
         events
     }
 
-    /// Evaluates at the desk's clock and carries out what changed: links
-    /// each conversation to its incident (an audit entry escalating it for
-    /// the spike, and the tag `incident:<id>`), notifies the crisis team on
-    /// open and close, and engages or stands down crisis mode when the
-    /// detector was given one.
+    /// Evaluates at the desk's clock on the state every worker of the desk
+    /// shares, and carries out what changed: links each conversation to
+    /// its incident (an audit entry escalating it for the spike, and the
+    /// tag `incident:<id>`), notifies the crisis team on open and close,
+    /// and engages or stands down crisis mode when the detector was given
+    /// one.
+    ///
+    /// The state lives in the store under [`STATE_KEY`]: this worker's
+    /// counts since its last tick are added to it, the decision is made on
+    /// the sum, and the result is stored only if no other worker stored
+    /// first (otherwise it reads again and decides again). So an incident
+    /// opens once whichever worker ticks, a restarted or added worker
+    /// continues the baselines and open incidents, and what a worker
+    /// counted reaches the others at its next tick.
     ///
     /// # Errors
-    /// The store failed while linking; the incident state is kept, so the
-    /// caller may simply tick again later (links are idempotent per
-    /// conversation).
+    /// The store failed. Counts not yet shared are kept for the next tick;
+    /// links not yet written stay in the stored state and any worker's
+    /// next tick writes them (links are idempotent per conversation).
     pub async fn tick(&self, desk: &Desk) -> Result<Vec<IncidentEvent>, CrisisError> {
         let now = desk.clock().now();
-        let events = self.evaluate(now);
+        let store = desk.store();
+        let mut attempt = 0;
+        let (state, events) = loop {
+            attempt += 1;
+            let unshared = std::mem::take(&mut *self.unshared_guard());
+            let decided = async {
+                let read = store.load_cursor(STATE_KEY).await?;
+                let mut state = decode(read.as_deref())?;
+                state.merge(&unshared);
+                let events = self.decide(&mut state, now);
+                let value = serde_json::to_string(&state).map_err(|e| {
+                    CrisisError::Store(carekit_core::StoreError::Corrupt(e.to_string()))
+                })?;
+                let stored = store
+                    .swap_cursor(STATE_KEY, read.as_deref(), &value)
+                    .await?;
+                Ok::<_, CrisisError>(stored.then_some((state, events)))
+            }
+            .await;
+            match decided {
+                Ok(Some(done)) => break done,
+                Ok(None) if attempt < 8 => self.unshared_guard().merge(&unshared),
+                Ok(None) => {
+                    self.unshared_guard().merge(&unshared);
+                    return Err(CrisisError::Store(carekit_core::StoreError::Conflict(
+                        format!("{STATE_KEY}: other workers kept storing first"),
+                    )));
+                }
+                Err(e) => {
+                    self.unshared_guard().merge(&unshared);
+                    return Err(e);
+                }
+            }
+        };
+        let open_left = state.incidents.iter().any(Incident::is_open);
+        {
+            // This worker's view: the shared state and what it counted since.
+            let mut local = state.clone();
+            local.merge(&self.unshared_guard());
+            *self.state() = local;
+        }
         // People first: notifications and the mode never wait for the links.
         for event in &events {
             match event {
@@ -673,7 +863,7 @@ impl CrisisDetector {
                 }
                 IncidentEvent::Closed(incident) => {
                     if let Some(mode) = &self.mode
-                        && self.open_incidents().is_empty()
+                        && !open_left
                         && let Err(e) = mode.stand_down(desk).await
                     {
                         tracing::warn!(error = %e, "crisis mode could not be stood down");
@@ -690,29 +880,62 @@ impl CrisisDetector {
                 IncidentEvent::Joined { .. } => {}
             }
         }
-        self.link_pending(desk, now).await?;
+        self.link_pending(desk, &state, now).await?;
         Ok(events)
     }
 
-    /// Writes the links decided so far; on a failure keeps the rest for the
-    /// next tick.
-    async fn link_pending(&self, desk: &Desk, now: DateTime<Utc>) -> Result<(), CrisisError> {
-        let pending = std::mem::take(&mut self.state().unlinked);
-        let mut rest = pending.into_iter();
-        while let Some((index, conversation_id)) = rest.next() {
-            let (id, key) = {
-                let state = self.state();
-                let incident = &state.incidents[index];
-                (incident.id.clone(), incident.key.clone())
+    fn unshared_guard(&self) -> std::sync::MutexGuard<'_, State> {
+        self.unshared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the links the shared state holds, then takes the written ones
+    /// out of it. On a failure the rest stay for the next tick.
+    async fn link_pending(
+        &self,
+        desk: &Desk,
+        state: &State,
+        now: DateTime<Utc>,
+    ) -> Result<(), CrisisError> {
+        if state.unlinked.is_empty() {
+            return Ok(());
+        }
+        let mut written = Vec::new();
+        let mut failure = None;
+        for (id, conversation_id) in &state.unlinked {
+            let Some(key) = state
+                .incidents
+                .iter()
+                .find(|i| &i.id == id)
+                .map(|i| i.key.clone())
+            else {
+                written.push((id.clone(), *conversation_id));
+                continue;
             };
-            if let Err(e) = self.link(desk, &id, &key, conversation_id, now).await {
-                let mut state = self.state();
-                state.unlinked.push((index, conversation_id));
-                state.unlinked.extend(rest);
-                return Err(e);
+            match self.link(desk, id, &key, *conversation_id, now).await {
+                Ok(()) => written.push((id.clone(), *conversation_id)),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
             }
         }
-        Ok(())
+        let store = desk.store();
+        for _ in 0..8 {
+            let read = store.load_cursor(STATE_KEY).await?;
+            let mut shared = decode(read.as_deref())?;
+            shared.unlinked.retain(|link| !written.contains(link));
+            let value = serde_json::to_string(&shared).map_err(|e| {
+                CrisisError::Store(carekit_core::StoreError::Corrupt(e.to_string()))
+            })?;
+            if store
+                .swap_cursor(STATE_KEY, read.as_deref(), &value)
+                .await?
+            {
+                self.state().unlinked.retain(|link| !written.contains(link));
+                break;
+            }
+        }
+        failure.map_or(Ok(()), Err)
     }
 
     async fn link(

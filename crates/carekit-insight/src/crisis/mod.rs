@@ -18,7 +18,7 @@ mod mode;
 
 pub use detector::{
     Baseline, CrisisConfig, CrisisDetector, CrisisDetectorBuilder, DETECTOR_NAME, Incident,
-    IncidentEvent, Mention, SeriesKey,
+    IncidentEvent, Mention, STATE_KEY, SeriesKey,
 };
 pub use mode::{CrisisMode, CrisisPolicy, CrisisRule};
 
