@@ -244,7 +244,8 @@ impl TemplateVars {
     }
 }
 
-/// The platform as customers call it ("X", "email").
+/// The platform as customers call it ("X", "email"); a kind of the app's
+/// own by its name.
 pub fn channel_name(channel: ChannelKind) -> &'static str {
     match channel {
         ChannelKind::Twitter => "X",
@@ -252,6 +253,7 @@ pub fn channel_name(channel: ChannelKind) -> &'static str {
         ChannelKind::Email => "email",
         ChannelKind::Sms => "SMS",
         ChannelKind::Web => "chat",
+        other => other.as_str(),
     }
 }
 

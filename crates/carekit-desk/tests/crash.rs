@@ -9,10 +9,10 @@
 mod support;
 
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
-use support::process::{DeskProcess, Lcg, free_port};
-use support::{API_TOKEN, BRAND, X_CONSUMER_SECRET, XTimeline, tweet_at, x_signature};
+use support::process::{DeskProcess, Redelivery, customer_id, deliver_tweet, free_port, tweet_id};
+use support::{API_TOKEN, BRAND, X_CONSUMER_SECRET, XTimeline};
 use wiremock::MockServer;
 
 const ROUNDS: usize = 20;
@@ -74,66 +74,30 @@ async fn sigkill_twenty_times_under_webhook_load() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let mut rng = Lcg(0x5eed);
-    let mut next_id = 0u64;
-    let mut pending: Vec<u64> = Vec::new(); // not yet acknowledged: redeliver
-    let mut acked: BTreeSet<u64> = BTreeSet::new();
-    let mut redelivered_after_ack = 0usize;
+    let mut load = Redelivery::new(0x5eed);
 
     for _round in 0..ROUNDS {
         desk.start().await;
-        let kill_after = Duration::from_millis(100 + rng.next(400));
+        let kill_after = Duration::from_millis(100 + load.rng.next(400));
         let deadline = tokio::time::Instant::now() + kill_after;
         let mut in_flight = tokio::task::JoinSet::new();
         // Steady load: a webhook every 2 ms until the kill.
         while tokio::time::Instant::now() < deadline {
-            let id = if let Some(id) = pending.pop() {
-                id
-            } else if !acked.is_empty() && rng.next(10) == 0 {
-                // X re-delivers acknowledged events too.
-                redelivered_after_ack += 1;
-                *acked
-                    .iter()
-                    .nth(rng.next(acked.len() as u64) as usize)
-                    .unwrap()
-            } else {
-                next_id += 1;
-                next_id
-            };
+            let id = load.next_id();
             let (http, base) = (http.clone(), base.clone());
             in_flight.spawn(async move {
-                let body = tweet_at(
-                    &(1_800_000_000_000_000_000u64 + id).to_string(),
-                    &(5_000_000 + id).to_string(),
-                    &format!("cust{id}"),
-                    "@acme my order is late and the box was broken, terrible",
-                    chrono::Utc::now().timestamp_millis(),
-                );
-                let ok = http
-                    .post(format!("{base}/webhooks/twitter"))
-                    .header(
-                        "x-twitter-webhooks-signature",
-                        x_signature(X_CONSUMER_SECRET, &body),
-                    )
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
-                (id, ok)
+                let text = "@acme my order is late and the box was broken, terrible";
+                (id, deliver_tweet(&http, &base, id, text).await)
             });
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         desk.kill();
         while let Some(result) = in_flight.join_next().await {
             let (id, ok) = result.unwrap();
-            if ok {
-                acked.insert(id);
-            } else if !acked.contains(&id) {
-                pending.push(id);
-            }
+            load.settle(id, ok);
         }
     }
+    let (acked, redelivered_after_ack) = (load.acked.clone(), load.redelivered);
 
     // One last start. Let the outbox drain: queued replies go out, and
     // replies a killed worker was sending wait out their lease, then are
@@ -169,7 +133,7 @@ async fn sigkill_twenty_times_under_webhook_load() {
         let found: Value = desk
             .get(&format!(
                 "/api/conversations?customer=twitter:{}",
-                5_000_000 + id
+                customer_id(*id)
             ))
             .await;
         let found = found["conversations"].as_array().unwrap();
@@ -201,7 +165,7 @@ async fn sigkill_twenty_times_under_webhook_load() {
             .filter(|m| m["direction"] == "outbound")
             .collect();
         assert_eq!(outbound.len(), 1, "one acknowledgement queued for {id}");
-        let tweet_id = (1_800_000_000_000_000_000u64 + id).to_string();
+        let tweet_id = tweet_id(*id);
         let times_posted = replies.get(&tweet_id).copied().unwrap_or(0);
         // Never twice in public.
         assert!(

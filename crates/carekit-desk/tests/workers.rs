@@ -13,14 +13,12 @@
 mod support;
 
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::process::{DeskProcess, Lcg, free_port};
-use support::{
-    API_TOKEN, BRAND, X_CONSUMER_SECRET, XTimeline, postgres_url, tweet_at, x_signature,
-};
+use support::process::{DeskProcess, Redelivery, customer_id, deliver_tweet, free_port, tweet_id};
+use support::{API_TOKEN, BRAND, X_CONSUMER_SECRET, XTimeline, postgres_url};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -70,40 +68,11 @@ impl wiremock::Respond for RevocableX {
     }
 }
 
-fn tweet_id(n: u64) -> String {
-    (1_800_000_000_000_000_000u64 + n).to_string()
-}
-
-fn customer_id(n: u64) -> String {
-    (5_000_000 + n).to_string()
-}
-
-/// Delivers webhook `n` to `desk`; whether it was acknowledged (2xx).
-async fn deliver(http: &reqwest::Client, desk: &str, n: u64, text: &str) -> bool {
-    let body = tweet_at(
-        &tweet_id(n),
-        &customer_id(n),
-        &format!("cust{n}"),
-        text,
-        chrono::Utc::now().timestamp_millis(),
-    );
-    http.post(format!("{desk}/webhooks/twitter"))
-        .header(
-            "x-twitter-webhooks-signature",
-            x_signature(X_CONSUMER_SECRET, &body),
-        )
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-}
-
 /// Delivers until one of the running desks acknowledges, as X retries.
 async fn deliver_surely(http: &reqwest::Client, desks: &[DeskProcess], n: u64, text: &str) {
     for attempt in 0..200 {
         let desk = &desks[(n as usize + attempt) % desks.len()];
-        if desk.running() && deliver(http, &desk.base, n, text).await {
+        if desk.running() && deliver_tweet(http, &desk.base, n, text).await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -266,49 +235,32 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
     // 1. Load in turn across the three, one of them killed and restarted
     //    at a random moment each round; refused webhooks are delivered
     //    again (to whichever desk is next), and some acknowledged ones too.
-    let mut rng = Lcg(0x3_0b5);
-    let mut next = 0u64;
-    let mut pending: Vec<u64> = Vec::new();
-    let mut acked: BTreeSet<u64> = BTreeSet::new();
-    let mut redelivered = 0usize;
+    let mut load = Redelivery::new(0x3_0b5);
     for _round in 0..KILLS {
-        let victim = rng.next(WORKERS as u64) as usize;
-        let kill_at = tokio::time::Instant::now() + Duration::from_millis(150 + rng.next(450));
+        let victim = load.rng.next(WORKERS as u64) as usize;
+        let kill_at = tokio::time::Instant::now() + Duration::from_millis(150 + load.rng.next(450));
         let mut in_flight = tokio::task::JoinSet::new();
         let mut turn = 0usize;
         while tokio::time::Instant::now() < kill_at {
-            let n = if let Some(n) = pending.pop() {
-                n
-            } else if !acked.is_empty() && rng.next(10) == 0 {
-                redelivered += 1;
-                *acked
-                    .iter()
-                    .nth(rng.next(acked.len() as u64) as usize)
-                    .unwrap()
-            } else {
-                next += 1;
-                next
-            };
+            let n = load.next_id();
             let (http, base) = (http.clone(), desks[turn % WORKERS].base.clone());
             turn += 1;
-            in_flight.spawn(async move { (n, deliver(&http, &base, n, complaint).await) });
+            in_flight.spawn(async move { (n, deliver_tweet(&http, &base, n, complaint).await) });
             tokio::time::sleep(Duration::from_millis(3)).await;
         }
         desks[victim].kill();
         while let Some(result) = in_flight.join_next().await {
             let (n, ok) = result.unwrap();
-            if ok {
-                acked.insert(n);
-            } else if !acked.contains(&n) {
-                pending.push(n);
-            }
+            load.settle(n, ok);
         }
         desks[victim].start().await;
     }
-    for n in std::mem::take(&mut pending) {
+    for n in load.take_pending() {
         deliver_surely(&http, &desks, n, complaint).await;
-        acked.insert(n);
+        load.settle(n, true);
     }
+    let (acked, redelivered) = (load.acked.clone(), load.redelivered);
+    let mut next = load.last();
     drained(&desks[0], "the load").await;
 
     let posted = fake.accepted();
@@ -351,7 +303,7 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
     let held: Vec<u64> = (1..=4).map(|k| next + k).collect();
     next += held.len() as u64;
     for (k, &n) in held.iter().enumerate() {
-        assert!(deliver(&http, &desks[1 + k % 2].base, n, complaint).await);
+        assert!(deliver_tweet(&http, &desks[1 + k % 2].base, n, complaint).await);
     }
     for &n in &held {
         let detail = conversation_of(&desks[0], n).await;
@@ -368,7 +320,7 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     next += 1;
     let calm = next;
-    assert!(deliver(&http, &desks[0].base, calm, complaint).await);
+    assert!(deliver_tweet(&http, &desks[0].base, calm, complaint).await);
     drained(&desks[0], "crisis mode").await;
     assert_eq!(outbound(&conversation_of(&desks[0], calm).await).len(), 1);
     assert_eq!(
@@ -381,13 +333,13 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
     fake.revoked.store(true, Ordering::SeqCst);
     next += 1;
     let first = next;
-    assert!(deliver(&http, &desks[0].base, first, complaint).await);
+    assert!(deliver_tweet(&http, &desks[0].base, first, complaint).await);
     let took = x_degraded_everywhere(&desks, true).await;
     let refused_before = x.received_requests().await.unwrap().len();
     let queued: Vec<u64> = (1..=6).map(|k| next + k).collect();
     next += queued.len() as u64;
     for (k, &n) in queued.iter().enumerate() {
-        assert!(deliver(&http, &desks[k % WORKERS].base, n, complaint).await);
+        assert!(deliver_tweet(&http, &desks[k % WORKERS].base, n, complaint).await);
     }
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let calls_while_degraded = x.received_requests().await.unwrap().len() - refused_before;

@@ -150,6 +150,8 @@ impl DeskBuilder {
     /// Adds a channel. Wrap it in [`Retrying`](crate::Retrying) and
     /// [`RateLimited`](crate::RateLimited) as the platform needs.
     pub fn channel(mut self, channel: Arc<dyn Channel>) -> Self {
+        // A kind of the app's own becomes parseable (API filters, config).
+        channel.kind().register();
         self.channels.push(channel);
         self
     }

@@ -118,6 +118,8 @@ pub struct Limits {
     pub email_max_body_bytes: Option<usize>,
     /// More secrets, beside [`secrets`].
     pub extra_secrets: Vec<(&'static str, String)>,
+    /// Channels of the app's own, beside the configured adapters.
+    pub channels: Vec<std::sync::Arc<dyn carekit_core::Channel>>,
 }
 
 impl Default for Limits {
@@ -132,13 +134,24 @@ impl Default for Limits {
             extra_secrets: Vec::new(),
             email_max_body_bytes: None,
             twitter_extra: String::new(),
+            channels: Vec::new(),
         }
     }
+}
+
+/// Sends an API request with the test token: the status and the JSON
+/// answer (`Null` when there is none).
+pub async fn json_answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.bearer_auth(API_TOKEN).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// A running desk.
 pub struct TestDesk {
     pub addr: std::net::SocketAddr,
+    /// The engine behind the server (for an app's own channels).
+    pub desk: carekit_core::Desk,
     pub base: String,
     pub http: reqwest::Client,
     pub platforms: Platforms,
@@ -221,10 +234,12 @@ impl TestDesk {
         for (name, value) in limits.extra_secrets {
             all_secrets = all_secrets.with(name, value);
         }
-        let server = DeskServer::builder(config, all_secrets)
-            .build()
-            .await
-            .unwrap();
+        let mut builder = DeskServer::builder(config, all_secrets);
+        for channel in limits.channels {
+            builder = builder.channel(channel);
+        }
+        let server = builder.build().await.unwrap();
+        let desk = server.desk().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             server
@@ -236,6 +251,7 @@ impl TestDesk {
         });
         Self {
             addr,
+            desk,
             base: format!("http://{addr}"),
             // No connection reuse: a 413 closes the connection before the
             // body is read, and a pooled client could race that close.
@@ -275,28 +291,11 @@ impl TestDesk {
     }
 
     pub async fn api(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .get(self.url(path))
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        json_answer(self.http.get(self.url(path))).await
     }
 
     pub async fn api_post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(API_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        json_answer(self.http.post(self.url(path)).json(&body)).await
     }
 
     /// Every inbound message stored, as `channel: text`, sorted.

@@ -1,7 +1,6 @@
 //! `carekit-desk` as a real process: started from its binary with a config
 //! file and a secrets file, killed with SIGKILL, told to reload with SIGHUP.
 
-use super::API_TOKEN;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -98,29 +97,12 @@ impl DeskProcess {
 
     /// GET an `/api` route (or `/healthz`) as JSON.
     pub async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(API_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        super::json_answer(self.http.get(self.url(path))).await.1
     }
 
     /// POST JSON to an `/api` route; the status and the answer.
     pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(API_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        super::json_answer(self.http.post(self.url(path)).json(&body)).await
     }
 
     /// `/metrics` as text.
@@ -152,5 +134,93 @@ impl Lcg {
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         (self.0 >> 33) % bound
+    }
+}
+
+/// The id of the customer tweet behind webhook `n`.
+pub fn tweet_id(n: u64) -> String {
+    (1_800_000_000_000_000_000u64 + n).to_string()
+}
+
+/// The X user id of the customer behind webhook `n`.
+pub fn customer_id(n: u64) -> String {
+    (5_000_000 + n).to_string()
+}
+
+/// Delivers webhook `n` (customer `n`'s tweet, signed as X signs it) to
+/// the desk at `base`; whether it was acknowledged (2xx).
+pub async fn deliver_tweet(http: &reqwest::Client, base: &str, n: u64, text: &str) -> bool {
+    let body = super::tweet_at(
+        &tweet_id(n),
+        &customer_id(n),
+        &format!("cust{n}"),
+        text,
+        chrono::Utc::now().timestamp_millis(),
+    );
+    http.post(format!("{base}/webhooks/twitter"))
+        .header(
+            "x-twitter-webhooks-signature",
+            super::x_signature(super::X_CONSUMER_SECRET, &body),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// Which webhook X sends next: one not yet acknowledged (sent again), now
+/// and then one already acknowledged (X re-delivers those too), or a new
+/// one.
+pub struct Redelivery {
+    pub rng: Lcg,
+    last: u64,
+    pending: Vec<u64>,
+    pub acked: std::collections::BTreeSet<u64>,
+    /// Re-deliveries of acknowledged webhooks.
+    pub redelivered: usize,
+}
+
+impl Redelivery {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: Lcg(seed),
+            last: 0,
+            pending: Vec::new(),
+            acked: Default::default(),
+            redelivered: 0,
+        }
+    }
+
+    pub fn next_id(&mut self) -> u64 {
+        if let Some(n) = self.pending.pop() {
+            return n;
+        }
+        if !self.acked.is_empty() && self.rng.next(10) == 0 {
+            self.redelivered += 1;
+            let at = self.rng.next(self.acked.len() as u64) as usize;
+            return *self.acked.iter().nth(at).unwrap();
+        }
+        self.last += 1;
+        self.last
+    }
+
+    /// Records a delivery's answer: acknowledged, or to be sent again.
+    pub fn settle(&mut self, n: u64, acknowledged: bool) {
+        if acknowledged {
+            self.acked.insert(n);
+        } else if !self.acked.contains(&n) {
+            self.pending.push(n);
+        }
+    }
+
+    /// The webhooks still waiting to be acknowledged.
+    pub fn take_pending(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.pending)
+    }
+
+    /// The highest webhook number handed out; later ones start above it.
+    pub fn last(&self) -> u64 {
+        self.last
     }
 }
