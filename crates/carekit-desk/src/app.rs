@@ -4,22 +4,19 @@
 //! handed to one `Desk`; each adapter's webhook router is nested under
 //! `/webhooks/…` and fed through the same metered sink.
 
+use crate::adapters::{AdapterContext, Mount, ServerAdapter};
 use crate::api;
-use crate::config::{
-    AcknowledgeConfig, AssignmentConfig, DeskConfig, EmailConfig, FacebookConfig, Secrets,
-    SmsConfig, TwitterConfig, redact_url,
-};
+use crate::config::{AcknowledgeConfig, AssignmentConfig, DeskConfig, Secrets, redact_url};
 use crate::inbox::Inbox;
 use crate::metrics::{MeteredSink, Metrics};
 use crate::server::Background;
 use crate::{DeskServerError, server};
-use async_trait::async_trait;
 use axum::Router;
 use carekit_core::desk::{Agent, AssignNew, Assigner, AutoAcknowledge};
 use carekit_core::template::Template;
 use carekit_core::{
-    Channel, Classifier, Clock, Cursors, Desk, EscalationPolicy, EventSink, Priority, RateLimited,
-    SlaMetric, Store, StoreError, SystemClock, Visibility,
+    Channel, Classifier, Clock, Desk, EscalationPolicy, EventSink, Priority, SlaMetric, Store,
+    SystemClock, Visibility,
 };
 use carekit_policy::builtin::{
     AudienceReach, CrisisTerms, NegativeSentiment, PublicNegative, RepeatedContact,
@@ -38,6 +35,7 @@ pub struct DeskServer {
     pub(crate) metrics: Metrics,
     pub(crate) background: Vec<Background>,
     pub(crate) insight: crate::Insight,
+    pub(crate) adapters: Vec<Arc<dyn ServerAdapter>>,
 }
 
 impl std::fmt::Debug for DeskServer {
@@ -64,6 +62,7 @@ pub struct DeskServerBuilder {
     policies: Vec<Arc<dyn EscalationPolicy>>,
     rules: Vec<Arc<dyn carekit_core::desk::Rule>>,
     channels: Vec<Arc<dyn Channel>>,
+    adapters: Vec<Arc<dyn ServerAdapter>>,
 }
 
 impl DeskServer {
@@ -77,6 +76,7 @@ impl DeskServer {
             policies: Vec::new(),
             rules: Vec::new(),
             channels: Vec::new(),
+            adapters: crate::adapters::built_in(),
         }
     }
 
@@ -107,6 +107,7 @@ impl DeskServer {
         crate::CredentialSwap {
             config: self.config.clone(),
             desk: self.desk.clone(),
+            adapters: self.adapters.clone(),
         }
     }
 
@@ -115,30 +116,6 @@ impl DeskServer {
     pub fn insight(&self) -> &crate::Insight {
         &self.insight
     }
-}
-
-/// The outbound channel of every configured adapter, built with `secrets`
-/// (the same ones [`DeskServerBuilder::build`] puts in the desk).
-pub(crate) fn outbound_channels(
-    config: &DeskConfig,
-    secrets: &Secrets,
-    clock: &Arc<dyn Clock>,
-    store: &Arc<dyn Store>,
-) -> Result<Vec<Arc<dyn Channel>>, DeskServerError> {
-    let mut channels = Vec::new();
-    if let Some(x) = &config.twitter {
-        channels.push(twitter(x, secrets, clock, store)?.0);
-    }
-    if let Some(fb) = &config.facebook {
-        channels.push(facebook(fb, secrets, clock, store)?.0);
-    }
-    if let Some(sms) = &config.sms {
-        channels.push(sms_adapter(sms, config, secrets, clock)?.0);
-    }
-    if let Some(email) = &config.email {
-        channels.push(email_adapter(email, secrets, clock, store)?.0);
-    }
-    Ok(channels)
 }
 
 impl DeskServerBuilder {
@@ -172,6 +149,15 @@ impl DeskServerBuilder {
         self
     }
 
+    /// Adds a platform of the app's own to the built-in ones: it is built
+    /// with the same context, its routes are mounted beside theirs, and a
+    /// credential swap rebuilds it too. Its settings can live in
+    /// `[adapters.<name>]` ([`DeskConfig::adapters`]).
+    pub fn adapter(mut self, adapter: Arc<dyn ServerAdapter>) -> Self {
+        self.adapters.push(adapter);
+        self
+    }
+
     /// Opens the store (running migrations), builds every configured
     /// adapter, and mounts the routes.
     ///
@@ -187,6 +173,7 @@ impl DeskServerBuilder {
             policies,
             rules,
             channels,
+            adapters,
         } = self;
         let api_token = secrets
             .require("CAREKIT_API_TOKEN", "the JSON API")?
@@ -247,25 +234,15 @@ impl DeskServerBuilder {
         // Channels first: they go into the desk, which the webhook
         // routes then feed.
         let mut mounts: Vec<Mount> = Vec::new();
-        if let Some(x) = &config.twitter {
-            let (channel, mount) = twitter(x, &secrets, &clock, &store)?;
-            builder = builder.channel(channel);
-            mounts.push(mount);
-        }
-        if let Some(fb) = &config.facebook {
-            let (channel, mount) = facebook(fb, &secrets, &clock, &store)?;
-            builder = builder.channel(channel);
-            mounts.push(mount);
-        }
-        if let Some(sms) = &config.sms {
-            let (channel, mount) = sms_adapter(sms, &config, &secrets, &clock)?;
-            builder = builder.channel(channel);
-            mounts.push(mount);
-        }
-        if let Some(email) = &config.email {
-            let (channel, mount) = email_adapter(email, &secrets, &clock, &store)?;
-            builder = builder.channel(channel);
-            mounts.push(mount);
+        let ctx = AdapterContext {
+            config: &config,
+            secrets: &secrets,
+            clock: &clock,
+            store: &store,
+        };
+        for built in crate::adapters::build_all(&adapters, &ctx)? {
+            builder = builder.channel(built.channel);
+            mounts.push(built.mount);
         }
         let desk = builder.build()?;
         let metrics = Metrics::new();
@@ -339,20 +316,9 @@ impl DeskServerBuilder {
             metrics,
             background,
             insight,
+            adapters,
         })
     }
-}
-
-/// Builds an adapter's routes (and poller) once the desk's sink exists.
-type Mount = Box<dyn FnOnce(Arc<dyn EventSink>) -> Mounted>;
-
-/// An adapter's routes, where they go, their own body limit (the
-/// server's `max_body_bytes` otherwise) and their poller.
-struct Mounted {
-    path: &'static str,
-    router: Router,
-    max_body_bytes: Option<usize>,
-    poller: Option<Background>,
 }
 
 async fn open_store(config: &DeskConfig) -> Result<Arc<dyn Store>, DeskServerError> {
@@ -452,309 +418,6 @@ fn standard_policies(
 /// the durable outbox, which backs off on the desk's clock, asks the
 /// platform before re-sending anything it may have taken, and never holds a
 /// worker while it waits.
-fn resilient<C: Channel + 'static>(
-    channel: C,
-    per_window: u32,
-    window: std::time::Duration,
-    clock: &Arc<dyn Clock>,
-) -> Arc<dyn Channel> {
-    Arc::new(RateLimited::new(channel, per_window, window).with_clock(clock.clone()))
-}
-
-fn twitter(
-    x: &TwitterConfig,
-    secrets: &Secrets,
-    clock: &Arc<dyn Clock>,
-    store: &Arc<dyn Store>,
-) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
-    use carekit_twitter::webhook::{self, WebhookConfig};
-    use carekit_twitter::{Auth, ParentResolver, Poller, TwitterChannel, XClient};
-    let need = "[twitter]";
-    let consumer_secret = secrets.require("X_CONSUMER_SECRET", need)?.to_owned();
-    let auth = match secrets.get("X_BEARER_TOKEN") {
-        Some(token) if secrets.get("X_ACCESS_TOKEN").is_none() => Auth::bearer(token),
-        _ => Auth::oauth1(
-            secrets.require("X_CONSUMER_KEY", need)?,
-            consumer_secret.clone(),
-            secrets.require("X_ACCESS_TOKEN", need)?,
-            secrets.require("X_ACCESS_TOKEN_SECRET", need)?,
-        ),
-    };
-    let client = XClient::builder(auth, &x.brand_user_id)
-        .api_base(x.api_base.clone())
-        .build()
-        .map_err(|e| DeskServerError::adapter("twitter", e))?;
-    let channel = resilient(
-        TwitterChannel::new(client.clone()),
-        x.posts_per_window.max(1),
-        std::time::Duration::from_secs(x.window_seconds.max(1)),
-        clock,
-    );
-    let mut hooks = WebhookConfig::new(consumer_secret)
-        .with_account(&x.brand_user_id)
-        .with_clock(clock.clone())
-        .with_parent_resolver(ParentResolver::new(client.clone(), store.clone()));
-    if let Some(secret) = secrets.get("X_OAUTH2_CLIENT_SECRET") {
-        hooks = hooks.with_oauth2_client_secret(secret);
-        if x.accept_legacy_signature {
-            tracing::warn!(
-                "[twitter] accept_legacy_signature: webhooks signed only with the consumer secret are taken; remove it once X sends the OAuth2 signature"
-            );
-            hooks = hooks.accept_legacy_signature_during_migration();
-        }
-    }
-    let poll = x.poll_seconds;
-    let store = store.clone();
-    let mount: Mount = Box::new(move |sink: Arc<dyn EventSink>| {
-        let poller = (poll > 0).then(|| {
-            let poller = Poller::builder(client.clone(), sink.clone(), store.clone())
-                .interval(std::time::Duration::from_secs(poll))
-                .parent_resolver(ParentResolver::new(client, store))
-                .build();
-            let run: Background = Box::new(move |stop: server::Shutdown| {
-                Box::pin(async move { poller.run(stop.wait()).await })
-            });
-            run
-        });
-        Mounted {
-            path: "/webhooks/twitter",
-            router: webhook::router(hooks, sink),
-            max_body_bytes: None,
-            poller,
-        }
-    });
-    Ok((channel, mount))
-}
-
-fn facebook(
-    fb: &FacebookConfig,
-    secrets: &Secrets,
-    clock: &Arc<dyn Clock>,
-    store: &Arc<dyn Store>,
-) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
-    use carekit_facebook::{FacebookChannel, GraphClient, webhook};
-    let need = "[facebook]";
-    let mut builder = carekit_facebook::FacebookConfig::builder(&fb.page_id)
-        .page_token(secrets.require("FB_PAGE_TOKEN", need)?)
-        .app_secret(secrets.require("FB_APP_SECRET", need)?)
-        .verify_token(secrets.require("FB_VERIFY_TOKEN", need)?);
-    if let Some(base) = &fb.graph_base {
-        builder = builder.base_url(base.clone());
-    }
-    if let Some(version) = &fb.graph_version {
-        builder = builder.graph_version(version.clone());
-    }
-    let config = builder
-        .build()
-        .map_err(|e| DeskServerError::adapter("facebook", e))?;
-    let client = GraphClient::new(config.clone(), clock.clone())
-        .map_err(|e| DeskServerError::adapter("facebook", e))?;
-    // The Graph client paces itself from Meta's usage headers; a
-    // configured ceiling comes on top.
-    let channel: Arc<dyn Channel> = match fb.sends_per_second {
-        Some(n) => resilient(
-            FacebookChannel::new(client, store.clone()),
-            n.max(1),
-            std::time::Duration::from_secs(1),
-            clock,
-        ),
-        // The Graph client paces itself from Meta's usage headers.
-        None => Arc::new(FacebookChannel::new(client, store.clone())),
-    };
-    let clock = clock.clone();
-    let mount: Mount = Box::new(move |sink| Mounted {
-        path: "/webhooks/facebook",
-        router: webhook::router(config, sink, clock),
-        max_body_bytes: None,
-        poller: None,
-    });
-    Ok((channel, mount))
-}
-
-fn sms_adapter(
-    sms: &SmsConfig,
-    config: &DeskConfig,
-    secrets: &Secrets,
-    clock: &Arc<dyn Clock>,
-) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
-    use carekit_sms::{SmsChannel, TwilioConfig, TwilioProvider, WebhookConfig, webhook};
-    let token = secrets.require("TWILIO_AUTH_TOKEN", "[sms]")?.to_owned();
-    let public = config.server.public_url.trim_end_matches('/').to_owned();
-    let twilio = TwilioConfig::builder(sms.account_sid.clone(), token.clone())
-        .base_url(sms.api_base.clone())
-        .build()
-        .map_err(|e| DeskServerError::adapter("sms", e))?;
-    let mut channel = SmsChannel::builder(Arc::new(TwilioProvider::new(twilio)), sms.from.clone())
-        .default_region(sms.default_region.clone())
-        .status_callback(format!("{public}/webhooks/twilio/sms/status"));
-    if let Some(n) = sms.messages_per_second {
-        channel = channel.sender_kind(carekit_sms::SenderKind::PerSecond(n.max(1)));
-    }
-    let channel = channel
-        .build()
-        .map_err(|e| DeskServerError::adapter("sms", e))?;
-    let per_second = channel.per_second();
-    let channel = resilient(
-        channel,
-        per_second,
-        std::time::Duration::from_secs(1),
-        clock,
-    );
-    let mut hooks = WebhookConfig::builder(token, public)
-        .default_region(sms.default_region.clone())
-        .clock(clock.clone());
-    if let Some(help) = &sms.help_text {
-        hooks = hooks.help_text(help.clone());
-    }
-    let hooks = hooks.build();
-    let mount: Mount = Box::new(move |sink| Mounted {
-        path: "/webhooks/twilio/sms",
-        router: webhook::router(hooks, sink),
-        max_body_bytes: None,
-        poller: None,
-    });
-    Ok((channel, mount))
-}
-
-/// A connection without TLS: refused unless `[email] allow_plaintext =
-/// true`, and then started with a loud warning, so that a test setting
-/// copied into production cannot go unnoticed.
-fn plaintext(email: &EmailConfig, what: &str) -> Result<(), DeskServerError> {
-    if !email.allow_plaintext {
-        return Err(DeskServerError::Config(format!(
-            "{what} would cross the network unencrypted; use TLS, or set [email] allow_plaintext = true \
-             for a local test server"
-        )));
-    }
-    tracing::warn!(
-        "PLAINTEXT: {what} travel unencrypted ([email] allow_plaintext = true); \
-         never use this outside a local test server"
-    );
-    Ok(())
-}
-
-/// `Arc<dyn Store>` as the `Arc<dyn Cursors>` the email intake wants.
-struct StoreCursors(Arc<dyn Store>);
-
-#[async_trait]
-impl Cursors for StoreCursors {
-    async fn load_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.0.load_cursor(name).await
-    }
-    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.0.save_cursor(name, value).await
-    }
-    async fn swap_cursor(
-        &self,
-        name: &str,
-        expected: Option<&str>,
-        value: &str,
-    ) -> Result<bool, StoreError> {
-        self.0.swap_cursor(name, expected, value).await
-    }
-}
-
-fn email_adapter(
-    email: &EmailConfig,
-    secrets: &Secrets,
-    clock: &Arc<dyn Clock>,
-    store: &Arc<dyn Store>,
-) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
-    use carekit_email::{
-        EmailChannel, EmailIntake, ImapConfig, ImapPoller, RouteGuard, SmtpConfig, SmtpSecurity,
-        raw_mail_router,
-    };
-    let need = "[email]";
-    let security = match email.smtp_security.as_str() {
-        "tls" => SmtpSecurity::Tls,
-        "starttls" => SmtpSecurity::StartTls,
-        "plain" => {
-            plaintext(
-                email,
-                "[email] smtp_security = \"plain\": SMTP credentials and customer mail",
-            )?;
-            SmtpSecurity::PlainForTests
-        }
-        other => {
-            return Err(DeskServerError::Config(format!(
-                "[email] smtp_security = {other:?}: use starttls, tls or plain"
-            )));
-        }
-    };
-    if let Some(imap) = &email.imap
-        && imap.plain_for_tests
-    {
-        plaintext(
-            email,
-            "[email.imap] plain_for_tests = true: the IMAP password and customer mail",
-        )?;
-    }
-    let mut smtp =
-        SmtpConfig::builder(email.smtp_host.clone(), email.mailbox.clone()).security(security);
-    if let Some(port) = email.smtp_port {
-        smtp = smtp.port(port);
-    }
-    if let (Some(user), Some(password)) = (secrets.get("SMTP_USER"), secrets.get("SMTP_PASSWORD")) {
-        smtp = smtp.credentials(user, password);
-    }
-    let smtp = smtp
-        .build()
-        .map_err(|e| DeskServerError::adapter("email", e))?;
-    let channel: Arc<dyn Channel> = Arc::new(
-        EmailChannel::new(smtp, clock.clone()).map_err(|e| DeskServerError::adapter("email", e))?,
-    );
-    let guard = RouteGuard::shared_secret(secrets.require("EMAIL_INBOUND_SECRET", need)?);
-    let imap = match &email.imap {
-        None => None,
-        Some(settings) => {
-            let mut imap = ImapConfig::builder(
-                settings.host.clone(),
-                settings.user.clone(),
-                secrets.require("IMAP_PASSWORD", "[email.imap]")?,
-            )
-            .mailbox(settings.folder.clone());
-            imap = if settings.plain_for_tests {
-                imap.plain_for_tests()
-            } else {
-                imap.tls_with_ca_file("/etc/ssl/certs/ca-certificates.crt")
-                    .map_err(|e| DeskServerError::adapter("email", e))?
-            };
-            if let Some(port) = settings.port {
-                imap = imap.port(port);
-            }
-            Some(
-                imap.build()
-                    .map_err(|e| DeskServerError::adapter("email", e))?,
-            )
-        }
-    };
-    let mailbox = email.mailbox.clone();
-    let max_body_bytes = email.max_body_bytes;
-    let clock = clock.clone();
-    let cursors: Arc<dyn Cursors> = Arc::new(StoreCursors(store.clone()));
-    let mount: Mount = Box::new(move |sink| {
-        let intake = Arc::new(
-            EmailIntake::new(mailbox, sink, clock)
-                .with_thread_index(cursors.clone())
-                .with_max_message_bytes(max_body_bytes),
-        );
-        let poller = imap.map(|imap| {
-            let poller = ImapPoller::new(imap, intake.clone(), cursors);
-            let run: Background = Box::new(move |stop: server::Shutdown| {
-                Box::pin(async move { poller.run(stop.wait()).await })
-            });
-            run
-        });
-        Mounted {
-            path: "/webhooks/email",
-            router: raw_mail_router(intake, guard),
-            max_body_bytes: Some(max_body_bytes),
-            poller,
-        }
-    });
-    Ok((channel, mount))
-}
-
 /// The `[assignment]` agents, checked: ids are unique and not empty, and
 /// every agent can take at least one conversation.
 fn assigner(config: &AssignmentConfig) -> Result<Assigner, DeskServerError> {

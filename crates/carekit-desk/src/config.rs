@@ -63,6 +63,13 @@ pub struct DeskConfig {
     /// The agents new conversations are assigned to; absent means none are
     /// assigned automatically.
     pub assignment: Option<AssignmentConfig>,
+    /// Settings of the platforms an app adds
+    /// ([`DeskServerBuilder::adapter`](crate::DeskServerBuilder::adapter)),
+    /// one table each (`[adapters.line]`), read by that adapter. Secrets
+    /// belong in [`Secrets`], not here: the configuration is printed in
+    /// `Debug`.
+    #[serde(default)]
+    pub adapters: BTreeMap<String, toml::Table>,
 }
 
 /// `[acknowledge]`: what the desk answers by itself to a customer's first

@@ -7,9 +7,10 @@
 //! `CAREKIT_SECRETS_FILE`. Webhook signing secrets and pollers keep the
 //! values they started with until a restart.
 
-use crate::app::outbound_channels;
+use crate::adapters::{AdapterContext, ServerAdapter, build_all};
 use crate::{DeskConfig, DeskServerError, Secrets};
 use carekit_core::{ChannelKind, Desk};
+use std::sync::Arc;
 
 /// Swaps the adapters of a running desk for ones built with new secrets.
 /// Cheap to clone; get one from [`DeskServer::credentials`](crate::DeskServer::credentials)
@@ -18,6 +19,7 @@ use carekit_core::{ChannelKind, Desk};
 pub struct CredentialSwap {
     pub(crate) config: DeskConfig,
     pub(crate) desk: Desk,
+    pub(crate) adapters: Vec<Arc<dyn ServerAdapter>>,
 }
 
 impl std::fmt::Debug for CredentialSwap {
@@ -45,10 +47,15 @@ impl CredentialSwap {
     /// A missing or invalid secret ([`DeskServerError`]), or a store error
     /// while releasing held sends.
     pub async fn replace(&self, secrets: &Secrets) -> Result<Vec<Swapped>, DeskServerError> {
-        let channels =
-            outbound_channels(&self.config, secrets, self.desk.clock(), self.desk.store())?;
-        let mut swapped = Vec::with_capacity(channels.len());
-        for channel in channels {
+        let ctx = AdapterContext {
+            config: &self.config,
+            secrets,
+            clock: self.desk.clock(),
+            store: self.desk.store(),
+        };
+        let built = build_all(&self.adapters, &ctx)?;
+        let mut swapped = Vec::with_capacity(built.len());
+        for channel in built.into_iter().map(|b| b.channel) {
             let kind = channel.kind();
             let released = self.desk.replace_channel(channel).await?;
             tracing::info!(channel = %kind, released, "credentials replaced");

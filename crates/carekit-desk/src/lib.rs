@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+pub mod adapters;
 mod api;
 mod app;
 mod auth;
@@ -48,4 +49,4 @@ pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;
 pub use insight::Insight;
 pub use report::DayReport;
-pub use server::{Shutdown, shutdown_signal};
+pub use server::{Background, Shutdown, shutdown_signal};

@@ -181,6 +181,7 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// A background loop (a poller) started with the server and stopped with it.
-pub(crate) type Background =
+/// A background loop (a poller) started with the server and stopped with
+/// it: given the stop signal, it returns the loop to run.
+pub type Background =
     Box<dyn FnOnce(Shutdown) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;

@@ -118,8 +118,8 @@ pub struct Limits {
     pub email_max_body_bytes: Option<usize>,
     /// More secrets, beside [`secrets`].
     pub extra_secrets: Vec<(&'static str, String)>,
-    /// Channels of the app's own, beside the configured adapters.
-    pub channels: Vec<std::sync::Arc<dyn carekit_core::Channel>>,
+    /// Platforms of the app's own, beside the built-in adapters.
+    pub adapters: Vec<std::sync::Arc<dyn carekit_desk::adapters::ServerAdapter>>,
 }
 
 impl Default for Limits {
@@ -134,7 +134,7 @@ impl Default for Limits {
             extra_secrets: Vec::new(),
             email_max_body_bytes: None,
             twitter_extra: String::new(),
-            channels: Vec::new(),
+            adapters: Vec::new(),
         }
     }
 }
@@ -152,6 +152,8 @@ pub struct TestDesk {
     pub addr: std::net::SocketAddr,
     /// The engine behind the server (for an app's own channels).
     pub desk: carekit_core::Desk,
+    /// The server's credential swap (as `SIGHUP` uses it).
+    pub credentials: carekit_desk::CredentialSwap,
     pub base: String,
     pub http: reqwest::Client,
     pub platforms: Platforms,
@@ -235,11 +237,12 @@ impl TestDesk {
             all_secrets = all_secrets.with(name, value);
         }
         let mut builder = DeskServer::builder(config, all_secrets);
-        for channel in limits.channels {
-            builder = builder.channel(channel);
+        for adapter in limits.adapters {
+            builder = builder.adapter(adapter);
         }
         let server = builder.build().await.unwrap();
         let desk = server.desk().clone();
+        let credentials = server.credentials();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             server
@@ -252,6 +255,7 @@ impl TestDesk {
         Self {
             addr,
             desk,
+            credentials,
             base: format!("http://{addr}"),
             // No connection reuse: a 413 closes the connection before the
             // body is read, and a pooled client could race that close.
