@@ -7,6 +7,7 @@
 use crate::domain::InboundEvent;
 use crate::store::{Commit, Store, StoreError};
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// Why a sink refused an event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -96,3 +97,31 @@ impl<S: Store + ?Sized> Cursors for S {
 }
 
 const _: fn(&dyn Cursors) = |_| {};
+
+/// `cursors` (a store, or any [`Cursors`]) as an `Arc<dyn Cursors>`, for the
+/// adapters that keep their place or their ledger in the desk's store:
+/// `shared_cursors(desk.store().clone())`.
+pub fn shared_cursors<C: Cursors + ?Sized + 'static>(cursors: Arc<C>) -> Arc<dyn Cursors> {
+    Arc::new(Shared(cursors))
+}
+
+/// Forwards to the cursors it shares.
+struct Shared<C: ?Sized>(Arc<C>);
+
+#[async_trait]
+impl<C: Cursors + ?Sized> Cursors for Shared<C> {
+    async fn load_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.0.load_cursor(name).await
+    }
+    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.0.save_cursor(name, value).await
+    }
+    async fn swap_cursor(
+        &self,
+        name: &str,
+        expected: Option<&str>,
+        value: &str,
+    ) -> Result<bool, StoreError> {
+        self.0.swap_cursor(name, expected, value).await
+    }
+}

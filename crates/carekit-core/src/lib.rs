@@ -37,6 +37,6 @@ pub use domain::{
     SlaEvent, SlaEventKind, SlaMetric, Status, ThreadDecision, ThreadHints, ThreadRule,
 };
 pub use ids::{CaseId, ConversationId, CustomerId, MessageId, ThreadKey};
-pub use intake::{Cursors, EventSink, IntakeError};
+pub use intake::{Cursors, EventSink, IntakeError, shared_cursors};
 pub use policy::{Escalation, EscalationPolicy, EscalationReason, PolicyContext, Trigger};
 pub use store::{Commit, ConsentRecord, ConversationFilter, MemoryStore, Store, StoreError};

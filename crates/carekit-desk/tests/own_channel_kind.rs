@@ -150,8 +150,18 @@ async fn own_kind_end_to_end(store_url: &str, schema: Option<&str>) {
         .api("/api/conversations?customer=line:U4af4980629")
         .await;
     assert_eq!(by_customer["conversations"].as_array().unwrap().len(), 1);
-    // A typo is still refused, not taken as a new kind.
-    assert_eq!(desk.api("/api/conversations?channel=lien").await.0, 400);
+    // A typo, an oversized name or one in another script is refused, not
+    // taken (and kept) as a new kind.
+    for bad in [
+        "lien".to_owned(),
+        "l".repeat(10_000),
+        "ライン".to_owned(),
+        "LINE%00".to_owned(),
+    ] {
+        let (status, body) = desk.api(&format!("/api/conversations?channel={bad}")).await;
+        assert_eq!(status, 400, "{bad:.40}: {body}");
+    }
+    assert_eq!(desk.api("/api/conversations?channel=LINE").await.0, 200);
 
     let reply = |text: &'static str| {
         let id = id.clone();

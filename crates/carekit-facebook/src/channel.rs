@@ -45,33 +45,13 @@ impl std::fmt::Debug for FacebookChannel {
     }
 }
 
-struct SharedCursors<C: ?Sized>(Arc<C>);
-
-#[async_trait]
-impl<C: Cursors + ?Sized> Cursors for SharedCursors<C> {
-    async fn load_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.0.load_cursor(name).await
-    }
-    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.0.save_cursor(name, value).await
-    }
-    async fn swap_cursor(
-        &self,
-        name: &str,
-        expected: Option<&str>,
-        value: &str,
-    ) -> Result<bool, StoreError> {
-        self.0.swap_cursor(name, expected, value).await
-    }
-}
-
 impl FacebookChannel {
     /// A channel sending through `client`, recording private replies in
     /// `ledger` (usually the desk's store).
     pub fn new<C: Cursors + ?Sized + 'static>(client: GraphClient, ledger: Arc<C>) -> Self {
         Self {
             client,
-            ledger: Arc::new(SharedCursors(ledger)),
+            ledger: carekit_core::shared_cursors(ledger),
         }
     }
 

@@ -711,3 +711,42 @@ async fn links_that_fail_to_write_are_retried_at_the_next_tick() {
         .count();
     assert_eq!(spikes, 1);
 }
+
+/// The shared detector state in the store is unreadable (a hand edit, a
+/// version this one does not know): `tick` answers with a typed error, does
+/// not overwrite what is stored, and keeps what it counted for a later tick.
+#[tokio::test]
+async fn a_corrupt_stored_state_is_refused_and_left_as_it_is() {
+    use carekit_insight::crisis::STATE_KEY;
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let clock = FakeClock::new(at("2026-03-02T10:00:00Z"));
+    let desk = Desk::builder()
+        .store(store.clone())
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let detector = CrisisDetector::builder()
+        .min_volume(5)
+        .by_topic(false)
+        .build()
+        .unwrap();
+    store.save_cursor(STATE_KEY, "{not json").await.unwrap();
+    feed(&detector, at("2026-03-02T07:30:00Z"), 150, 5, false);
+    let err = detector.tick(&desk).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            carekit_insight::crisis::CrisisError::Store(StoreError::Corrupt(m)) if m.contains(STATE_KEY)
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        store.load_cursor(STATE_KEY).await.unwrap().as_deref(),
+        Some("{not json")
+    );
+    // Mended (here: removed by an operator), the next tick shares the counts.
+    store.save_cursor(STATE_KEY, "{}").await.unwrap();
+    detector.tick(&desk).await.unwrap();
+    let stored = store.load_cursor(STATE_KEY).await.unwrap().unwrap();
+    assert!(stored.contains("\"counts\""), "{stored:.200}");
+}

@@ -12,7 +12,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use carekit_core::{Cursors, EventSink, InboundEvent, IntakeError, StoreError};
 
 use crate::client::{Endpoint, MentionsQuery, XClient};
@@ -46,26 +45,6 @@ pub struct PollReport {
     pub pages: usize,
     /// The cursor after the round.
     pub cursor: Option<String>,
-}
-
-struct SharedCursors<C: ?Sized>(Arc<C>);
-
-#[async_trait]
-impl<C: Cursors + ?Sized> Cursors for SharedCursors<C> {
-    async fn load_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.0.load_cursor(name).await
-    }
-    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.0.save_cursor(name, value).await
-    }
-    async fn swap_cursor(
-        &self,
-        name: &str,
-        expected: Option<&str>,
-        value: &str,
-    ) -> Result<bool, StoreError> {
-        self.0.swap_cursor(name, expected, value).await
-    }
 }
 
 /// Polls mentions and DMs for one brand account.
@@ -151,7 +130,7 @@ impl Poller {
             poller: Poller {
                 client,
                 sink,
-                cursors: Arc::new(SharedCursors(cursors)),
+                cursors: carekit_core::shared_cursors(cursors),
                 interval: Duration::from_secs(60),
                 max_pages: 5,
                 page_size: 100,

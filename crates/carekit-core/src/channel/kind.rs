@@ -218,9 +218,15 @@ impl std::str::FromStr for ChannelKind {
         if s.len() > Self::MAX_NAME_LEN {
             return Err(UnknownChannel(s.chars().take(64).collect()));
         }
-        ChannelKind::known()
-            .into_iter()
-            .find(|k| k.0.eq_ignore_ascii_case(s))
+        if let Some(kind) = Self::ALL.into_iter().find(|k| k.0.eq_ignore_ascii_case(s)) {
+            return Ok(kind);
+        }
+        let names = registry().read().unwrap_or_else(|p| p.into_inner());
+        names
+            .registered
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(s))
+            .map(|n| ChannelKind(n))
             .ok_or_else(|| UnknownChannel(s.to_owned()))
     }
 }

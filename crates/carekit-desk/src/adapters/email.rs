@@ -1,30 +1,12 @@
 //! Email: the raw-mail webhook, the optional IMAP poller, SMTP out.
 
-use super::{AdapterContext, BuiltAdapter, Mount, Mounted, ServerAdapter};
+use super::{AdapterContext, BuiltAdapter, Mount, Mounted};
 use crate::DeskServerError;
 use crate::config::EmailConfig;
 use crate::server::{self, Background};
-use async_trait::async_trait;
 use carekit_core::Channel;
-use carekit_core::{Cursors, Store, StoreError};
+use carekit_core::Cursors;
 use std::sync::Arc;
-
-/// Email as the desk server runs it (`[email]`).
-pub(super) struct Email;
-
-impl ServerAdapter for Email {
-    fn name(&self) -> &'static str {
-        "email"
-    }
-
-    fn build(&self, ctx: &AdapterContext<'_>) -> Result<Option<BuiltAdapter>, DeskServerError> {
-        let Some(settings) = &ctx.config.email else {
-            return Ok(None);
-        };
-        let (channel, mount) = build(settings, ctx)?;
-        Ok(Some(BuiltAdapter::new(channel, mount)))
-    }
-}
 
 /// A connection without TLS: refused unless `[email] allow_plaintext =
 /// true`, and then started with a loud warning, so that a test setting
@@ -43,31 +25,10 @@ fn plaintext(email: &EmailConfig, what: &str) -> Result<(), DeskServerError> {
     Ok(())
 }
 
-/// `Arc<dyn Store>` as the `Arc<dyn Cursors>` the email intake wants.
-struct StoreCursors(Arc<dyn Store>);
-
-#[async_trait]
-impl Cursors for StoreCursors {
-    async fn load_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.0.load_cursor(name).await
-    }
-    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.0.save_cursor(name, value).await
-    }
-    async fn swap_cursor(
-        &self,
-        name: &str,
-        expected: Option<&str>,
-        value: &str,
-    ) -> Result<bool, StoreError> {
-        self.0.swap_cursor(name, expected, value).await
-    }
-}
-
-fn build(
+pub(super) fn build(
     email: &EmailConfig,
     ctx: &AdapterContext<'_>,
-) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
+) -> Result<BuiltAdapter, DeskServerError> {
     let (secrets, clock, store) = (ctx.secrets, ctx.clock, ctx.store);
     use carekit_email::{
         EmailChannel, EmailIntake, ImapConfig, ImapPoller, RouteGuard, SmtpConfig, SmtpSecurity,
@@ -140,7 +101,7 @@ fn build(
     let mailbox = email.mailbox.clone();
     let max_body_bytes = email.max_body_bytes;
     let clock = clock.clone();
-    let cursors: Arc<dyn Cursors> = Arc::new(StoreCursors(store.clone()));
+    let cursors: Arc<dyn Cursors> = carekit_core::shared_cursors(store.clone());
     let mount: Mount = Box::new(move |sink| {
         let intake = Arc::new(
             EmailIntake::new(mailbox, sink, clock)
@@ -161,5 +122,5 @@ fn build(
             poller,
         }
     });
-    Ok((channel, mount))
+    Ok(BuiltAdapter::new(channel, mount))
 }

@@ -1,32 +1,15 @@
 //! Facebook: page comments and Messenger through the Graph API.
 
-use super::{AdapterContext, BuiltAdapter, Mount, Mounted, ServerAdapter, resilient};
+use super::{AdapterContext, BuiltAdapter, Mount, Mounted, resilient};
 use crate::DeskServerError;
 use crate::config::FacebookConfig;
 use carekit_core::Channel;
 use std::sync::Arc;
 
-/// Facebook as the desk server runs it (`[facebook]`).
-pub(super) struct Facebook;
-
-impl ServerAdapter for Facebook {
-    fn name(&self) -> &'static str {
-        "facebook"
-    }
-
-    fn build(&self, ctx: &AdapterContext<'_>) -> Result<Option<BuiltAdapter>, DeskServerError> {
-        let Some(settings) = &ctx.config.facebook else {
-            return Ok(None);
-        };
-        let (channel, mount) = build(settings, ctx)?;
-        Ok(Some(BuiltAdapter::new(channel, mount)))
-    }
-}
-
-fn build(
+pub(super) fn build(
     fb: &FacebookConfig,
     ctx: &AdapterContext<'_>,
-) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
+) -> Result<BuiltAdapter, DeskServerError> {
     let (secrets, clock, store) = (ctx.secrets, ctx.clock, ctx.store);
     use carekit_facebook::{FacebookChannel, GraphClient, webhook};
     let need = "[facebook]";
@@ -64,5 +47,5 @@ fn build(
         max_body_bytes: None,
         poller: None,
     });
-    Ok((channel, mount))
+    Ok(BuiltAdapter::new(channel, mount))
 }

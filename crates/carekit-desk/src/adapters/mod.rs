@@ -131,11 +131,48 @@ impl std::fmt::Debug for Mounted {
 /// The adapters carekit ships: X, Facebook, SMS (Twilio) and email.
 pub fn built_in() -> Vec<Arc<dyn ServerAdapter>> {
     vec![
-        Arc::new(twitter::Twitter),
-        Arc::new(facebook::Facebook),
-        Arc::new(sms::Sms),
-        Arc::new(email::Email),
+        Arc::new(Configured {
+            name: "twitter",
+            table: |c| c.twitter.as_ref(),
+            build: twitter::build,
+        }),
+        Arc::new(Configured {
+            name: "facebook",
+            table: |c| c.facebook.as_ref(),
+            build: facebook::build,
+        }),
+        Arc::new(Configured {
+            name: "sms",
+            table: |c| c.sms.as_ref(),
+            build: sms::build,
+        }),
+        Arc::new(Configured {
+            name: "email",
+            table: |c| c.email.as_ref(),
+            build: email::build,
+        }),
     ]
+}
+
+/// A built-in adapter: its table of [`DeskConfig`] (absent: off) and how
+/// it is built from it.
+struct Configured<T: 'static> {
+    name: &'static str,
+    table: fn(&DeskConfig) -> Option<&T>,
+    build: fn(&T, &AdapterContext<'_>) -> Result<BuiltAdapter, DeskServerError>,
+}
+
+impl<T: 'static> ServerAdapter for Configured<T> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn build(&self, ctx: &AdapterContext<'_>) -> Result<Option<BuiltAdapter>, DeskServerError> {
+        let Some(settings) = (self.table)(ctx.config) else {
+            return Ok(None);
+        };
+        (self.build)(settings, ctx).map(Some)
+    }
 }
 
 /// Builds every configured adapter of `adapters`, in order.

@@ -1,32 +1,14 @@
 //! SMS through Twilio: inbound and status webhooks, messages out.
 
-use super::{AdapterContext, BuiltAdapter, Mount, Mounted, ServerAdapter, resilient};
+use super::{AdapterContext, BuiltAdapter, Mount, Mounted, resilient};
 use crate::DeskServerError;
 use crate::config::SmsConfig;
-use carekit_core::Channel;
 use std::sync::Arc;
 
-/// Sms as the desk server runs it (`[sms]`).
-pub(super) struct Sms;
-
-impl ServerAdapter for Sms {
-    fn name(&self) -> &'static str {
-        "sms"
-    }
-
-    fn build(&self, ctx: &AdapterContext<'_>) -> Result<Option<BuiltAdapter>, DeskServerError> {
-        let Some(settings) = &ctx.config.sms else {
-            return Ok(None);
-        };
-        let (channel, mount) = build(settings, ctx)?;
-        Ok(Some(BuiltAdapter::new(channel, mount)))
-    }
-}
-
-fn build(
+pub(super) fn build(
     sms: &SmsConfig,
     ctx: &AdapterContext<'_>,
-) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
+) -> Result<BuiltAdapter, DeskServerError> {
     let (config, secrets, clock) = (ctx.config, ctx.secrets, ctx.clock);
     use carekit_sms::{SmsChannel, TwilioConfig, TwilioProvider, WebhookConfig, webhook};
     let token = secrets.require("TWILIO_AUTH_TOKEN", "[sms]")?.to_owned();
@@ -64,5 +46,5 @@ fn build(
         max_body_bytes: None,
         poller: None,
     });
-    Ok((channel, mount))
+    Ok(BuiltAdapter::new(channel, mount))
 }

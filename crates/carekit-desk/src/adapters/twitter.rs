@@ -1,33 +1,16 @@
 //! X: the Account Activity webhook, the mentions poller, posts through the v2 API.
 
-use super::{AdapterContext, BuiltAdapter, Mount, Mounted, ServerAdapter, resilient};
+use super::{AdapterContext, BuiltAdapter, Mount, Mounted, resilient};
 use crate::DeskServerError;
 use crate::config::TwitterConfig;
 use crate::server::{self, Background};
-use carekit_core::{Channel, EventSink};
+use carekit_core::EventSink;
 use std::sync::Arc;
 
-/// Twitter as the desk server runs it (`[twitter]`).
-pub(super) struct Twitter;
-
-impl ServerAdapter for Twitter {
-    fn name(&self) -> &'static str {
-        "twitter"
-    }
-
-    fn build(&self, ctx: &AdapterContext<'_>) -> Result<Option<BuiltAdapter>, DeskServerError> {
-        let Some(settings) = &ctx.config.twitter else {
-            return Ok(None);
-        };
-        let (channel, mount) = build(settings, ctx)?;
-        Ok(Some(BuiltAdapter::new(channel, mount)))
-    }
-}
-
-fn build(
+pub(super) fn build(
     x: &TwitterConfig,
     ctx: &AdapterContext<'_>,
-) -> Result<(Arc<dyn Channel>, Mount), DeskServerError> {
+) -> Result<BuiltAdapter, DeskServerError> {
     let (secrets, clock, store) = (ctx.secrets, ctx.clock, ctx.store);
     use carekit_twitter::webhook::{self, WebhookConfig};
     use carekit_twitter::{Auth, ParentResolver, Poller, TwitterChannel, XClient};
@@ -85,5 +68,5 @@ fn build(
             poller,
         }
     });
-    Ok((channel, mount))
+    Ok(BuiltAdapter::new(channel, mount))
 }

@@ -147,6 +147,11 @@ pub async fn json_answer(request: reqwest::RequestBuilder) -> (u16, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// `/metrics` at `url`, as text.
+pub async fn metrics_text(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// A running desk.
 pub struct TestDesk {
     pub addr: std::net::SocketAddr,
@@ -329,14 +334,7 @@ impl TestDesk {
 
     /// `GET /metrics` as text.
     pub async fn metrics(&self) -> String {
-        self.http
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        metrics_text(&self.http, &self.url("/metrics")).await
     }
 
     /// Waits until the inbox (if any) has handed every acknowledged event

@@ -107,14 +107,7 @@ impl DeskProcess {
 
     /// `/metrics` as text.
     pub async fn metrics(&self) -> String {
-        self.http
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        super::metrics_text(&self.http, &self.url("/metrics")).await
     }
 }
 
