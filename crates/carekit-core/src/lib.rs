@@ -40,3 +40,8 @@ pub use ids::{CaseId, ConversationId, CustomerId, MessageId, ThreadKey};
 pub use intake::{Cursors, EventSink, IntakeError, shared_cursors};
 pub use policy::{Escalation, EscalationPolicy, EscalationReason, PolicyContext, Trigger};
 pub use store::{Commit, ConsentRecord, ConversationFilter, MemoryStore, Store, StoreError};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -50,3 +50,8 @@ pub use error::DeskServerError;
 pub use insight::Insight;
 pub use report::DayReport;
 pub use server::{Background, Shutdown, shutdown_signal};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

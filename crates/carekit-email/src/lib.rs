@@ -95,3 +95,8 @@ pub use smtp::{
     strip_controls,
 };
 pub use thread::{EmailThreading, ThreadIndex, ThreadToken};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -70,3 +70,8 @@ pub use config::{
 pub use error::FacebookError;
 pub use graph::{GraphClient, MessagingType, SendReceipt, Usage};
 pub use normalize::{WebhookBatch, comment_thread_key, messenger_thread_key, parse_webhook};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

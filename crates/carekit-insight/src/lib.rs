@@ -51,3 +51,8 @@ pub use taxonomy::{
     CARE_TAXONOMY_TOML, PatternSpec, TaxonomyBuilder, TaxonomyClassifier, TaxonomyError,
     TaxonomySpec, TopicSpec,
 };
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -39,3 +39,8 @@ pub use sentiment::{CareSentiment, CareSentimentBuilder, LexiconSentiment};
 pub use sla::{
     Conditions, EscalationLevel, SlaClock, SlaPolicy, SlaPolicyBuilder, SlaSet, SlaStatus, Targets,
 };
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -30,3 +30,8 @@ pub use phone::normalize;
 pub use provider::{SenderKind, SentSms, SmsProvider, SmsRequest};
 pub use twilio::{TwilioConfig, TwilioConfigBuilder, TwilioProvider};
 pub use webhook::{WebhookConfig, WebhookConfigBuilder};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -25,6 +25,11 @@
 //! each give a typed [`StoreError`](carekit_core::StoreError) at open; the
 //! store never resets data it does not understand.
 
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, unused_imports)
+)]
+
 mod backend;
 mod codec;
 #[cfg(feature = "sqlite")]
@@ -45,3 +50,8 @@ pub use store::{SqlStore, SqlStoreBuilder};
 
 /// The newest schema version this build reads and writes.
 pub const SCHEMA_VERSION: i64 = schema::VERSION;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

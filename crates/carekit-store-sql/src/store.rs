@@ -25,7 +25,9 @@ use carekit_core::{
     DeliveryState, MessageId, Store, StoreError, ThreadKey,
 };
 use chrono::{DateTime, Utc};
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+#[cfg(feature = "postgres")]
+use sqlx::any::AnyPoolOptions;
+use sqlx::any::{AnyConnectOptions, AnyRow};
 use sqlx::{AnyPool, ConnectOptions, Row};
 use std::str::FromStr;
 #[cfg(feature = "sqlite")]
@@ -91,9 +93,20 @@ impl SqlStoreBuilder {
 
     #[cfg(not(feature = "sqlite"))]
     async fn open_sqlite(self, _options: AnyConnectOptions) -> Result<SqlStore, StoreError> {
-        Err(StoreError::Backend(
-            "carekit-store-sql was built without the `sqlite` feature".into(),
-        ))
+        Err(StoreError::NotBuilt {
+            backend: "SQLite",
+            krate: "carekit-store-sql",
+            feature: "sqlite",
+        })
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn open_postgres(self, _options: AnyConnectOptions) -> Result<SqlStore, StoreError> {
+        Err(StoreError::NotBuilt {
+            backend: "Postgres",
+            krate: "carekit-store-sql",
+            feature: "postgres",
+        })
     }
 
     #[cfg(feature = "sqlite")]
@@ -152,6 +165,7 @@ impl SqlStoreBuilder {
         })
     }
 
+    #[cfg(feature = "postgres")]
     async fn open_postgres(self, options: AnyConnectOptions) -> Result<SqlStore, StoreError> {
         let schema = match &self.schema {
             Some(s)
@@ -233,6 +247,7 @@ pub struct SqlStore {
 #[derive(Clone)]
 enum Reader {
     /// Postgres: any pooled connection.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Pool(AnyPool),
     /// SQLite: a reader connection, inline.
     #[cfg(feature = "sqlite")]
@@ -272,6 +287,7 @@ macro_rules! read {
 #[derive(Clone)]
 enum Writer {
     /// Postgres: any pooled connection, one transaction per commit.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Postgres(AnyPool),
     /// SQLite: the writer thread, group commit.
     #[cfg(feature = "sqlite")]

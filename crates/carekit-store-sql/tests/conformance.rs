@@ -5,6 +5,7 @@ use carekit_core::Store;
 use carekit_store_sql::SqlStore;
 use std::sync::Arc;
 
+#[cfg(feature = "sqlite")]
 mod sqlite {
     use super::*;
 

@@ -4,6 +4,8 @@
 //!
 //! The child is this same test binary, re-run with `--ignored --exact crash_child`.
 
+#![cfg(feature = "sqlite")]
+
 use carekit_core::*;
 use carekit_store_sql::SqlStore;
 use std::io::{BufRead, BufReader, Write};

@@ -1,8 +1,11 @@
 //! Opening a store that is not one: typed errors, never a panic or a reset.
 
 use carekit_core::StoreError;
-use carekit_store_sql::{SCHEMA_VERSION, SqlStore};
+#[cfg(feature = "sqlite")]
+use carekit_store_sql::SCHEMA_VERSION;
+use carekit_store_sql::SqlStore;
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn a_file_that_is_not_sqlite_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
@@ -16,6 +19,7 @@ async fn a_file_that_is_not_sqlite_is_refused_and_left_alone() {
     assert_eq!(std::fs::read(&path).unwrap(), junk, "the file is untouched");
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn a_database_of_someone_else_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -42,6 +46,7 @@ async fn a_database_of_someone_else_is_refused() {
     assert!(matches!(err, StoreError::NotAStore(_)), "got {err:?}");
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn a_schema_from_a_newer_carekit_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -71,6 +76,7 @@ async fn a_schema_from_a_newer_carekit_is_refused() {
     );
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn reopening_keeps_the_data() {
     use carekit_core::{ChannelKind, Commit, Store};
@@ -85,6 +91,7 @@ async fn reopening_keeps_the_data() {
     assert!(again.seen(ChannelKind::Sms, "SM1").await.unwrap());
 }
 
+#[cfg(feature = "postgres")]
 #[tokio::test]
 async fn an_unreachable_server_is_unavailable() {
     // Port 9 (discard) on loopback: nothing listens there.
@@ -102,4 +109,35 @@ async fn an_unknown_scheme_is_refused() {
         .await
         .expect_err("must fail");
     assert!(matches!(err, StoreError::Backend(_)), "got {err:?}");
+}
+
+#[cfg(not(feature = "postgres"))]
+#[tokio::test]
+async fn postgres_without_its_feature_names_the_feature() {
+    let err = SqlStore::open("postgres://postgres@127.0.0.1:9/test")
+        .await
+        .expect_err("must fail");
+    assert_eq!(
+        err,
+        StoreError::NotBuilt {
+            backend: "Postgres",
+            krate: "carekit-store-sql",
+            feature: "postgres"
+        }
+    );
+    assert!(err.to_string().contains("`postgres` feature"), "{err}");
+}
+
+#[cfg(not(feature = "sqlite"))]
+#[tokio::test]
+async fn sqlite_without_its_feature_names_the_feature() {
+    let err = SqlStore::open("sqlite::memory:").await.expect_err("must fail");
+    assert_eq!(
+        err,
+        StoreError::NotBuilt {
+            backend: "SQLite",
+            krate: "carekit-store-sql",
+            feature: "sqlite"
+        }
+    );
 }

@@ -9,14 +9,14 @@
 //! versions must read):
 //! `CAREKIT_WRITE_FIXTURES=1 CAREKIT_TEST_POSTGRES_URL=… cargo test -p carekit-store-sql --all-features --test stored_by_0_1 -- --ignored`
 
-use carekit_core::desk::ReplyRequest;
 use carekit_core::*;
 use carekit_store_sql::SqlStore;
-use carekit_testing::{RecordingChannel, at, sample_event};
 use std::path::PathBuf;
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 use std::sync::Arc;
 
 /// The schema name inside the Postgres dump (replaced when loaded).
+#[cfg(feature = "postgres")]
 const DUMP_SCHEMA: &str = "carekit_fixture_0_1";
 
 /// What was written: (channel, customer handle, external id, text).
@@ -53,7 +53,10 @@ fn fixtures() -> PathBuf {
 }
 
 /// One small day on every built-in channel, through the desk.
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 async fn write_day(store: Arc<dyn Store>) {
+    use carekit_core::desk::ReplyRequest;
+    use carekit_testing::{RecordingChannel, at, sample_event};
     let channels: Vec<Arc<RecordingChannel>> = WRITTEN
         .iter()
         .map(|(kind, ..)| Arc::new(RecordingChannel::new(*kind)))
@@ -120,6 +123,7 @@ async fn check(store: &SqlStore) {
     );
 }
 
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
 #[tokio::test]
 #[ignore = "writes the committed fixtures; run only to make them again"]
 async fn write_fixtures() {
@@ -172,6 +176,7 @@ async fn write_fixtures() {
     std::fs::write(fixtures().join("stored-by-0.1.postgres.sql"), dump.stdout).unwrap();
 }
 
+#[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn reads_a_sqlite_file_written_by_0_1() {
     let dir = tempfile::tempdir().unwrap();

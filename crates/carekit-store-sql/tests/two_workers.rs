@@ -10,6 +10,10 @@ use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_send_each_reply_exactly_once() {
+    if cfg!(not(feature = "postgres")) {
+        eprintln!("SKIPPED: two workers on Postgres (built without the `postgres` feature)");
+        return;
+    }
     let Ok(url) = std::env::var("CAREKIT_TEST_POSTGRES_URL") else {
         eprintln!("SKIPPED: two workers on Postgres (set CAREKIT_TEST_POSTGRES_URL to run it)");
         return;

@@ -14,3 +14,8 @@ pub use carekit_core::FakeClock;
 pub use events::{at, sample_event};
 pub use recording::RecordingChannel;
 pub use sink::CollectingSink;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

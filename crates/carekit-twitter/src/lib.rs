@@ -67,3 +67,8 @@ pub use ids::{is_valid_id, one_to_one_conversation_id};
 pub use parents::{KnownTweets, ParentResolver};
 pub use poller::{PollError, PollReport, Poller, PollerBuilder};
 pub use rate_limit::{DEFAULT_WINDOW, RateLimit};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -77,6 +77,17 @@ pub enum StoreError {
     /// Any other backend failure.
     #[error("store error: {0}")]
     Backend(String),
+    /// The URL names a database this build of the store leaves out; enable
+    /// the named Cargo feature of the named crate.
+    #[error("{backend} is not built in: enable the `{feature}` feature of `{krate}`")]
+    NotBuilt {
+        /// The database asked for (`"Postgres"`, `"SQLite"`).
+        backend: &'static str,
+        /// The crate that has the feature.
+        krate: &'static str,
+        /// The Cargo feature to enable.
+        feature: &'static str,
+    },
 }
 
 impl StoreError {
