@@ -35,9 +35,7 @@ impl EscalationPolicy for LawyerMentioned {
         vec![
             Escalation::new(
                 self.name(),
-                EscalationReason::CrisisTerm {
-                    term: "lawyer".into(),
-                },
+                EscalationReason::new("crisis_term").with_detail("term", "lawyer"),
                 "the customer mentioned a lawyer",
             )
             .with_level(3)

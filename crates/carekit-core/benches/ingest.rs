@@ -27,7 +27,7 @@ impl EscalationPolicy for Negative {
         if c.unanswered_inbound() >= 3 {
             vec![Escalation::new(
                 self.name(),
-                EscalationReason::RepeatedContact { count: 3 },
+                EscalationReason::new("repeated_contact").with_detail("count", 3),
                 "three unanswered",
             )]
         } else {

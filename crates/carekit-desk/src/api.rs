@@ -6,7 +6,7 @@
 //! and health and metrics carry no customer data.
 
 use crate::auth::BearerToken;
-use crate::metrics::{Gauge, Metrics, reason_label};
+use crate::metrics::{Gauge, Metrics};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
@@ -198,7 +198,7 @@ struct CustomerView {
 struct EscalationView {
     at: DateTime<Utc>,
     policy: String,
-    reason: &'static str,
+    reason: String,
     explanation: String,
     level: u8,
     team: Option<String>,
@@ -218,7 +218,7 @@ fn view(at: DateTime<Utc>, e: &Escalation) -> EscalationView {
     EscalationView {
         at,
         policy: e.policy.clone(),
-        reason: reason_label(&e.reason),
+        reason: e.reason.code().to_owned(),
         explanation: e.explanation.clone(),
         level: e.level,
         team: e.team.clone(),

@@ -6,9 +6,8 @@
 
 use async_trait::async_trait;
 use carekit_core::desk::DeskEvent;
-use carekit_core::{
-    ChannelKind, DeliveryState, Desk, EscalationReason, EventSink, InboundEvent, IntakeError,
-};
+use carekit_core::{ChannelKind, DeliveryState, Desk, EventSink, InboundEvent, IntakeError};
+use carekit_policy::reasons;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -144,18 +143,15 @@ impl Metrics {
                 _ => {}
             },
             DeskEvent::Escalated { escalation, .. } => {
-                match escalation.reason {
-                    EscalationReason::SlaWarning { .. } => {
-                        self.inc("carekit_sla_warnings_total", Vec::new())
-                    }
-                    EscalationReason::SlaBreach { .. } => {
-                        self.inc("carekit_sla_breaches_total", Vec::new())
-                    }
-                    _ => {}
+                let code = escalation.reason.code();
+                if code == reasons::SLA_WARNING {
+                    self.inc("carekit_sla_warnings_total", Vec::new())
+                } else if code == reasons::SLA_BREACH {
+                    self.inc("carekit_sla_breaches_total", Vec::new())
                 }
                 self.inc(
                     "carekit_escalations_total",
-                    vec![("reason", reason_label(&escalation.reason).to_owned())],
+                    vec![("reason", code.to_owned())],
                 );
             }
             DeskEvent::HandedOff { channel, .. } => {
@@ -242,23 +238,6 @@ fn render_labels(labels: &Labels) -> String {
 
 pub(crate) fn channel_label(channel: ChannelKind) -> Labels {
     vec![("channel", channel.to_string())]
-}
-
-/// A short, stable label for an escalation reason.
-pub fn reason_label(reason: &EscalationReason) -> &'static str {
-    match reason {
-        EscalationReason::SlaWarning { .. } => "sla_warning",
-        EscalationReason::SlaBreach { .. } => "sla_breach",
-        EscalationReason::NegativeSentiment { .. } => "negative_sentiment",
-        EscalationReason::CrisisTerm { .. } => "crisis_term",
-        EscalationReason::RepeatedContact { .. } => "repeated_contact",
-        EscalationReason::Audience { .. } => "audience",
-        EscalationReason::Vip => "vip",
-        EscalationReason::PublicNegative { .. } => "public_negative",
-        EscalationReason::Spike { .. } => "spike",
-        EscalationReason::Custom { .. } => "custom",
-        _ => "other",
-    }
 }
 
 /// An [`EventSink`] that counts what it passes on, by channel.

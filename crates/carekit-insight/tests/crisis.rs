@@ -232,8 +232,8 @@ async fn burst_day(seed: u64, workers: usize) {
         let trail = run.desk.audit_trail(*id).await.unwrap();
         let linked = trail.iter().any(|e| {
             matches!(&e.kind,
-            AuditKind::Escalated(esc) if matches!(&esc.reason,
-                EscalationReason::Spike { incident: i } if *i == incident.id))
+            AuditKind::Escalated(esc) if esc.reason.is(carekit_insight::crisis::SPIKE)
+                && esc.reason.detail::<String>("incident").as_deref() == Some(incident.id.as_str()))
         });
         assert_eq!(linked, inside, "audit link for {id}");
         let record = run.desk.conversation(*id).await.unwrap();

@@ -1,8 +1,8 @@
 //! Built-in escalation policies. Each explains its reason in words.
 
+use crate::reasons;
 use carekit_core::{
-    Conversation, Direction, Escalation, EscalationPolicy, EscalationReason, PolicyContext,
-    Priority, Visibility,
+    Conversation, Direction, Escalation, EscalationPolicy, PolicyContext, Priority, Visibility,
 };
 
 fn inbound(c: &dyn Conversation) -> impl Iterator<Item = &carekit_core::Message> {
@@ -50,7 +50,7 @@ impl EscalationPolicy for NegativeSentiment {
             Some(score) if score <= self.threshold => {
                 let mut e = Escalation::new(
                     self.name(),
-                    EscalationReason::NegativeSentiment { score },
+                    reasons::negative_sentiment(score),
                     format!(
                         "the customer sounds unhappy (sentiment {score:.2} ≤ {:.2})",
                         self.threshold
@@ -200,16 +200,14 @@ impl EscalationPolicy for CrisisTerms {
         let mut out: Vec<Escalation> = Vec::new();
         for m in inbound(c) {
             if let Some(term) = self.find(&m.text)
-                && !out.iter().any(
-                    |e| matches!(&e.reason, EscalationReason::CrisisTerm { term: t } if t == term),
-                )
+                && !out
+                    .iter()
+                    .any(|e| e.reason.detail::<String>("term").as_deref() == Some(term))
             {
                 out.push(
                     Escalation::new(
                         self.name(),
-                        EscalationReason::CrisisTerm {
-                            term: term.to_owned(),
-                        },
+                        reasons::crisis_term(term),
                         format!("the customer wrote \"{term}\""),
                     )
                     .with_level(3)
@@ -267,9 +265,7 @@ impl EscalationPolicy for UnsupportedLanguage {
         let language = k.language.as_deref().unwrap_or("unknown");
         let mut e = Escalation::new(
             self.name(),
-            EscalationReason::Custom {
-                code: "unsupported_language".into(),
-            },
+            reasons::unsupported_language(k.language.as_deref()),
             format!("written in a language the classifiers do not read ({language}): a person should read it"),
         )
         .with_dedupe_key(format!("unsupported-language:{}", m.id));
@@ -308,7 +304,7 @@ impl EscalationPolicy for RepeatedContact {
         vec![
             Escalation::new(
                 self.name(),
-                EscalationReason::RepeatedContact { count: n },
+                reasons::repeated_contact(n),
                 format!("{n} messages from the customer without an answer"),
             )
             .with_level(2)
@@ -340,7 +336,7 @@ impl EscalationPolicy for AudienceReach {
             Some(f) if f >= self.min_followers && c.visibility() == Visibility::Public => vec![
                 Escalation::new(
                     self.name(),
-                    EscalationReason::Audience { followers: f },
+                    reasons::audience(f),
                     format!("the author has {f} followers"),
                 )
                 .with_priority(Priority::High),
@@ -377,7 +373,7 @@ impl EscalationPolicy for VipList {
             .any(|i| self.handles.contains(&i.handle));
         if customer.vip || listed {
             vec![
-                Escalation::new(self.name(), EscalationReason::Vip, "a VIP customer")
+                Escalation::new(self.name(), reasons::vip(), "a VIP customer")
                     .with_priority(Priority::High),
             ]
         } else {
@@ -412,7 +408,7 @@ impl EscalationPolicy for PublicNegative {
             Some(score) if score <= self.threshold && c.visibility() == Visibility::Public => vec![
                 Escalation::new(
                     self.name(),
-                    EscalationReason::PublicNegative { score },
+                    reasons::public_negative(score),
                     format!("a negative public post (sentiment {score:.2})"),
                 )
                 .with_priority(self.raise_to)

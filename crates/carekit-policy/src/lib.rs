@@ -26,6 +26,7 @@ pub mod builtin;
 mod calendar;
 mod error;
 pub mod language;
+pub mod reasons;
 pub mod replay;
 mod scheduler;
 pub mod sentiment;

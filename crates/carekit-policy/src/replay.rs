@@ -11,8 +11,8 @@ use crate::CareSentiment;
 use crate::twcs::Tweet;
 use carekit_core::{
     AuditEntry, AuditKind, Author, ChannelKind, Classification, ConversationRecord, Customer,
-    Direction, EscalationPolicy, EscalationReason, Identity, Message, PolicyContext, SlaEventKind,
-    Trigger, Visibility,
+    Direction, EscalationPolicy, Identity, Message, PolicyContext, SlaEventKind, Trigger,
+    Visibility,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -298,7 +298,7 @@ impl WhatIf {
                 .iter()
                 .any(|e| matches!(&e.kind, AuditKind::Sla(ev) if ev.kind == SlaEventKind::Warning));
             let breached = history.iter().any(|e| matches!(&e.kind, AuditKind::Sla(ev) if ev.kind == SlaEventKind::Breached))
-                || history.iter().any(|e| matches!(&e.kind, AuditKind::Escalated(esc) if matches!(esc.reason, EscalationReason::SlaBreach { .. })));
+                || history.iter().any(|e| matches!(&e.kind, AuditKind::Escalated(esc) if esc.reason.is(crate::reasons::SLA_BREACH)));
             for e in &history {
                 if let AuditKind::Escalated(esc) = &e.kind {
                     *report

@@ -7,9 +7,8 @@
 
 use crate::{BusinessCalendar, PolicyError};
 use carekit_core::{
-    AuditKind, ChannelKind, Conversation, Direction, Escalation, EscalationPolicy,
-    EscalationReason, PolicyContext, Priority, SlaEvent, SlaEventKind, SlaMetric, Status,
-    Visibility,
+    AuditKind, ChannelKind, Conversation, Direction, Escalation, EscalationPolicy, PolicyContext,
+    Priority, SlaEvent, SlaEventKind, SlaMetric, Status, Visibility,
 };
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -485,15 +484,9 @@ impl EscalationPolicy for SlaPolicy {
             .map(|(inst, level, _at, due)| {
                 let breach = level.at >= 1.0;
                 let reason = if breach {
-                    EscalationReason::SlaBreach {
-                        metric: inst.metric,
-                        due,
-                    }
+                    crate::reasons::sla_breach(inst.metric, due)
                 } else {
-                    EscalationReason::SlaWarning {
-                        metric: inst.metric,
-                        due,
-                    }
+                    crate::reasons::sla_warning(inst.metric, due)
                 };
                 let what = if breach {
                     "missed"

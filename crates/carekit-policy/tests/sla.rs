@@ -35,15 +35,14 @@ fn sla_escalations(trail: &[AuditEntry]) -> Vec<(String, chrono::DateTime<chrono
     trail
         .iter()
         .filter_map(|e| match &e.kind {
-            AuditKind::Escalated(esc) => match esc.reason {
-                EscalationReason::SlaWarning { metric, .. } => {
-                    Some((format!("warning:{}", metric.as_str()), e.at))
+            AuditKind::Escalated(esc) => {
+                let metric: SlaMetric = esc.reason.detail("metric")?;
+                match esc.reason.code() {
+                    reasons::SLA_WARNING => Some((format!("warning:{}", metric.as_str()), e.at)),
+                    reasons::SLA_BREACH => Some((format!("breach:{}", metric.as_str()), e.at)),
+                    _ => None,
                 }
-                EscalationReason::SlaBreach { metric, .. } => {
-                    Some((format!("breach:{}", metric.as_str()), e.at))
-                }
-                _ => None,
-            },
+            }
             _ => None,
         })
         .collect()

@@ -131,7 +131,9 @@ async fn postgres_without_its_feature_names_the_feature() {
 #[cfg(not(feature = "sqlite"))]
 #[tokio::test]
 async fn sqlite_without_its_feature_names_the_feature() {
-    let err = SqlStore::open("sqlite::memory:").await.expect_err("must fail");
+    let err = SqlStore::open("sqlite::memory:")
+        .await
+        .expect_err("must fail");
     assert_eq!(
         err,
         StoreError::NotBuilt {

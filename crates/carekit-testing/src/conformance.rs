@@ -849,21 +849,14 @@ pub async fn conversation_stats_aggregate_in_range(store: S) {
         })
     };
     commit.audit.extend([
-        audit(x0, escalated(EscalationReason::Vip)),
-        audit(x1, escalated(EscalationReason::Vip)),
-        audit(
-            x1,
-            escalated(EscalationReason::Custom {
-                code: "legal".into(),
-            }),
-        ),
+        audit(x0, escalated(EscalationReason::new("vip"))),
+        audit(x1, escalated(EscalationReason::new("vip"))),
+        audit(x1, escalated(EscalationReason::new("legal"))),
         audit(
             sms.id,
-            escalated(EscalationReason::CrisisTerm {
-                term: "lawyer".into(),
-            }),
+            escalated(EscalationReason::new("crisis_term").with_detail("term", "lawyer")),
         ),
-        audit(early.id, escalated(EscalationReason::Vip)),
+        audit(early.id, escalated(EscalationReason::new("vip"))),
         // x0 breached first response, then met it late: once, as breached.
         audit(x0, sla(SlaMetric::FirstResponse, SlaEventKind::Breached)),
         audit(x0, sla(SlaMetric::FirstResponse, SlaEventKind::Fulfilled)),

@@ -7,10 +7,12 @@
 //! [`Escalation::dedupe_key`].
 
 mod combinators;
+mod reason;
 
 pub use combinators::{AllOf, AnyOf, FirstMatch};
+pub use reason::EscalationReason;
 
-use crate::domain::{AuditEntry, AuditKind, Conversation, Priority, SlaMetric};
+use crate::domain::{AuditEntry, AuditKind, Conversation, Priority};
 use crate::ids::MessageId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -57,82 +59,6 @@ impl<'a> PolicyContext<'a> {
             AuditKind::Escalated(esc) => esc.dedupe_key == dedupe_key,
             _ => false,
         })
-    }
-}
-
-/// Why a conversation was escalated.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "reason", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum EscalationReason {
-    /// An SLA target is about to be missed.
-    SlaWarning {
-        /// Which target.
-        metric: SlaMetric,
-        /// When it breaches.
-        due: DateTime<Utc>,
-    },
-    /// An SLA target was missed.
-    SlaBreach {
-        /// Which target.
-        metric: SlaMetric,
-        /// When it was due.
-        due: DateTime<Utc>,
-    },
-    /// The customer is angry.
-    NegativeSentiment {
-        /// Sentiment in [-1, 1].
-        score: f32,
-    },
-    /// A crisis term appeared (lawyer, data breach, ...).
-    CrisisTerm {
-        /// The term matched.
-        term: String,
-    },
-    /// The customer wrote again and again without an answer.
-    RepeatedContact {
-        /// Customer messages since the last brand reply.
-        count: usize,
-    },
-    /// The author has a large audience.
-    Audience {
-        /// Followers.
-        followers: u64,
-    },
-    /// The customer is on the VIP list.
-    Vip,
-    /// A negative message in public.
-    PublicNegative {
-        /// Sentiment in [-1, 1].
-        score: f32,
-    },
-    /// Part of a spike of negative mentions (an incident).
-    Spike {
-        /// The incident's id or name.
-        incident: String,
-    },
-    /// A reason an app's own policy defines.
-    Custom {
-        /// A short machine-readable code.
-        code: String,
-    },
-}
-
-impl EscalationReason {
-    /// A short machine-readable name (`"sla_breach"`, `"crisis_term"`, ...), for reports.
-    pub fn code(&self) -> &str {
-        match self {
-            EscalationReason::SlaWarning { .. } => "sla_warning",
-            EscalationReason::SlaBreach { .. } => "sla_breach",
-            EscalationReason::NegativeSentiment { .. } => "negative_sentiment",
-            EscalationReason::CrisisTerm { .. } => "crisis_term",
-            EscalationReason::RepeatedContact { .. } => "repeated_contact",
-            EscalationReason::Audience { .. } => "audience",
-            EscalationReason::Vip => "vip",
-            EscalationReason::PublicNegative { .. } => "public_negative",
-            EscalationReason::Spike { .. } => "spike",
-            EscalationReason::Custom { code } => code,
-        }
     }
 }
 

@@ -17,6 +17,14 @@ use std::sync::{Arc, Mutex};
 /// The name the detector acts under in audit trails.
 pub const DETECTOR_NAME: &str = "crisis-detector";
 
+/// The code of the reason the detector escalates with (detail `incident`).
+pub const SPIKE: &str = "spike";
+
+/// The reason the detector escalates a conversation with: part of this incident.
+pub fn spike_reason(incident: &str) -> EscalationReason {
+    EscalationReason::new(SPIKE).with_detail("incident", incident)
+}
+
 /// Which series a mention counts in: one baseline per channel and topic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SeriesKey {
@@ -948,9 +956,7 @@ impl CrisisDetector {
     ) -> Result<(), CrisisError> {
         let escalation = Escalation::new(
             DETECTOR_NAME,
-            EscalationReason::Spike {
-                incident: incident.to_owned(),
-            },
+            spike_reason(incident),
             format!("part of incident {incident}: a spike of negative mentions on {key}"),
         )
         .with_level(3)

@@ -18,7 +18,7 @@ mod mode;
 
 pub use detector::{
     Baseline, CrisisConfig, CrisisDetector, CrisisDetectorBuilder, DETECTOR_NAME, Incident,
-    IncidentEvent, Mention, STATE_KEY, SeriesKey,
+    IncidentEvent, Mention, SPIKE, STATE_KEY, SeriesKey, spike_reason,
 };
 pub use mode::{CrisisMode, CrisisPolicy, CrisisRule};
 
