@@ -17,8 +17,8 @@
 //!   that hears angry customers (emoji, profanity, sarcasm, waiting times,
 //!   threats to leave), detects the language and never calls a message it
 //!   cannot read neutral (see [`sentiment`] and [`language`]).
-//! - [`DeadlineScheduler`]: a priority queue of deadlines; a tick costs
-//!   O(log n) per due deadline.
+//! - [`DeadlineScheduler`]: a calendar queue of deadlines bucketed by time;
+//!   a tick costs O(1) amortised per due deadline, however many are held.
 //! - [`replay`]: what-if evaluation of a policy set over recorded traffic on a
 //!   virtual clock, and [`twcs`], a loader for the TWCS customer-care corpus.
 

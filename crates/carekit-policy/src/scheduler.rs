@@ -1,26 +1,120 @@
-//! Deadlines in a priority queue: popping what is due costs O(log n) per
-//! due deadline and nothing for the rest; rescheduling is O(log n) (the old
-//! entry is dropped lazily when it surfaces).
+//! Deadlines in a calendar queue bucketed by time (a hierarchical timing
+//! wheel), so that a tick's cost per due deadline does not grow with the
+//! number of deadlines held.
+//!
+//! Time is cut into granules of 2^10 µs (about a millisecond). Level 0 has
+//! one bucket per granule for the 64 granules around the cursor (the time
+//! up to which everything due has been popped); each level above has 64
+//! buckets, each as wide as the whole level below. A deadline goes to the
+//! lowest level whose span separates it from the cursor, so it is appended
+//! to a bucket in O(1). A tick takes the earliest buckets whole while they
+//! are entirely due, sorting each (they hold only due deadlines); in the
+//! bucket where `now` falls, what is not yet due moves down to the bucket
+//! of its own, nearer, span. A deadline moves at most once per level (nine
+//! levels cover every instant `DateTime<Utc>` can hold). Deadlines before
+//! the cursor (scheduled in the past, or a clock that went back) wait in a
+//! small heap.
+//!
+//! Moving or cancelling a deadline leaves its old entry where it is; the
+//! entry is recognised as stale by its sequence number when it surfaces,
+//! and once stale entries outnumber live ones they are swept out, so memory
+//! stays proportional to the deadlines scheduled.
 
 use chrono::{DateTime, Utc};
-use std::cmp::Reverse;
+use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::Hash;
 
+/// log2 of a granule in microseconds: level-0 buckets are 1,024 µs wide.
+const GRANULE_BITS: u32 = 10;
+/// log2 of the buckets per level.
+const SLOT_BITS: u32 = 6;
+const SLOTS: usize = 1 << SLOT_BITS;
+/// Enough levels for every granule of a 64-bit instant.
+const LEVELS: usize = (64 - GRANULE_BITS as usize).div_ceil(SLOT_BITS as usize);
+/// Stale entries tolerated beyond the live ones before a sweep.
+const SWEEP_SLACK: usize = 1024;
+/// A drained bucket's buffer larger than this is freed rather than reused.
+const KEEP_BUFFER: usize = 4096;
+
+/// One scheduled deadline. `at` is in ordered microseconds (see [`ordered`]).
+#[derive(Debug)]
+struct Entry<K> {
+    at: u64,
+    seq: u64,
+    key: K,
+}
+
+impl<K> PartialEq for Entry<K> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+
+impl<K> Eq for Entry<K> {}
+
+impl<K> PartialOrd for Entry<K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K> Ord for Entry<K> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// Microseconds since the epoch as an unsigned number in the same order.
+fn ordered(at: DateTime<Utc>) -> u64 {
+    (at.timestamp_micros() as u64) ^ (1 << 63)
+}
+
+fn instant(at: u64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_micros((at ^ (1 << 63)) as i64)
+}
+
 /// Deadlines by key (a conversation id). One deadline per key.
+///
+/// [`pop_due`](Self::pop_due) returns deadlines earliest first, and
+/// deadlines at the same microsecond in the order they were scheduled.
+/// Instants are kept to the microsecond. A tick costs O(1) amortised per
+/// due deadline whatever the number held; scheduling, moving and
+/// cancelling cost O(1) amortised. The first tick after loading many
+/// deadlines sorts them into buckets once, O(n).
 #[derive(Debug)]
 pub struct DeadlineScheduler<K: Eq + Hash + Clone + Ord> {
-    heap: BinaryHeap<Reverse<(i64, u64, K)>>,
+    /// `LEVELS * SLOTS` buckets, level by level.
+    buckets: Vec<Vec<Entry<K>>>,
+    /// Per level, a bit per non-empty bucket.
+    occupied: [u64; LEVELS],
+    /// Ordered microseconds at or before every entry in the buckets; every
+    /// entry in `overdue` is before it.
+    cursor: u64,
+    overdue: BinaryHeap<Reverse<Entry<K>>>,
+    /// The live entry's sequence number per key.
     current: HashMap<K, u64>,
+    /// Entries held in buckets and `overdue`, stale ones included.
+    stored: usize,
     seq: u64,
+    /// At or before every live entry; the earliest one if still live.
+    earliest: Option<(u64, u64, K)>,
+    /// An empty buffer to swap with a bucket being drained.
+    spare: Vec<Entry<K>>,
 }
 
 impl<K: Eq + Hash + Clone + Ord> Default for DeadlineScheduler<K> {
     fn default() -> Self {
         Self {
-            heap: BinaryHeap::new(),
+            buckets: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
+            occupied: [0; LEVELS],
+            cursor: 0,
+            overdue: BinaryHeap::new(),
             current: HashMap::new(),
+            stored: 0,
             seq: 0,
+            earliest: None,
+            spare: Vec::new(),
         }
     }
 }
@@ -34,14 +128,33 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
     /// Sets (or moves) `key`'s deadline.
     pub fn schedule(&mut self, key: K, at: DateTime<Utc>) {
         self.seq += 1;
-        self.current.insert(key.clone(), self.seq);
-        self.heap
-            .push(Reverse((at.timestamp_micros(), self.seq, key)));
+        let entry = Entry {
+            at: ordered(at),
+            seq: self.seq,
+            key,
+        };
+        self.current.insert(entry.key.clone(), entry.seq);
+        if self
+            .earliest
+            .as_ref()
+            .is_some_and(|(at, seq, _)| (entry.at, entry.seq) < (*at, *seq))
+        {
+            self.earliest = Some((entry.at, entry.seq, entry.key.clone()));
+        }
+        self.stored += 1;
+        if entry.at < self.cursor {
+            self.overdue.push(Reverse(entry));
+        } else {
+            self.place(entry);
+        }
+        self.sweep_if_stale();
     }
 
     /// Removes `key`'s deadline.
     pub fn cancel(&mut self, key: &K) {
-        self.current.remove(key);
+        if self.current.remove(key).is_some() {
+            self.sweep_if_stale();
+        }
     }
 
     /// Deadlines scheduled.
@@ -56,38 +169,170 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
 
     /// The earliest live deadline.
     pub fn next_due(&mut self) -> Option<DateTime<Utc>> {
-        self.drop_stale();
-        self.heap
-            .peek()
-            .and_then(|Reverse((at, _, _))| DateTime::from_timestamp_micros(*at))
-    }
-
-    fn drop_stale(&mut self) {
-        while let Some(Reverse((_, seq, key))) = self.heap.peek() {
-            if self.current.get(key) == Some(seq) {
-                break;
-            }
-            self.heap.pop();
+        if let Some((at, seq, key)) = &self.earliest
+            && self.current.get(key) == Some(seq)
+        {
+            return instant(*at);
         }
+        self.earliest = self.find_earliest();
+        self.earliest.as_ref().and_then(|(at, _, _)| instant(*at))
     }
 
     /// Removes and returns every deadline at or before `now`, earliest first.
     pub fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<(K, DateTime<Utc>)> {
-        let limit = now.timestamp_micros();
-        let mut due = Vec::new();
-        loop {
-            self.drop_stale();
-            match self.heap.peek() {
-                Some(Reverse((at, _, _))) if *at <= limit => {
-                    if let Some(Reverse((at, _, key))) = self.heap.pop() {
-                        self.current.remove(&key);
-                        due.push((key, DateTime::from_timestamp_micros(at).unwrap_or(now)));
+        let limit = ordered(now);
+        // Candidates in order, stale ones included: first what is overdue
+        // (all before the cursor, so before everything in the buckets) ...
+        let mut candidates = Vec::new();
+        while self.overdue.peek().is_some_and(|Reverse(e)| e.at <= limit) {
+            candidates.extend(self.overdue.pop().map(|Reverse(e)| e));
+        }
+        // ... then the buckets, earliest first. A bucket entirely at or
+        // before `now` is all due. One that is not is the last to look at
+        // (every later bucket lies after its end): the cursor moves to just
+        // after `now`, inside it, and what is not due goes down to the
+        // buckets of its span from there.
+        while let Some((level, slot)) = self.first_bucket() {
+            if self.bucket_start(level, slot) > limit {
+                break;
+            }
+            let index = level * SLOTS + slot;
+            let mut batch = std::mem::take(&mut self.spare);
+            std::mem::swap(&mut batch, &mut self.buckets[index]);
+            self.occupied[level] &= !(1 << slot);
+            let from = candidates.len();
+            let partial = batch.iter().any(|e| e.at > limit);
+            if partial {
+                self.cursor = self.cursor.max(limit.saturating_add(1));
+                for entry in batch.drain(..) {
+                    if entry.at <= limit {
+                        candidates.push(entry);
+                    } else {
+                        self.place(entry);
                     }
                 }
-                _ => break,
+            } else {
+                candidates.append(&mut batch);
+            }
+            candidates[from..].sort_unstable();
+            self.keep_buffer(batch);
+            if partial {
+                break;
+            }
+        }
+        // Nothing left in the buckets is at or before `now`.
+        self.cursor = self.cursor.max(limit.saturating_add(1));
+        self.stored -= candidates.len();
+        // Which candidates are live, looked up first in a loop of
+        // independent reads, so the processor overlaps the cache misses of a
+        // large map instead of waiting for each in turn.
+        let live: Vec<bool> = candidates.iter().map(|e| self.is_live(e)).collect();
+        let mut due = Vec::with_capacity(candidates.len());
+        for (entry, live) in candidates.into_iter().zip(live) {
+            if live {
+                self.current.remove(&entry.key);
+                due.push((entry.key, instant(entry.at).unwrap_or(now)));
             }
         }
         due
+    }
+
+    /// Appends `entry` (at or after the cursor) to its bucket.
+    fn place(&mut self, entry: Entry<K>) {
+        let granule = entry.at >> GRANULE_BITS;
+        let differs = granule ^ (self.cursor >> GRANULE_BITS);
+        let level = if differs == 0 {
+            0
+        } else {
+            ((63 - differs.leading_zeros()) / SLOT_BITS) as usize
+        };
+        let slot = ((granule >> (SLOT_BITS * level as u32)) as usize) & (SLOTS - 1);
+        self.buckets[level * SLOTS + slot].push(entry);
+        self.occupied[level] |= 1 << slot;
+    }
+
+    /// The earliest non-empty bucket: the lowest level wins (its buckets
+    /// all lie before any bucket above), then the lowest slot (slots never
+    /// wrap: a bucket's slot is the digit of its entries' granule).
+    fn first_bucket(&self) -> Option<(usize, usize)> {
+        self.occupied
+            .iter()
+            .enumerate()
+            .find(|(_, bits)| **bits != 0)
+            .map(|(level, bits)| (level, bits.trailing_zeros() as usize))
+    }
+
+    /// Ordered microseconds where a bucket's time begins.
+    fn bucket_start(&self, level: usize, slot: usize) -> u64 {
+        let shift = SLOT_BITS * level as u32;
+        let above = (self.cursor >> GRANULE_BITS) >> (shift + SLOT_BITS) << (shift + SLOT_BITS);
+        (above | ((slot as u64) << shift)) << GRANULE_BITS
+    }
+
+    fn keep_buffer(&mut self, buffer: Vec<Entry<K>>) {
+        debug_assert!(buffer.is_empty());
+        if buffer.capacity() <= KEEP_BUFFER && buffer.capacity() > self.spare.capacity() {
+            self.spare = buffer;
+        }
+    }
+
+    fn is_live(&self, entry: &Entry<K>) -> bool {
+        self.current.get(&entry.key) == Some(&entry.seq)
+    }
+
+    /// The earliest live entry, dropping stale entries met on the way.
+    fn find_earliest(&mut self) -> Option<(u64, u64, K)> {
+        while let Some(Reverse(top)) = self.overdue.peek() {
+            if self.is_live(top) {
+                return Some((top.at, top.seq, top.key.clone()));
+            }
+            self.overdue.pop();
+            self.stored -= 1;
+        }
+        while let Some((level, slot)) = self.first_bucket() {
+            let index = level * SLOTS + slot;
+            let mut bucket = std::mem::take(&mut self.buckets[index]);
+            let before = bucket.len();
+            bucket.retain(|e| self.is_live(e));
+            self.stored -= before - bucket.len();
+            let first = bucket.iter().min().map(|e| (e.at, e.seq, e.key.clone()));
+            if bucket.is_empty() {
+                self.occupied[level] &= !(1 << slot);
+            }
+            self.buckets[index] = bucket;
+            if first.is_some() {
+                return first;
+            }
+        }
+        None
+    }
+
+    /// Sweeps stale entries out once they outnumber live ones (plus some
+    /// slack), so each sweep's cost is paid for by the moves and cancels
+    /// that made the stale entries.
+    fn sweep_if_stale(&mut self) {
+        if self.stored <= 2 * self.current.len() + SWEEP_SLACK {
+            return;
+        }
+        let current = &self.current;
+        let live = |e: &Entry<K>| current.get(&e.key) == Some(&e.seq);
+        let mut stored = 0;
+        for (index, bucket) in self.buckets.iter_mut().enumerate() {
+            if bucket.is_empty() {
+                continue;
+            }
+            bucket.retain(live);
+            stored += bucket.len();
+            if bucket.is_empty() {
+                *bucket = Vec::new();
+                self.occupied[index / SLOTS] &= !(1 << (index % SLOTS));
+            }
+        }
+        let mut overdue = std::mem::take(&mut self.overdue).into_vec();
+        overdue.retain(|Reverse(e)| live(e));
+        stored += overdue.len();
+        self.overdue = BinaryHeap::from(overdue);
+        self.stored = stored;
     }
 }
 
@@ -95,6 +340,7 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     fn t(s: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap()
@@ -115,7 +361,214 @@ mod tests {
         assert!(s.is_empty());
     }
 
+    #[test]
+    fn deadlines_at_one_instant_come_out_in_scheduling_order() {
+        let mut s = DeadlineScheduler::new();
+        for k in [5, 3, 9, 1] {
+            s.schedule(k, t(10));
+        }
+        s.schedule(3, t(10)); // moved to the back of the instant
+        let keys: Vec<_> = s.pop_due(t(10)).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, vec![5, 9, 1, 3]);
+    }
+
+    #[test]
+    fn a_deadline_scheduled_before_the_last_tick_fires_at_the_next() {
+        let mut s = DeadlineScheduler::new();
+        s.schedule(1, t(100));
+        assert_eq!(s.pop_due(t(50)), vec![]);
+        s.schedule(2, t(10)); // already past
+        s.schedule(3, t(60));
+        assert_eq!(s.next_due(), Some(t(10)));
+        // A clock that went back still sees only what is due at its time.
+        assert_eq!(s.pop_due(t(5)), vec![]);
+        assert_eq!(s.pop_due(t(70)), vec![(2, t(10)), (3, t(60))]);
+        assert_eq!(s.pop_due(t(100)), vec![(1, t(100))]);
+    }
+
+    #[test]
+    fn moved_and_cancelled_entries_are_swept_out() {
+        let mut s = DeadlineScheduler::new();
+        for round in 0..50 {
+            for k in 0..100 {
+                s.schedule(k, t(1_000_000 + round));
+            }
+        }
+        for k in 0..50 {
+            s.cancel(&k);
+        }
+        assert_eq!(s.len(), 50);
+        assert!(
+            s.stored <= 2 * s.len() + SWEEP_SLACK,
+            "{} entries held",
+            s.stored
+        );
+        let due = s.pop_due(t(2_000_000));
+        assert_eq!(due.len(), 50);
+        assert!(due.iter().all(|(k, at)| *k >= 50 && *at == t(1_000_049)));
+        assert_eq!(s.stored, 0);
+    }
+
+    #[test]
+    fn the_ends_of_time_are_kept() {
+        let mut s = DeadlineScheduler::new();
+        let first = DateTime::<Utc>::MIN_UTC;
+        let last =
+            DateTime::from_timestamp_micros(DateTime::<Utc>::MAX_UTC.timestamp_micros()).unwrap();
+        s.schedule(1, last);
+        s.schedule(2, first);
+        assert_eq!(s.next_due(), Some(first));
+        assert_eq!(s.pop_due(t(0)), vec![(2, first)]);
+        assert_eq!(s.pop_due(last), vec![(1, last)]);
+    }
+
+    /// What the scheduler must do, the slow way.
+    #[derive(Default)]
+    struct Model {
+        by_time: BTreeMap<(i64, u64), u8>,
+        by_key: HashMap<u8, (i64, u64)>,
+        seq: u64,
+    }
+
+    impl Model {
+        fn schedule(&mut self, key: u8, at: i64) {
+            self.cancel(key);
+            self.seq += 1;
+            self.by_time.insert((at, self.seq), key);
+            self.by_key.insert(key, (at, self.seq));
+        }
+
+        fn cancel(&mut self, key: u8) {
+            if let Some(old) = self.by_key.remove(&key) {
+                self.by_time.remove(&old);
+            }
+        }
+
+        fn pop_due(&mut self, now: i64) -> Vec<(u8, i64)> {
+            let later = self.by_time.split_off(&(now + 1, 0));
+            let due = std::mem::replace(&mut self.by_time, later);
+            due.into_iter()
+                .map(|((at, _), key)| {
+                    self.by_key.remove(&key);
+                    (key, at)
+                })
+                .collect()
+        }
+
+        fn next_due(&self) -> Option<i64> {
+            self.by_time.keys().next().map(|(at, _)| *at)
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Schedule(u8, i64),
+        Cancel(u8),
+        PopDue(i64),
+        NextDue,
+    }
+
+    const BASE: i64 = 1_700_000_000_000_000;
+
+    /// Instants in microseconds: the same granule, the same few seconds,
+    /// days, centuries, and the ends of `DateTime<Utc>`, around `BASE`.
+    fn instant_micros() -> impl Strategy<Value = i64> {
+        let min = DateTime::<Utc>::MIN_UTC.timestamp_micros();
+        let max = DateTime::<Utc>::MAX_UTC.timestamp_micros();
+        prop_oneof![
+            (-2_000i64..2_000).prop_map(|d| BASE + d),
+            (-5_000_000i64..5_000_000).prop_map(|d| BASE + d),
+            (-10_000_000_000i64..10_000_000_000).prop_map(|d| BASE + d),
+            (-10_000_000_000_000_000i64..10_000_000_000_000_000).prop_map(|d| BASE + d),
+            (0i64..1_000).prop_map(move |d| min + d),
+            (0i64..1_000).prop_map(move |d| max - d),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..24, instant_micros()).prop_map(|(k, at)| Op::Schedule(k, at)),
+            1 => (0u8..24).prop_map(Op::Cancel),
+            2 => instant_micros().prop_map(Op::PopDue),
+            1 => Just(Op::NextDue),
+        ]
+    }
+
+    fn micros(at: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(at).unwrap()
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn behaves_like_a_sorted_map(ops in proptest::collection::vec(op(), 1..200)) {
+            let mut s = DeadlineScheduler::new();
+            let mut model = Model::default();
+            for op in ops {
+                match op {
+                    Op::Schedule(k, at) => {
+                        s.schedule(k, micros(at));
+                        model.schedule(k, at);
+                    }
+                    Op::Cancel(k) => {
+                        s.cancel(&k);
+                        model.cancel(k);
+                    }
+                    Op::PopDue(now) => {
+                        let got: Vec<_> = s
+                            .pop_due(micros(now))
+                            .into_iter()
+                            .map(|(k, at)| (k, at.timestamp_micros()))
+                            .collect();
+                        prop_assert_eq!(got, model.pop_due(now));
+                    }
+                    Op::NextDue => {
+                        prop_assert_eq!(
+                            s.next_due().map(|at| at.timestamp_micros()),
+                            model.next_due()
+                        );
+                    }
+                }
+                prop_assert_eq!(s.len(), model.by_key.len());
+            }
+            let end = DateTime::<Utc>::MAX_UTC;
+            let rest: Vec<_> = s
+                .pop_due(end)
+                .into_iter()
+                .map(|(k, at)| (k, at.timestamp_micros()))
+                .collect();
+            prop_assert_eq!(rest, model.pop_due(end.timestamp_micros()));
+            prop_assert!(s.is_empty());
+        }
+
+        #[test]
+        fn a_forward_clock_sees_every_deadline_once_in_order(
+            deadlines in proptest::collection::vec((0u16..400, 0i64..200_000_000), 1..400),
+            steps in proptest::collection::vec(0i64..20_000_000, 1..60),
+        ) {
+            let mut s = DeadlineScheduler::new();
+            let mut model = Model::default();
+            let mut now = BASE - 1_000_000;
+            let mut pending = deadlines.into_iter();
+            for step in steps {
+                // Interleave scheduling (some of it in the past) with ticks.
+                for (k, d) in pending.by_ref().take(8) {
+                    let key = (k % 24) as u8;
+                    s.schedule(key, micros(BASE + d - 50_000_000));
+                    model.schedule(key, BASE + d - 50_000_000);
+                }
+                now += step;
+                let got: Vec<_> = s
+                    .pop_due(micros(now))
+                    .into_iter()
+                    .map(|(k, at)| (k, at.timestamp_micros()))
+                    .collect();
+                prop_assert_eq!(got, model.pop_due(now));
+                prop_assert_eq!(s.next_due().map(|at| at.timestamp_micros()), model.next_due());
+            }
+        }
+
         #[test]
         fn a_deadline_never_fires_early_and_never_moves_earlier_without_events(
             deadlines in proptest::collection::vec(0i64..1000, 1..50), ticks in proptest::collection::vec(0i64..1200, 1..20)
