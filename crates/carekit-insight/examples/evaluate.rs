@@ -6,8 +6,14 @@
 //! ```text
 //! cargo run --release -p carekit-insight --example evaluate            # the 400-tweet evaluation set
 //! cargo run --release -p carekit-insight --example evaluate -- --dev   # the 300-tweet development set (anger only)
-//! cargo run --release -p carekit-insight --example evaluate -- [--dev] [PATH to twcs-head5000.csv]
+//! cargo run --release -p carekit-insight --example evaluate -- --train # the 600-tweet training set (anger only)
+//! cargo run --release -p carekit-insight --example evaluate -- --train --errors  # and every misread tweet
+//! cargo run --release -p carekit-insight --example evaluate -- [--dev|--train] [--errors] [PATH to twcs-head5000.csv]
 //! ```
+//!
+//! `--errors` (training and development sets only, never the evaluation
+//! set) prints each tweet the shipped threshold gets wrong for `strong`,
+//! with its gold label, score and cues.
 //!
 //! Data: "Customer Support on Twitter" by Thought Vector (CC BY-NC-SA 4.0),
 //! read from `../shared/data/twcs/` (not shipped); labels from this crate's
@@ -18,6 +24,7 @@ use carekit_insight::TaxonomyClassifier;
 use carekit_insight::evaluation::{
     ANGER_COLUMNS, Anger, FLAGGED_ROWS, LEVEL_ROWS, agreement, anger_figures, crisis_figures,
     customer_texts, default_twcs_path, development_set, evaluation_set, readings, topic_figures,
+    training_readings, training_set,
 };
 use carekit_policy::builtin::CrisisTerms;
 use carekit_policy::language::detect_language;
@@ -32,14 +39,28 @@ fn pct(x: f64) -> String {
 
 fn main() {
     let mut dev = false;
+    let mut train = false;
+    let mut errors = false;
     let mut path = default_twcs_path(env!("CARGO_MANIFEST_DIR"));
     for arg in std::env::args().skip(1) {
-        if arg == "--dev" {
-            dev = true;
-        } else {
-            path = arg.into();
+        match arg.as_str() {
+            "--dev" => dev = true,
+            "--train" => train = true,
+            "--errors" => errors = true,
+            _ => path = arg.into(),
         }
     }
+    if dev && train {
+        eprintln!("--dev and --train: choose one set");
+        std::process::exit(2);
+    }
+    if errors && !(dev || train) {
+        eprintln!(
+            "--errors prints tweets of the training or development set only (--train or --dev), never of the evaluation set"
+        );
+        std::process::exit(2);
+    }
+    let anger_only = dev || train;
     let Ok(file) = std::fs::File::open(&path) else {
         eprintln!(
             "TWCS data not found at {}; nothing to measure",
@@ -52,6 +73,8 @@ fn main() {
 
     let anger: Vec<(String, Anger)> = if dev {
         development_set()
+    } else if train {
+        training_set()
     } else {
         evaluation_set()
             .into_iter()
@@ -64,11 +87,28 @@ fn main() {
         .collect();
     println!(
         "# {} set: {} customer tweets (TWCS, Thought Vector, CC BY-NC-SA 4.0)\n",
-        if dev { "Development" } else { "Evaluation" },
+        if dev {
+            "Development"
+        } else if train {
+            "Training"
+        } else {
+            "Evaluation"
+        },
         anger.len()
     );
 
-    if !dev {
+    if train {
+        let (a, b) = training_readings();
+        let x: Vec<Anger> = a.iter().map(|(_, l)| *l).collect();
+        let y: Vec<Anger> = b.iter().map(|(_, l)| *l).collect();
+        let k = agreement(&x, &y);
+        println!(
+            "Agreement of the two readings on anger: {}/{} ({:.1}%), Cohen's kappa {:.3}; disagreements settled by a third reading.\n",
+            k.same, k.items, k.percent, k.kappa
+        );
+    }
+
+    if !anger_only {
         let (a, b) = readings();
         println!("## Agreement of the two readings\n");
         println!("| label | same | percent | Cohen's kappa |\n|---|---:|---:|---:|");
@@ -151,7 +191,10 @@ fn main() {
         println!("### care analyser at {t:.2}\n");
         println!("{}", f.flagged.to_markdown(&FLAGGED_ROWS, &ANGER_COLUMNS));
     }
-    if dev {
+    if errors {
+        print_errors(&anger, &texts, &care);
+    }
+    if anger_only {
         return;
     }
     let set = evaluation_set();
@@ -262,6 +305,45 @@ fn main() {
         f.gold_topical,
         pct(f.gold_topical_right as f64 / f.gold_topical.max(1) as f64)
     );
+}
+
+/// Every tweet the shipped threshold gets wrong for `strong` (missed or
+/// falsely flagged), with its gold label, score and cues.
+fn print_errors(anger: &[(String, Anger)], texts: &HashMap<String, String>, care: &CareSentiment) {
+    println!(
+        "## Misread at the shipped threshold ({:.2})\n",
+        CareSentiment::STRONG_ANGER
+    );
+    for (id, gold) in anger {
+        let text = &texts[id];
+        let analysis = care.analyse(text);
+        let Some(score) = analysis.score else {
+            if *gold == Anger::Strong {
+                println!(
+                    "MISSED  {id} [{}] no score: {}",
+                    gold.as_str(),
+                    one_line(text)
+                );
+            }
+            continue;
+        };
+        let flagged = score <= CareSentiment::STRONG_ANGER;
+        let strong = *gold == Anger::Strong;
+        if flagged != strong {
+            println!(
+                "{} {id} [{}] {score:+.3} {:?}: {}",
+                if strong { "MISSED " } else { "FALSE  " },
+                gold.as_str(),
+                analysis.cues,
+                one_line(text)
+            );
+        }
+    }
+    println!();
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Runs a future that never waits (the classifiers are synchronous).

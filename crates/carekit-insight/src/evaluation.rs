@@ -11,6 +11,10 @@
 //! - [`development_set`]: 300 other customer tweets labelled for anger by
 //!   one reader, for choosing words and thresholds without looking at the
 //!   evaluation set.
+//! - [`training_set`]: 600 further customer tweets (none of the other two
+//!   sets), each read for anger by two people independently, disagreements
+//!   settled by a third reading; for fitting the analyser's rules, words and
+//!   threshold.
 //! - [`agreement`], [`Binary`], [`Confusion`]: the figures.
 
 use std::collections::{BTreeMap, HashMap};
@@ -98,6 +102,9 @@ const SETTLED: &str = include_str!("../data/twcs-labels/settled.csv");
 const READING_A: &str = include_str!("../data/twcs-labels/reading_a.csv");
 const READING_B: &str = include_str!("../data/twcs-labels/reading_b.csv");
 const DEVELOPMENT: &str = include_str!("../data/twcs-labels/dev_anger.csv");
+const TRAINING: &str = include_str!("../data/twcs-labels/train_anger.csv");
+const TRAINING_A: &str = include_str!("../data/twcs-labels/train_reading_a.csv");
+const TRAINING_B: &str = include_str!("../data/twcs-labels/train_reading_b.csv");
 
 fn parse_labels(text: &str) -> Vec<Labelled> {
     let mut reader = csv::ReaderBuilder::new()
@@ -135,17 +142,40 @@ pub fn readings() -> (Vec<Labelled>, Vec<Labelled>) {
     (parse_labels(READING_A), parse_labels(READING_B))
 }
 
+/// Tweet id and anger from a file whose first two columns are
+/// `tweet_id,anger` (any further columns are ignored).
+fn parse_anger(text: &str) -> Vec<(String, Anger)> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.split(',');
+            let id = fields.next()?.trim();
+            let anger = Anger::parse(fields.next()?.trim())?;
+            Some((id.to_owned(), anger))
+        })
+        .collect()
+}
+
 /// The development set: tweet id and anger, for 300 customer tweets
 /// outside the evaluation sample.
 pub fn development_set() -> Vec<(String, Anger)> {
-    DEVELOPMENT
-        .lines()
-        .skip(1)
-        .filter_map(|line| {
-            let (id, anger) = line.split_once(',')?;
-            Some((id.to_owned(), Anger::parse(anger.trim())?))
-        })
-        .collect()
+    parse_anger(DEVELOPMENT)
+}
+
+/// The training set: tweet id and settled anger, for 600 customer tweets
+/// outside both the evaluation sample and the development set, each read
+/// by two people independently (disagreements settled by a third reading).
+pub fn training_set() -> Vec<(String, Anger)> {
+    parse_anger(TRAINING)
+}
+
+/// Tweet id and anger label, one per tweet.
+pub type AngerLabels = Vec<(String, Anger)>;
+
+/// The two independent readings of the training set, as labelled (tweet
+/// id and anger, in the order of [`training_set`]).
+pub fn training_readings() -> (AngerLabels, AngerLabels) {
+    (parse_anger(TRAINING_A), parse_anger(TRAINING_B))
 }
 
 /// Tweet id → text of every customer (inbound) tweet in a TWCS CSV.
@@ -549,6 +579,36 @@ mod tests {
         let dev = development_set();
         assert_eq!(dev.len(), 300);
         assert!(dev.iter().all(|(id, _)| !set.iter().any(|s| &s.id == id)));
+    }
+
+    #[test]
+    fn the_training_set_is_apart_from_the_other_two() {
+        use std::collections::HashSet;
+        let train = training_set();
+        assert_eq!(train.len(), 600);
+        let ids: HashSet<&str> = train.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids.len(), 600, "a training id is repeated");
+        let eval = evaluation_set();
+        assert!(eval.iter().all(|l| !ids.contains(l.id.as_str())));
+        let dev = development_set();
+        assert!(dev.iter().all(|(id, _)| !ids.contains(id.as_str())));
+        // The labels the crate documents: none 301, mild 176, strong 123.
+        let count = |a: Anger| train.iter().filter(|(_, x)| *x == a).count();
+        assert_eq!(
+            (count(Anger::None), count(Anger::Mild), count(Anger::Strong)),
+            (301, 176, 123)
+        );
+        // Both readings cover the same tweets in the same order, and the
+        // settled label is always one of the two.
+        let (a, b) = training_readings();
+        assert_eq!((a.len(), b.len()), (600, 600));
+        for ((s, a), b) in train.iter().zip(&a).zip(&b) {
+            assert_eq!((&s.0, &s.0), (&a.0, &b.0));
+            assert!(s.1 == a.1 || s.1 == b.1, "{}", s.0);
+        }
+        let x: Vec<Anger> = a.iter().map(|(_, l)| *l).collect();
+        let y: Vec<Anger> = b.iter().map(|(_, l)| *l).collect();
+        assert_eq!(agreement(&x, &y).same, 575);
     }
 
     #[test]

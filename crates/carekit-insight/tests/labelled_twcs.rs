@@ -69,8 +69,8 @@ fn shipped_threshold_meets_the_anger_targets() {
 
 /// What the shipped threshold does achieve, kept from sliding back: it
 /// finds far more of the strongly angry customers than the old lexicon at
-/// the old server threshold, at no loss of precision, and what it flags is
-/// nearly always a complaint.
+/// the old server threshold (at least 60% of them), at about the same
+/// precision, and what it flags is nearly always a complaint.
 #[test]
 fn care_analyser_finds_angry_customers_the_old_lexicon_missed() {
     let Some(texts) = texts() else { return };
@@ -86,7 +86,9 @@ fn care_analyser_finds_angry_customers_the_old_lexicon_missed() {
         before.strong.recall(),
         before.strong.precision()
     );
-    assert!(care.strong.recall() >= 0.5, "{care:?}");
+    // Measured once after the training-set revision: recall 0.631,
+    // precision 0.532, mild or strong 0.870 (docs/insight.md).
+    assert!(care.strong.recall() >= 0.6, "{care:?}");
     assert!(
         care.strong.recall() >= 4.0 * before.strong.recall(),
         "{care:?} {before:?}"

@@ -146,6 +146,124 @@ fn care_cues_waiting_repetition_no_answer_leaving_exasperation() {
 }
 
 #[test]
+fn a_repeated_emoji_is_one_face_said_louder() {
+    let one = score("late 😭");
+    let two = score("late 😭😭");
+    let three = score("late 😭😭😭");
+    assert!(two < one && three < two, "{one} {two} {three}");
+    // Each repeat counts a quarter: three sobs are far from three times one.
+    let sob = score("😭");
+    assert!(score("😭😭😭") > sob * 2.0, "{}", score("😭😭😭"));
+    // More than three in a row add nothing.
+    assert_eq!(score("late 😭😭😭"), score("late 😭😭😭😭😭😭"));
+}
+
+#[test]
+fn sadness_is_upset_not_angry() {
+    let sad = "so sad and disappointed, my order never came 😢😔";
+    let s = score(sad);
+    assert!(s < 0.0 && s > ANGRY, "{s}");
+    // However many sad faces and words, together they weigh as one clear
+    // complaint; anger words still count in full.
+    assert_eq!(score("😢😔😞"), score("😢😔😞😩💔"));
+    assert!(score("furious, my order never came") <= ANGRY);
+    assert!(score("sad 😢 and furious 😡") <= ANGRY);
+}
+
+#[test]
+fn profanity_is_never_turned_by_a_negation() {
+    let turned = score("still waiting on an update that isn't complete shit");
+    let plain = score("still waiting on an update that is complete shit");
+    assert_eq!(turned, plain);
+    assert!(turned <= ANGRY, "{turned}");
+    assert!(!cues("that isn't complete shit").contains(&Cue::Negation));
+    assert!(cues("that isn't complete shit").contains(&Cue::Profanity));
+}
+
+#[test]
+fn a_negated_complaint_is_no_praise() {
+    // "No error" is the absence of a complaint: about neutral, not praise.
+    let none = score("there was no error on my side");
+    assert!((0.0..0.2).contains(&none), "{none}");
+    assert!(none > score("there was an error on my side"));
+    assert!(cues("there was no error on my side").contains(&Cue::Negation));
+    // Negated praise is still a complaint.
+    assert!(score("not happy with the service") < 0.0);
+}
+
+#[test]
+fn asking_again_and_again_is_repetition() {
+    let text = "I have called you 4 times about this";
+    assert!(cues(text).contains(&Cue::Repetition));
+    assert!(score(text) < score("I have called you about this"));
+    assert!(cues("I have DM'd you multiple times").contains(&Cue::Repetition));
+    assert!(score("the app crashed 3 times today") < score("the app crashed today"));
+    assert!(cues("it fails every time I log in, so annoying").contains(&Cue::Repetition));
+    // A count that is no complaint and no asking is just a count.
+    assert!(!cues("I have flown with you 15 times this year").contains(&Cue::Repetition));
+    assert!(score("I have flown with you 15 times this year") >= 0.0);
+}
+
+#[test]
+fn a_plain_word_in_capitals_raises_a_complaint() {
+    let raised = score("that is INCORRECT information, it is wrong");
+    assert!(raised < score("that is incorrect information, it is wrong"));
+    assert!(cues("that is INCORRECT information, it is wrong").contains(&Cue::Capitals));
+    // Acronyms are not a raised voice, and capitals alone are no complaint.
+    assert_eq!(
+        score("the USPS tracking is wrong"),
+        score("the usps tracking is wrong")
+    );
+    assert_eq!(score("order from AMAZON arrived"), 0.0);
+}
+
+#[test]
+fn sarcastic_openers_beside_a_complaint_are_anger() {
+    let text = "gotta love waiting all day for a technician";
+    assert!(score(text) <= ANGRY, "{}", score(text));
+    assert!(cues(text).contains(&Cue::Sarcasm));
+    assert!(score("nothing like sitting on the tarmac for 2 hours") <= ANGRY);
+    // Without a complaint they are praise.
+    assert!(score("gotta love this new feature") > 0.0);
+    assert!(!cues("gotta love this new feature").contains(&Cue::Sarcasm));
+    // Sarcasm can be turned off.
+    let literal = CareSentiment::builder().sarcasm(false).build();
+    assert!(literal.score(text).unwrap() > score(text));
+}
+
+#[test]
+fn rhetorical_questions_and_exasperated_asking_are_not_damped() {
+    let rhetorical = score("will you ever fix this broken app?");
+    let asked = score("will you fix this broken app?");
+    assert!(rhetorical < asked, "{rhetorical} {asked}");
+    assert!(!cues("will you ever fix this broken app?").contains(&Cue::Question));
+    // `?!` and `???` alone say as much as a clear complaint.
+    assert!(score("where is my refund?!") < -0.4);
+    assert!(score("where is my refund???") < -0.4);
+    assert!(score("where is my refund?") == 0.0);
+}
+
+#[test]
+fn a_decimal_wait_is_one_number() {
+    assert!(cues("waiting at the gate for 3.5 hours").contains(&Cue::Waiting));
+    // The point does not end a clause: the negation still reaches.
+    assert!(score("version 2.5 is not good") < 0.0);
+}
+
+#[test]
+fn threats_to_leave_and_distrust_are_anger() {
+    for text in [
+        "you can't be trusted",
+        "what the heck",
+        "never coming back to this store",
+        "I'll be reporting you to the better business bureau",
+    ] {
+        assert!(score(text) <= ANGRY, "{text}: {}", score(text));
+    }
+    assert!(cues("never coming back to this store").contains(&Cue::ThreatToLeave));
+}
+
+#[test]
 fn an_ordinary_complaint_stays_below_the_escalation_threshold() {
     for text in [
         "my parcel is late",
@@ -242,6 +360,9 @@ proptest! {
             Just("nobody"), Just("answers"), Just("is"), Just("it"), Just("down"), Just("?"),
             Just("don’t"), Just("#brandsucks"), Just("sooooo"), Just("great"), Just(","),
             Just("@brand"), Just("https://t.co/x"), Just("&amp;"), Just("\u{FE0F}"),
+            Just("times"), Just("called"), Just("every"), Just("time"), Just("3.5"),
+            Just("😭😭😭"), Just("😢"), Just("sad"), Just("gotta"), Just("INCORRECT"),
+            Just("shit"), Just("isn't"), Just("ever"), Just("?!"), Just("nothing"), Just("like"),
         ],
         0..60,
     )) {

@@ -197,8 +197,8 @@ pub(super) const WORDS: &[(&str, f32)] = &[
     ("overcharging", -1.5),
     ("poor", -1.8),
     ("bad", -1.8),
-    ("sad", -1.8),
-    ("bummer", -1.5),
+    ("sad", -1.3),
+    ("bummer", -1.0),
     ("meh", -1.0),
     ("nope", -1.0),
     ("boo", -1.2),
@@ -221,7 +221,7 @@ pub(super) const WORDS: &[(&str, f32)] = &[
     ("disaster", -2.6),
     ("chaos", -2.0),
     // Upset: clearly unhappy.
-    ("disappointed", -1.7),
+    ("disappointed", -1.5),
     ("disappointing", -1.7),
     ("disappointment", -2.0),
     ("unhappy", -2.0),
@@ -246,7 +246,7 @@ pub(super) const WORDS: &[(&str, f32)] = &[
     ("shocking", -2.6),
     ("cry", -1.8),
     ("crying", -1.8),
-    ("heartbroken", -2.0),
+    ("heartbroken", -1.5),
     ("shame", -2.0),
     ("ashamed", -2.5),
     ("nonsense", -2.0),
@@ -282,6 +282,32 @@ pub(super) const WORDS: &[(&str, f32)] = &[
     ("cheat", -2.5),
     ("cheating", -2.5),
     ("smh", -1.8),
+    ("heck", -1.2),
+    ("incorrect", -1.0),
+    ("counterfeit", -1.8),
+    ("bricked", -1.8),
+    ("untrustworthy", -2.6),
+    ("dishonest", -2.8),
+    ("clueless", -2.6),
+    ("laughable", -2.8),
+    ("inexcusable", -3.0),
+    ("worthless", -2.8),
+    ("infuriating", -3.2),
+    ("infuriated", -3.2),
+    ("aggravating", -2.4),
+    ("aggravated", -2.4),
+    ("exasperated", -2.6),
+    ("exasperating", -2.6),
+    ("horrid", -3.0),
+    ("robbed", -2.6),
+    ("extortion", -3.0),
+    ("gouge", -2.8),
+    ("gouging", -2.8),
+    ("inept", -3.0),
+    ("ineptness", -3.0),
+    ("ineptitude", -3.0),
+    ("rediculous", -2.8),
+    ("lie", -2.5),
     ("ugh", -2.0),
     ("argh", -2.0),
     ("grr", -2.0),
@@ -370,6 +396,9 @@ pub(super) const WORDS: &[(&str, f32)] = &[
     ("fucking", -2.5),
     ("fuckin", -2.5),
     ("fucks", -3.0),
+    ("fucker", -3.5),
+    ("fuckers", -3.5),
+    ("shitting", -3.0),
     ("fck", -3.0),
     ("fk", -2.5),
     ("shit", -2.5),
@@ -533,6 +562,31 @@ pub(super) const PHRASES: &[(&str, f32)] = &[
     ("piss me off", -2.2),
     ("pissed off", -3.2),
     ("gave me hell", -1.5),
+    ("the heck", -2.2),
+    ("what the heck", -2.6),
+    ("can't stand", -2.8),
+    ("cant stand", -2.8),
+    ("can't be trusted", -2.6),
+    ("cant be trusted", -2.6),
+    ("no right", -2.2),
+    ("run around", -2.0),
+    ("runaround", -2.0),
+    ("hung up on", -2.0),
+    ("just fix it", -2.2),
+    ("fix it already", -2.4),
+    ("figure it out", -2.0),
+    ("get it right", -1.6),
+    // Sarcastic openers: praise alone, sarcasm beside a complaint (see
+    // SARCASTIC_OPENERS).
+    ("gotta love", 1.5),
+    ("got to love", 1.5),
+    ("love how", 1.5),
+    ("love that", 1.5),
+    ("love when", 1.5),
+    ("nothing like", 1.0),
+    ("nice to know", 1.2),
+    ("good to know", 1.0),
+    ("oh wait", 0.5),
     // Threats to leave.
     ("switch to", -1.4),
     ("switching to", -2.0),
@@ -561,6 +615,16 @@ pub(super) const PHRASES: &[(&str, f32)] = &[
     ("never buy", -2.0),
     ("never shopping", -2.4),
     ("never shop", -2.0),
+    ("never coming back", -2.6),
+    ("never come back", -2.4),
+    ("not coming back", -2.4),
+    ("won't be back", -2.4),
+    ("wont be back", -2.4),
+    ("cancel my membership", -1.8),
+    ("getting rid of", -1.4),
+    ("report you", -2.2),
+    ("reporting you", -2.2),
+    ("better business bureau", -2.2),
     ("stopped ordering", -2.2),
     ("stopped using", -2.0),
     ("not wasting", -2.2),
@@ -858,6 +922,103 @@ pub(super) const WAIT_BEFORE: &[&str] = &[
 /// Words after a waiting time that make it a wait ("2 hours later").
 pub(super) const WAIT_AFTER: &[&str] = &["later", "now", "already", "and", "of", "waiting"];
 
+/// Words of sadness and disappointment: upset, not angry. Together they
+/// weigh no more than one clear complaint.
+pub(super) const SAD: &[&str] = &[
+    "sad",
+    "sadly",
+    "disappointed",
+    "disappointing",
+    "disappointment",
+    "heartbroken",
+    "bummer",
+    "unfortunately",
+    "unfortunate",
+    "cry",
+    "crying",
+    "worried",
+    "worry",
+    "concerned",
+    "concerning",
+    "nervous",
+    "afraid",
+    "scared",
+    "stressed",
+];
+
+/// Faces of sadness (see [`SAD`]).
+pub(super) const SAD_EMOJI: &[char] = &[
+    '😞', '😔', '😢', '😭', '😩', '😫', '😟', '😕', '🙁', '☹', '😓', '😰', '💔',
+];
+
+/// Counts before "times" that make a repetition ("multiple times").
+pub(super) const REPEAT_COUNTS: &[&str] = &[
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "several",
+    "multiple",
+    "many",
+    "numerous",
+    "countless",
+    "umpteen",
+    "dozen",
+    "million",
+];
+
+/// Ways of asking for help that, said "3 times", are a repeated complaint
+/// ("I have called 4 times", "DM'd you multiple times").
+pub(super) const CONTACTED: &[&str] = &[
+    "called",
+    "call",
+    "phoned",
+    "rang",
+    "contacted",
+    "contact",
+    "emailed",
+    "email",
+    "messaged",
+    "dm",
+    "dm'd",
+    "dmed",
+    "asked",
+    "told",
+    "reported",
+    "complained",
+    "tweeted",
+    "chatted",
+    "spoke",
+    "spoken",
+    "tried",
+    "sent",
+    "explained",
+];
+
+/// Words that make a yes/no question rhetorical ("will you ever answer?",
+/// "do you even read these?"): its negative words count in full.
+pub(super) const RHETORICAL: &[&str] = &["ever", "even", "seriously", "really"];
+
+/// Praise that opens a sarcastic complaint ("gotta love", "nothing like
+/// waiting 3 hours"): phrases of `PHRASES` turned negative beside a
+/// complaint or a wait.
+pub(super) const SARCASTIC_OPENERS: &[&str] = &[
+    "gotta love",
+    "got to love",
+    "love how",
+    "love that",
+    "love when",
+    "nothing like",
+    "nice to know",
+    "good to know",
+    "oh wait",
+];
+
 /// Number words accepted in a waiting time.
 pub(super) const NUMBER_WORDS: &[&str] = &[
     "an", "a", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -907,6 +1068,8 @@ pub(super) const QUESTION_STARTS: &[&str] = &[
 /// (`#brandsucks`, `#epicfail`).
 pub(super) const HASHTAG_ENDINGS: &[(&str, f32)] = &[
     ("sucks", -2.8),
+    ("suck", -2.8),
+    ("scam", -3.0),
     ("fail", -2.0),
     ("fails", -2.0),
     ("shame", -2.2),

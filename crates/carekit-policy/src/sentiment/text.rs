@@ -166,7 +166,13 @@ pub(super) fn tokens(text: &str) -> Vec<Token> {
                     && matches!(chars[start], 'f' | 'F' | 's' | 'S')
                     && (next_letter || chars.get(j + 1) == Some(&'*') || j == start + 1);
                 let letter = d.is_alphanumeric() && emoji_valence(d).is_none();
-                if letter || (d == '\'' && next_letter && j > start) || masked {
+                // "3.5 hours": a decimal point inside a number is no clause
+                // boundary.
+                let decimal = d == '.'
+                    && j > start
+                    && chars[j - 1].is_ascii_digit()
+                    && chars.get(j + 1).is_some_and(|c| c.is_ascii_digit());
+                if letter || (d == '\'' && next_letter && j > start) || masked || decimal {
                     j += 1;
                 } else {
                     break;
