@@ -747,6 +747,41 @@ pub async fn awaiting_handoff_is_found(store: S) {
             .unwrap()
             .is_none()
     );
+    // A waiting conversation moved to another customer (a merge) is found
+    // under its new customer only.
+    let mut moved =
+        ConversationRecord::new(ChannelKind::Sms, "", Visibility::Private, c.clone(), t(5));
+    moved.awaiting_customer = true;
+    moved.status = Status::Pending;
+    store
+        .apply(new_conversation_commit(&c, &moved, vec![]))
+        .await
+        .unwrap();
+    let other = customer("u2");
+    let mut commit = Commit::new();
+    commit.customers.push(other.clone());
+    let mut record = moved.clone();
+    record.customer = other.clone();
+    record.version = 1;
+    commit.conversations.push(ConversationWrite::Update {
+        record,
+        expected_version: 0,
+    });
+    store.apply(commit).await.unwrap();
+    assert_eq!(
+        store
+            .awaiting_handoff(other.id, ChannelKind::Sms)
+            .await
+            .unwrap(),
+        Some(moved.id)
+    );
+    assert!(
+        store
+            .awaiting_handoff(c.id, ChannelKind::Sms)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// Outbox items are counted per state by the store, in the order asked,

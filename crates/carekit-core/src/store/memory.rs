@@ -26,6 +26,9 @@ struct Inner {
     conversation_messages: HashMap<ConversationId, Vec<MessageId>>,
     message_index: HashMap<(ChannelKind, String), MessageLocation>,
     threads: HashMap<ThreadIndexKey, Vec<ConversationId>>,
+    /// A customer's conversations per channel, so a lookup by customer
+    /// (`awaiting_handoff`) reads theirs, not every conversation.
+    by_customer: HashMap<(CustomerId, ChannelKind), Vec<ConversationId>>,
     audit: HashMap<ConversationId, Vec<AuditEntry>>,
     outbox: HashMap<MessageId, OutboxItem>,
     consent: HashMap<(ChannelKind, String), ConsentRecord>,
@@ -217,6 +220,17 @@ impl Inner {
                     ids.push(record.id);
                 }
             }
+            let key = (record.customer.id, record.channel);
+            if let Some(old) = self.conversations.get(&record.id)
+                && (old.customer.id, old.channel) != key
+                && let Some(ids) = self.by_customer.get_mut(&(old.customer.id, old.channel))
+            {
+                ids.retain(|id| *id != record.id);
+            }
+            let ids = self.by_customer.entry(key).or_default();
+            if !ids.contains(&record.id) {
+                ids.push(record.id);
+            }
             self.customers
                 .entry(record.customer.id)
                 .or_insert_with(|| record.customer.clone());
@@ -352,16 +366,14 @@ impl Store for MemoryStore {
         customer: CustomerId,
         channel: ChannelKind,
     ) -> Result<Option<ConversationId>, StoreError> {
-        Ok(self
-            .lock()
-            .conversations
-            .values()
-            .filter(|c| {
-                c.customer.id == customer
-                    && c.channel == channel
-                    && c.awaiting_customer
-                    && c.status.is_active()
-            })
+        let inner = self.lock();
+        Ok(inner
+            .by_customer
+            .get(&(customer, channel))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| inner.conversations.get(id))
+            .filter(|c| c.customer.id == customer && c.awaiting_customer && c.status.is_active())
             .max_by_key(|c| (c.opened_at, c.id))
             .map(|c| c.id))
     }
