@@ -69,6 +69,7 @@ mod imap;
 mod intake;
 mod message_id;
 mod noise;
+mod notify;
 mod parse;
 mod raw;
 mod raw_route;
@@ -84,6 +85,7 @@ pub use imap::{
 pub use intake::{EmailIntake, IntakeOutcome, to_event};
 pub use message_id::clean_id;
 pub use noise::{Bounce, Noise};
+pub use notify::EmailNotifier;
 pub use parse::{
     DEFAULT_MAX_MESSAGE_BYTES, EmailAddress, ParsedEmail, html_to_readable_text, parse_message,
 };

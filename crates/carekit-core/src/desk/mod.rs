@@ -32,7 +32,7 @@ pub use error::DeskError;
 pub use events::DeskEvent;
 pub use ingest::{IngestOutcome, MAX_FUTURE_SKEW};
 pub use merge::MergeOutcome;
-pub use notify::{LogNotifier, Notification, Notifier};
+pub use notify::{LogNotifier, Notification, Notifier, NotifyRoute, RoutedNotifier};
 pub use ops::{HandoffOutcome, HandoffRequest, HideRequest, ReplyRequest};
 pub use outbox::{ChannelHealth, OutboxReport, TickReport};
 pub use shared::{ASSIGNMENT_KEY, CRISIS_KEY, CrisisSwitch, SHARED_STATE_MAX_AGE, health_key};
