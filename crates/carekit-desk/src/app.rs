@@ -240,9 +240,15 @@ impl DeskServerBuilder {
             clock: &clock,
             store: &store,
         };
+        let mut built_channels = Vec::new();
         for built in crate::adapters::build_all(&adapters, &ctx)? {
+            built_channels.push(built.channel.clone());
             builder = builder.channel(built.channel);
             mounts.push(built.mount);
+        }
+        // [[notify]]: escalations to people, email through [email]'s sender.
+        if let Some(notifier) = crate::notify::from_config(&config, &secrets, &built_channels)? {
+            builder = builder.notifier(notifier);
         }
         let desk = builder.build()?;
         let metrics = Metrics::new();

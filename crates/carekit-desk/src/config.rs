@@ -70,6 +70,62 @@ pub struct DeskConfig {
     /// `Debug`.
     #[serde(default)]
     pub adapters: BTreeMap<String, toml::Table>,
+    /// Where escalations reach people (`[[notify]]`, one route each);
+    /// empty means the log only.
+    #[serde(default)]
+    pub notify: Vec<NotifyConfig>,
+}
+
+/// One `[[notify]]` route: notifications from `min_level` for `teams` (any
+/// team when empty) go to a chat webhook or to email addresses.
+///
+/// ```toml
+/// [[notify]]
+/// via = "chat"                          # Slack-compatible incoming webhook
+/// url_secret = "CAREKIT_NOTIFY_CHAT_URL" # the secret holding its URL
+/// min_level = 2
+/// teams = ["billing"]
+///
+/// [[notify]]
+/// via = "email"                         # through [email]'s SMTP sender
+/// to = ["lead@acme.example"]
+/// min_level = 3
+/// ```
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct NotifyConfig {
+    /// Where it goes.
+    pub via: NotifyVia,
+    /// `chat`: the name of the secret holding the webhook URL (a URL with
+    /// a token in it, so never in this file).
+    #[serde(default)]
+    pub url_secret: Option<String>,
+    /// `email`: the addresses.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Notifications at this escalation level or above (default 1: all).
+    #[serde(default = "one")]
+    pub min_level: u8,
+    /// Only these teams' notifications; empty: every team's and those
+    /// without a team.
+    #[serde(default)]
+    pub teams: Vec<String>,
+}
+
+fn one() -> u8 {
+    1
+}
+
+/// How a `[[notify]]` route reaches people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NotifyVia {
+    /// A chat channel's incoming webhook (Slack-compatible JSON).
+    Chat,
+    /// Email through the `[email]` adapter's SMTP sender.
+    Email,
 }
 
 /// `[acknowledge]`: what the desk answers by itself to a customer's first

@@ -33,6 +33,7 @@ mod error;
 pub mod inbox;
 mod insight;
 pub mod metrics;
+pub mod notify;
 pub mod report;
 pub mod sandbox;
 mod server;
@@ -42,8 +43,8 @@ pub use config::HEADER_READ_TIMEOUT;
 pub use config::{
     AcknowledgeConfig, AgentConfig, AssignmentConfig, CrisisSettings, CsatConfig,
     DEFAULT_EMAIL_BODY_BYTES, DeskConfig, EmailConfig, EngineConfig, FacebookConfig, ImapSettings,
-    InboxConfig, SECRET_NAMES, Secrets, ServerConfig, SmsConfig, StoreConfig, TaxonomyConfig,
-    TwitterConfig,
+    InboxConfig, NotifyConfig, NotifyVia, SECRET_NAMES, Secrets, ServerConfig, SmsConfig,
+    StoreConfig, TaxonomyConfig, TwitterConfig,
 };
 pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;
