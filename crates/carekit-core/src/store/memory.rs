@@ -544,7 +544,12 @@ impl AgentDirectory for MemoryStore {
 
     async fn agent_by_login(&self, login: &str) -> Result<Option<AgentAccount>, StoreError> {
         let login = normalize_login(login);
-        Ok(self.lock().agents.iter().find(|a| a.login == login).cloned())
+        Ok(self
+            .lock()
+            .agents
+            .iter()
+            .find(|a| a.login == login)
+            .cloned())
     }
 
     async fn agents(&self) -> Result<Vec<AgentAccount>, StoreError> {
@@ -576,7 +581,12 @@ impl AgentDirectory for MemoryStore {
     }
 
     async fn token_by_digest(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(self.lock().tokens.iter().find(|t| t.digest == digest).cloned())
+        Ok(self
+            .lock()
+            .tokens
+            .iter()
+            .find(|t| t.digest == digest)
+            .cloned())
     }
 
     async fn token(&self, id: TokenId) -> Result<Option<TokenRecord>, StoreError> {
