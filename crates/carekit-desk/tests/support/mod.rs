@@ -124,6 +124,8 @@ pub struct Limits {
     pub extra_secrets: Vec<(&'static str, String)>,
     /// Platforms of the app's own, beside the built-in adapters.
     pub adapters: Vec<std::sync::Arc<dyn carekit_desk::adapters::ServerAdapter>>,
+    /// The desk's clock (the system's when `None`).
+    pub clock: Option<std::sync::Arc<dyn carekit_core::Clock>>,
 }
 
 impl Default for Limits {
@@ -139,6 +141,7 @@ impl Default for Limits {
             email_max_body_bytes: None,
             twitter_extra: String::new(),
             adapters: Vec::new(),
+            clock: None,
         }
     }
 }
@@ -289,6 +292,9 @@ impl TestDesk {
         let mut builder = DeskServer::builder(config, all_secrets);
         for adapter in limits.adapters {
             builder = builder.adapter(adapter);
+        }
+        if let Some(clock) = limits.clock {
+            builder = builder.clock(clock);
         }
         let server = builder.build().await.unwrap();
         let desk = server.desk().clone();
