@@ -540,11 +540,11 @@ async fn resolve(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: Option<Json<ResolveBody>>,
+    // A body is still parsed (a malformed one is refused as before); its
+    // `agent` is accepted from older clients and ignored.
+    _body: Option<Json<ResolveBody>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_id(&id)?;
-    // A body's `agent` is accepted for older clients and ignored.
-    drop(body);
     state.desk.resolve(id, caller.actor()).await?;
     Ok(Json(json!({ "id": id.to_string(), "status": "resolved" })))
 }
