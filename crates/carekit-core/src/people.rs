@@ -183,23 +183,26 @@ pub struct AgentAccount {
 }
 
 impl AgentAccount {
-    /// A new, enabled account (`login` is trimmed and lower-cased).
-    pub fn new(
-        login: impl AsRef<str>,
-        name: impl Into<String>,
-        role: Role,
-        created_at: DateTime<Utc>,
-    ) -> Self {
+    /// A new, enabled account (`login` is trimmed and lower-cased; the
+    /// name is the login until [`with_name`](Self::with_name)).
+    pub fn new(login: impl AsRef<str>, role: Role, created_at: DateTime<Utc>) -> Self {
+        let login = normalize_login(login.as_ref());
         Self {
             id: AgentId::new(),
-            login: normalize_login(login.as_ref()),
-            name: name.into(),
+            name: login.clone(),
+            login,
             role,
             teams: Vec::new(),
             password: None,
             disabled: false,
             created_at,
         }
+    }
+
+    /// With this display name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
     }
 
     /// With these teams.
@@ -247,26 +250,38 @@ pub struct TokenRecord {
 }
 
 impl TokenRecord {
-    /// A new, unused token.
-    pub fn new(
-        agent: AgentId,
-        label: impl Into<String>,
-        digest: impl Into<String>,
-        hint: impl Into<String>,
-        scopes: BTreeSet<Scope>,
-        created_at: DateTime<Utc>,
-    ) -> Self {
+    /// A new, unused token of `agent` whose secret has the hex SHA-256
+    /// `digest`; no label, hint or scope until given.
+    pub fn new(agent: AgentId, digest: impl Into<String>, created_at: DateTime<Utc>) -> Self {
         Self {
             id: TokenId::new(),
             agent,
-            label: label.into(),
+            label: String::new(),
             digest: digest.into(),
-            hint: hint.into(),
-            scopes,
+            hint: String::new(),
+            scopes: BTreeSet::new(),
             created_at,
             last_used_at: None,
             revoked_at: None,
         }
+    }
+
+    /// With this label.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
+    /// With this hint (the secret's first characters).
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = hint.into();
+        self
+    }
+
+    /// With these scopes.
+    pub fn with_scopes(mut self, scopes: impl IntoIterator<Item = Scope>) -> Self {
+        self.scopes = scopes.into_iter().collect();
+        self
     }
 }
 
@@ -347,18 +362,13 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let agent = AgentAccount::new(" Ann ", "Ann", Role::Agent, Utc::now())
+        let agent = AgentAccount::new(" Ann ", Role::Agent, Utc::now())
             .with_password(PasswordHash::new("$argon2id$v=19$secret-hash"));
         assert_eq!(agent.login, "ann");
         assert!(!format!("{agent:?}").contains("secret-hash"));
-        let token = TokenRecord::new(
-            agent.id,
-            "t",
-            "deadbeefdigest",
-            "ck_ab",
-            Role::Agent.scopes(),
-            Utc::now(),
-        );
+        let token = TokenRecord::new(agent.id, "deadbeefdigest", Utc::now())
+            .with_hint("ck_ab")
+            .with_scopes(Role::Agent.scopes());
         assert!(!format!("{token:?}").contains("deadbeefdigest"));
     }
 }

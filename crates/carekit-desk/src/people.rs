@@ -127,7 +127,10 @@ pub(crate) fn mint(
         .chars()
         .take(TOKEN_PREFIX.len() + 4)
         .collect::<String>();
-    let record = TokenRecord::new(agent, label, token_digest(&secret), hint, scopes, now);
+    let record = TokenRecord::new(agent, token_digest(&secret), now)
+        .with_label(label)
+        .with_hint(hint)
+        .with_scopes(scopes);
     (secret, record)
 }
 
@@ -416,7 +419,9 @@ pub(crate) async fn bootstrap(
     }
     let now = state.desk.clock().now();
     let password = hash_password(body.password).await?;
-    let admin = AgentAccount::new(&login, name, Role::Admin, now).with_password(password);
+    let admin = AgentAccount::new(&login, Role::Admin, now)
+        .with_name(name)
+        .with_password(password);
     // One bootstrap, however many workers are asked at once.
     if !ledger
         .swap_cursor(BOOTSTRAP_CURSOR, claimed.as_deref(), &admin.id.to_string())
@@ -629,8 +634,9 @@ pub(crate) async fn create_agent(
         .iter()
         .map(|t| checked_text("team", t))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut agent =
-        AgentAccount::new(&login, name, body.role, state.desk.clock().now()).with_teams(teams);
+    let mut agent = AgentAccount::new(&login, body.role, state.desk.clock().now())
+        .with_name(name)
+        .with_teams(teams);
     if let Some(password) = body.password {
         checked_password(&password)?;
         agent = agent.with_password(hash_password(password).await?);

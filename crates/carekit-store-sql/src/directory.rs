@@ -52,7 +52,8 @@ const TOKEN_SHAPE: &[Kind] = &[
 
 fn agent(row: &Cells) -> Result<AgentAccount, StoreError> {
     let data: AgentData = from_json(&row.text(5)?, "agent")?;
-    let mut agent = AgentAccount::new(row.text(1)?, data.name, data.role, from_micros(row.int(4)?))
+    let mut agent = AgentAccount::new(row.text(1)?, data.role, from_micros(row.int(4)?))
+        .with_name(data.name)
         .with_teams(data.teams);
     agent.id = parse_id(&row.text(0)?)?;
     agent.password = row.opt_text(2)?.map(PasswordHash::new);
@@ -64,12 +65,12 @@ fn token(row: &Cells) -> Result<TokenRecord, StoreError> {
     let data: TokenData = from_json(&row.text(6)?, "api token")?;
     let mut token = TokenRecord::new(
         parse_id(&row.text(2)?)?,
-        data.label,
         row.text(1)?,
-        data.hint,
-        data.scopes,
         from_micros(row.int(3)?),
-    );
+    )
+    .with_label(data.label)
+    .with_hint(data.hint)
+    .with_scopes(data.scopes);
     token.id = parse_id(&row.text(0)?)?;
     token.last_used_at = row.opt_int(4)?.map(from_micros);
     token.revoked_at = row.opt_int(5)?.map(from_micros);

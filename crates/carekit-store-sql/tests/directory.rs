@@ -11,13 +11,14 @@ use std::sync::Arc;
 
 async fn directory_contract(dir: Arc<dyn AgentDirectory>) {
     let t0 = at("2026-03-02T09:00:00Z");
-    let ann = AgentAccount::new("Ann", "Ann Lee", Role::Lead, t0)
+    let ann = AgentAccount::new("Ann", Role::Lead, t0)
+        .with_name("Ann Lee")
         .with_teams(["billing", "social"])
         .with_password(PasswordHash::new(
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
         ));
     dir.create_agent(&ann).await.unwrap();
-    let twin = AgentAccount::new("ANN ", "Another Ann", Role::Agent, t0);
+    let twin = AgentAccount::new("ANN ", Role::Agent, t0).with_name("Another Ann");
     assert!(
         matches!(
             dir.create_agent(&twin).await,
@@ -29,7 +30,7 @@ async fn directory_contract(dir: Arc<dyn AgentDirectory>) {
     assert_eq!(found, ann);
     assert_eq!(dir.agent(ann.id).await.unwrap().unwrap(), ann);
     assert!(dir.agent_by_login("bob").await.unwrap().is_none());
-    let bob = AgentAccount::new("bob", "Bob", Role::Agent, at("2026-03-02T09:01:00Z"));
+    let bob = AgentAccount::new("bob", Role::Agent, at("2026-03-02T09:01:00Z"));
     dir.create_agent(&bob).await.unwrap();
     let all: Vec<_> = dir
         .agents()
@@ -48,16 +49,12 @@ async fn directory_contract(dir: Arc<dyn AgentDirectory>) {
     );
 
     let scopes = BTreeSet::from([Scope::Read, Scope::Reply]);
-    let token = TokenRecord::new(
-        ann.id,
-        "login",
-        "ab".repeat(32),
-        "ckt_abcd",
-        scopes.clone(),
-        t0,
-    );
+    let token = TokenRecord::new(ann.id, "ab".repeat(32), t0)
+        .with_label("login")
+        .with_hint("ckt_abcd")
+        .with_scopes(scopes.clone());
     dir.create_token(&token).await.unwrap();
-    let same_digest = TokenRecord::new(bob.id, "x", "ab".repeat(32), "ckt_abcd", scopes, t0);
+    let same_digest = TokenRecord::new(bob.id, "ab".repeat(32), t0).with_scopes(scopes);
     assert!(matches!(
         dir.create_token(&same_digest).await,
         Err(StoreError::Constraint(_))
