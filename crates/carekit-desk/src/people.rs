@@ -381,15 +381,28 @@ pub(crate) struct BootstrapBody {
 /// answers with the admin and a token of theirs.
 pub(crate) async fn bootstrap(
     State(state): State<ApiState>,
+    addr: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
     Json(body): Json<BootstrapBody>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let allowed = state
-        .bootstrap
-        .as_ref()
-        .is_some_and(|token: &BearerToken| token.allows(&headers));
-    if !allowed {
-        return Err(unauthorized());
+) -> Result<Response, ApiError> {
+    // Guessing the configured token counts against the address as a
+    // failed login does.
+    let address_key = failure_key("address", &client_address(addr));
+    let now = state.desk.clock().now();
+    {
+        let store = state.desk.store();
+        let ledger: &dyn Store = &**store;
+        if let Some(wait) = throttled(ledger, &address_key, now).await? {
+            return Ok(too_many(wait));
+        }
+        let allowed = state
+            .bootstrap
+            .as_ref()
+            .is_some_and(|token: &BearerToken| token.allows(&headers));
+        if !allowed {
+            record_failure(ledger, &address_key, now).await?;
+            return Err(unauthorized());
+        }
     }
     let login = checked_login(&body.login)?;
     let name = checked_text("name", &body.name)?;
@@ -417,7 +430,6 @@ pub(crate) async fn bootstrap(
     {
         return Err(done());
     }
-    let now = state.desk.clock().now();
     let password = hash_password(body.password).await?;
     let admin = AgentAccount::new(&login, Role::Admin, now)
         .with_name(name)
@@ -447,7 +459,8 @@ pub(crate) async fn bootstrap(
     Ok((
         StatusCode::CREATED,
         Json(json!({ "agent": agent_view(&admin), "token": issued(&secret, &token) })),
-    ))
+    )
+        .into_response())
 }
 
 /// `POST /api/login` body.
@@ -531,6 +544,11 @@ async fn clear_failures(store: &dyn Store, key: &str) {
     }
 }
 
+/// The client's address as throttling counts it.
+fn client_address(addr: Option<Extension<ClientAddr>>) -> String {
+    addr.map_or_else(|| "unknown".to_owned(), |Extension(a)| a.0.to_string())
+}
+
 fn too_many(retry_after: i64) -> Response {
     let mut response = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -556,7 +574,7 @@ pub(crate) async fn login(
         return Err(wrong());
     }
     let login = normalize_login(&body.login);
-    let address = addr.map_or_else(|| "unknown".to_owned(), |Extension(a)| a.0.to_string());
+    let address = client_address(addr);
     let store = state.desk.store();
     let ledger: &dyn Store = &**store;
     let now = state.desk.clock().now();

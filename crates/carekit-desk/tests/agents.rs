@@ -488,6 +488,21 @@ async fn login_is_throttled(place: Place) {
     assert_eq!(login(&d, base, "gina", "guess-guess-guess").await.0, 401);
     assert_eq!(login(&d, base, "gina", BOB_PASSWORD).await.0, 429);
 
+    // Guessing the configured bootstrap token is throttled per address too.
+    let guesser = from(6);
+    let mut statuses = Vec::new();
+    for n in 0..=MAX_FAILURES {
+        let response = guesser
+            .post(format!("{base}/api/bootstrap"))
+            .bearer_auth(format!("guess-{n}"))
+            .json(&json!({"login": "root", "password": "a long password", "name": "Root"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+
     // The desk's clock, not the wall's: once the window has passed, carol
     // and the guessing address may try again.
     clock.advance(chrono::Duration::minutes(FAILURE_WINDOW_MINUTES + 1));
