@@ -278,6 +278,8 @@ const WEBHOOK_SECRET: &str = "forum-webhook-secret-9";
 struct Running {
     base: String,
     http: reqwest::Client,
+    /// The first admin's token.
+    token: String,
     stop: tokio::sync::oneshot::Sender<()>,
     done: tokio::task::JoinHandle<()>,
 }
@@ -303,7 +305,7 @@ impl Running {
         let response = self
             .http
             .get(format!("{}{path}", self.base))
-            .bearer_auth(API_TOKEN)
+            .bearer_auth(&self.token)
             .send()
             .await
             .unwrap();
@@ -315,7 +317,7 @@ impl Running {
         let response = self
             .http
             .post(format!("{}{path}", self.base))
-            .bearer_auth(API_TOKEN)
+            .bearer_auth(&self.token)
             .json(&body)
             .send()
             .await
@@ -384,9 +386,25 @@ async fn start(store_url: &str, schema: Option<&str>, forum_api: &str) -> Runnin
             .await
             .unwrap();
     });
+    // The configured token only bootstraps the first admin, whose token
+    // the API calls use.
+    let base = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let bootstrapped: Value = http
+        .post(format!("{base}/api/bootstrap"))
+        .bearer_auth(API_TOKEN)
+        .json(&json!({"login": "admin", "password": "forum admin passphrase", "name": "Admin"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = bootstrapped["token"]["token"].as_str().unwrap().to_owned();
     Running {
-        base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
+        base,
+        http,
+        token,
         stop,
         done,
     }

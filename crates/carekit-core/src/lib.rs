@@ -20,6 +20,7 @@ pub mod desk;
 pub mod domain;
 pub mod ids;
 pub mod intake;
+pub mod people;
 pub mod policy;
 pub mod store;
 pub mod template;
@@ -38,6 +39,9 @@ pub use domain::{
 };
 pub use ids::{CaseId, ConversationId, CustomerId, MessageId, ThreadKey};
 pub use intake::{Cursors, EventSink, IntakeError, shared_cursors};
+pub use people::{
+    AgentAccount, AgentDirectory, AgentId, PasswordHash, Role, Scope, TokenId, TokenRecord,
+};
 pub use policy::{Escalation, EscalationPolicy, EscalationReason, PolicyContext, Trigger};
 pub use store::{Commit, ConsentRecord, ConversationFilter, MemoryStore, Store, StoreError};
 

@@ -25,7 +25,31 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, Semaphore};
 
 const SECRET: &str = "loadgen-consumer-secret";
+/// The configured token: it only bootstraps the first admin.
 const TOKEN: &str = "loadgen-api-token";
+/// The first admin's token, which the API calls use.
+static ADMIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Makes the first admin once the desk answers; its token.
+async fn bootstrap(http: &reqwest::Client, base: &str) -> String {
+    for _ in 0..500 {
+        if let Ok(response) = http
+            .post(format!("{base}/api/bootstrap"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"login": "loadgen", "password": "loadgen passphrase", "name": "Loadgen"}))
+            .send()
+            .await
+        {
+            let answer: serde_json::Value = response.json().await.unwrap_or_default();
+            return answer["token"]["token"]
+                .as_str()
+                .expect("a fresh store bootstraps")
+                .to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the desk at {base} did not answer");
+}
 const BRAND: &str = "2244994945";
 
 struct Args {
@@ -277,7 +301,7 @@ async fn phase(
                 loop {
                     let list: serde_json::Value = match http
                         .get(format!("{base}/api/conversations?customer=twitter:{user}"))
-                        .bearer_auth(TOKEN)
+                        .bearer_auth(ADMIN.get().map_or("", String::as_str))
                         .send()
                         .await
                     {
@@ -410,6 +434,7 @@ async fn main() {
         if args.stale { "stale" } else { "fresh" }
     );
     let total = args.rate * args.seconds;
+    let _ = ADMIN.set(bootstrap(&http, &base).await);
     let (base_r, base_t, _) = phase(&http, &base, &args, false, pid).await;
     print("healthz", &base_r, base_t, total);
     let (r, t, rss) = phase(&http, &base, &args, true, pid).await;

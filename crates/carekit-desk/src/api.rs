@@ -1,24 +1,24 @@
 //! The JSON API agents and dashboards use, plus `/healthz` and `/metrics`.
 //!
-//! Every `/api` route needs `Authorization: Bearer <CAREKIT_API_TOKEN>`;
-//! `/metrics` needs `Bearer <CAREKIT_METRICS_TOKEN>` when that secret is
+//! Every `/api` route but login and bootstrap needs `Authorization: Bearer
+//! <an agent's token>` with the route's scope (see `people`); `/metrics` needs `Bearer <CAREKIT_METRICS_TOKEN>` when that secret is
 //! set. Webhooks are authenticated by their platform signatures instead,
 //! and health and metrics carry no customer data.
 
 use crate::auth::BearerToken;
 use crate::metrics::{Gauge, Metrics};
+use crate::people::Caller;
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use carekit_core::desk::{HandoffRequest, ReplyRequest};
 use carekit_core::{
-    Actor, AuditEntry, AuditKind, ChannelKind, ConversationFilter, ConversationId,
-    ConversationRecord, DeliveryState, Desk, DeskError, Direction, Escalation, Message, Priority,
-    Visibility,
+    AuditEntry, AuditKind, ChannelKind, ConversationFilter, ConversationId, ConversationRecord,
+    DeliveryState, Desk, DeskError, Direction, Escalation, Message, Priority, Visibility,
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -28,8 +28,11 @@ use serde_json::json;
 #[derive(Clone)]
 pub(crate) struct ApiState {
     pub desk: Desk,
-    /// `None` when the API token is empty: nothing is let in.
-    pub token: Option<BearerToken>,
+    /// Agent accounts and tokens.
+    pub directory: crate::people::Directory,
+    /// `CAREKIT_API_TOKEN`, which only bootstraps the first admin; `None`
+    /// when it is empty.
+    pub bootstrap: Option<BearerToken>,
     /// `Some` when `/metrics` needs a token.
     pub metrics_token: Option<BearerToken>,
     pub metrics: Metrics,
@@ -42,6 +45,7 @@ const MAX_SUMMARY_DAYS: i64 = 400;
 const DEFAULT_SUMMARY_DAYS: i64 = 7;
 
 pub(crate) fn router(state: ApiState) -> Router {
+    use crate::people;
     let api = Router::new()
         .route("/api/conversations", get(list))
         .route("/api/conversations/{id}", get(detail))
@@ -55,24 +59,28 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/customers/{id}/merge", post(merge_customers))
         .route("/api/crisis", get(crisis).post(set_crisis))
         .route("/api/reports/summary", get(summary))
-        .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
+        .route(
+            "/api/agents",
+            get(people::list_agents).post(people::create_agent),
+        )
+        .route("/api/agents/{id}/disable", post(people::disable_agent))
+        .route("/api/agents/{id}/enable", post(people::enable_agent))
+        .route("/api/agents/{id}/tokens", post(people::create_token))
+        .route("/api/tokens", get(people::list_tokens))
+        .route("/api/tokens/{id}/revoke", post(people::revoke_token))
+        .route("/api/me", get(people::me))
+        .route("/api/me/tokens", get(people::my_tokens))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            people::authenticate,
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/api/login", post(people::login))
+        .route("/api/bootstrap", post(people::bootstrap))
         .merge(api)
         .with_state(state)
-}
-
-async fn authorize(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    if state
-        .token
-        .as_ref()
-        .is_some_and(|token| token.allows(request.headers()))
-    {
-        next.run(request).await
-    } else {
-        ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required").into_response()
-    }
 }
 
 /// A JSON error body: `{"error": "..."}`.
@@ -86,7 +94,7 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -94,7 +102,7 @@ impl ApiError {
         }
     }
 
-    fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+    pub(crate) fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         self.detail.insert(key.to_owned(), value.into());
         self
     }
@@ -403,17 +411,21 @@ async fn raw_message(
 #[derive(Debug, Deserialize)]
 struct ReplyBody {
     text: String,
-    agent: Option<String>,
+    /// Accepted from older clients and ignored: the audit trail names the
+    /// token's agent, whatever a body claims.
+    #[serde(rename = "agent")]
+    _agent: Option<serde::de::IgnoredAny>,
     visibility: Option<Visibility>,
 }
 
 async fn reply(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Json(body): Json<ReplyBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let id = parse_id(&id)?;
-    let mut request = ReplyRequest::agent(body.agent.unwrap_or_else(|| "api".into()), body.text);
+    let mut request = ReplyRequest::agent(caller.agent.id.to_string(), body.text);
     if let Some(v) = body.visibility {
         request = request.with_visibility(v);
     }
@@ -433,20 +445,29 @@ struct HandoffBody {
     /// The customer's handle on the private channel (a phone number for
     /// SMS, an address for email) when the desk does not know it yet.
     recipient: Option<String>,
-    agent: Option<String>,
+    /// Accepted from older clients and ignored: the audit trail names the
+    /// token's agent, whatever a body claims.
+    #[serde(rename = "agent")]
+    _agent: Option<serde::de::IgnoredAny>,
 }
 
 async fn handoff(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Json(body): Json<HandoffBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let id = parse_id(&id)?;
-    let mut request = HandoffRequest::new(
-        body.to,
-        body.public_text,
-        Actor::Agent(body.agent.unwrap_or_else(|| "api".into())),
-    );
+    // Writing to a recipient the desk does not know (any phone number, any
+    // address) as the brand needs its own scope.
+    if body
+        .recipient
+        .as_ref()
+        .is_some_and(|h| !h.trim().is_empty())
+    {
+        caller.require(carekit_core::Scope::Handoff)?;
+    }
+    let mut request = HandoffRequest::new(body.to, body.public_text, caller.actor());
     if let Some(text) = body.private_text {
         request = request.with_private_text(text);
     }
@@ -471,13 +492,17 @@ struct MergeBody {
     absorb: String,
     /// Why (required; kept in the audit trail of every conversation).
     reason: String,
-    agent: Option<String>,
+    /// Accepted from older clients and ignored: the audit trail names the
+    /// token's agent, whatever a body claims.
+    #[serde(rename = "agent")]
+    _agent: Option<serde::de::IgnoredAny>,
 }
 
 /// Joins two customers a person knows are one (after a 409 naming the
 /// owner of an identity): audited on every conversation of both.
 async fn merge_customers(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(keep): Path<String>,
     Json(body): Json<MergeBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -488,12 +513,7 @@ async fn merge_customers(
     let (keep, absorb) = (parse(&keep)?, parse(&body.absorb)?);
     let outcome = state
         .desk
-        .merge_customers(
-            keep,
-            absorb,
-            Actor::Agent(body.agent.unwrap_or_else(|| "api".into())),
-            body.reason,
-        )
+        .merge_customers(keep, absorb, caller.actor(), body.reason)
         .await?;
     Ok(Json(json!({
         "kept": outcome.kept.id.to_string(),
@@ -510,19 +530,22 @@ async fn merge_customers(
 /// `POST …/resolve`
 #[derive(Debug, Default, Deserialize)]
 struct ResolveBody {
-    agent: Option<String>,
+    /// Accepted from older clients and ignored: the audit trail names the
+    /// token's agent, whatever a body claims.
+    #[serde(rename = "agent")]
+    _agent: Option<serde::de::IgnoredAny>,
 }
 
 async fn resolve(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-    body: Option<Json<ResolveBody>>,
+    // A body is still parsed (a malformed one is refused as before); its
+    // `agent` is accepted from older clients and ignored.
+    _body: Option<Json<ResolveBody>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = parse_id(&id)?;
-    let agent = body
-        .and_then(|Json(b)| b.agent)
-        .unwrap_or_else(|| "api".into());
-    state.desk.resolve(id, Actor::Agent(agent)).await?;
+    state.desk.resolve(id, caller.actor()).await?;
     Ok(Json(json!({ "id": id.to_string(), "status": "resolved" })))
 }
 

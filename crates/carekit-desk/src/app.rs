@@ -15,8 +15,8 @@ use axum::Router;
 use carekit_core::desk::{Agent, AssignNew, Assigner, AutoAcknowledge};
 use carekit_core::template::Template;
 use carekit_core::{
-    Channel, Classifier, Clock, Desk, EscalationPolicy, EventSink, Priority, SlaMetric, Store,
-    SystemClock, Visibility,
+    AgentDirectory, Channel, Classifier, Clock, Desk, EscalationPolicy, EventSink, Priority,
+    SlaMetric, Store, SystemClock, Visibility,
 };
 use carekit_policy::builtin::{
     AudienceReach, CrisisTerms, NegativeSentiment, PublicNegative, RepeatedContact,
@@ -59,6 +59,7 @@ pub struct DeskServerBuilder {
     secrets: Secrets,
     clock: Arc<dyn Clock>,
     store: Option<Arc<dyn Store>>,
+    directory: Option<Arc<dyn AgentDirectory>>,
     policies: Vec<Arc<dyn EscalationPolicy>>,
     rules: Vec<Arc<dyn carekit_core::desk::Rule>>,
     channels: Vec<Arc<dyn Channel>>,
@@ -73,6 +74,7 @@ impl DeskServer {
             secrets,
             clock: Arc::new(SystemClock),
             store: None,
+            directory: None,
             policies: Vec::new(),
             rules: Vec::new(),
             channels: Vec::new(),
@@ -131,6 +133,14 @@ impl DeskServerBuilder {
         self
     }
 
+    /// Keeps agent accounts and tokens here instead of in the store opened
+    /// from `[store] url`. Needed with [`DeskServerBuilder::store`]: the
+    /// desk will not guess where accounts live.
+    pub fn directory(mut self, directory: Arc<dyn AgentDirectory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
     /// Adds an escalation policy to the standard ones.
     pub fn policy(mut self, policy: Arc<dyn EscalationPolicy>) -> Self {
         self.policies.push(policy);
@@ -170,6 +180,7 @@ impl DeskServerBuilder {
             secrets,
             clock,
             store,
+            directory,
             policies,
             rules,
             channels,
@@ -178,9 +189,21 @@ impl DeskServerBuilder {
         let api_token = secrets
             .require("CAREKIT_API_TOKEN", "the JSON API")?
             .to_owned();
-        let store: Arc<dyn Store> = match store {
-            Some(store) => store,
-            None => open_store(&config).await?,
+        let (store, directory): (Arc<dyn Store>, Arc<dyn AgentDirectory>) = match (store, directory)
+        {
+            (Some(store), Some(directory)) => (store, directory),
+            (Some(_), None) => {
+                return Err(DeskServerError::Config(
+                    "a store given to the builder needs a directory for agent accounts \
+                         (DeskServerBuilder::directory)"
+                        .into(),
+                ));
+            }
+            (None, directory) => {
+                let opened = open_store(&config).await?;
+                let directory = directory.unwrap_or_else(|| opened.clone());
+                (opened, directory)
+            }
         };
         let mut builder = Desk::builder()
             .store(store.clone())
@@ -298,7 +321,8 @@ impl DeskServerBuilder {
             webhooks.merge(
                 api::router(api::ApiState {
                     desk: desk.clone(),
-                    token: crate::auth::BearerToken::new(&api_token),
+                    directory,
+                    bootstrap: crate::auth::BearerToken::new(&api_token),
                     metrics_token: match secrets.get("CAREKIT_METRICS_TOKEN") {
                         Some(token) => {
                             Some(crate::auth::BearerToken::new(token).ok_or_else(|| {
@@ -327,7 +351,9 @@ impl DeskServerBuilder {
     }
 }
 
-async fn open_store(config: &DeskConfig) -> Result<Arc<dyn Store>, DeskServerError> {
+async fn open_store(
+    config: &DeskConfig,
+) -> Result<Arc<carekit_store_sql::SqlStore>, DeskServerError> {
     let mut builder = carekit_store_sql::SqlStore::builder(&config.store.url);
     if let Some(schema) = &config.store.schema {
         builder = builder.schema(schema.clone());

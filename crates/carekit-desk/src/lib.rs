@@ -7,9 +7,13 @@
 //!   `GET|POST /webhooks/facebook` (handshake and events),
 //!   `POST /webhooks/twilio/sms` (+ `/status`), `POST /webhooks/email`
 //!   (`message/rfc822`). Each is authenticated by its platform's signature.
-//! - JSON API (bearer token): `GET /api/conversations`,
-//!   `GET /api/conversations/{id}`, `POST /api/conversations/{id}/reply`,
-//!   `…/handoff`, `…/resolve`, `GET /api/reports/summary`.
+//! - JSON API (an agent's bearer token, checked for the route's scope):
+//!   `GET /api/conversations`, `GET /api/conversations/{id}`,
+//!   `POST /api/conversations/{id}/reply`, `…/handoff`, `…/resolve`,
+//!   `GET /api/reports/summary`; agents and tokens under `/api/agents`,
+//!   `/api/tokens` and `/api/me`; `POST /api/login`, and `POST
+//!   /api/bootstrap` (the configured `CAREKIT_API_TOKEN`, once) for the
+//!   first admin. See `docs/desk.md`.
 //! - `GET /healthz` and `GET /metrics` (Prometheus text).
 //! - SQLite by default, Postgres by URL; the outbox and SLA worker and any
 //!   pollers run beside the server and stop with it.
@@ -34,6 +38,7 @@ pub mod inbox;
 mod insight;
 pub mod metrics;
 pub mod notify;
+mod people;
 pub mod report;
 pub mod sandbox;
 mod server;
@@ -49,6 +54,7 @@ pub use config::{
 pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;
 pub use insight::Insight;
+pub use people::{FAILURE_WINDOW_MINUTES, MAX_FAILURES, TOKEN_PREFIX};
 pub use report::DayReport;
 pub use server::{Background, Shutdown, shutdown_signal};
 

@@ -34,6 +34,7 @@ mod backend;
 mod codec;
 #[cfg(feature = "sqlite")]
 mod connection;
+mod directory;
 mod error;
 mod exec;
 mod read;

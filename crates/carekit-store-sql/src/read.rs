@@ -16,6 +16,8 @@ use carekit_core::{
 };
 use chrono::{DateTime, Utc};
 
+pub(crate) use crate::directory::{agent_by, agents_all, token_by, tokens_of};
+
 /// The first row, if there is one.
 async fn first_row<E: Exec>(
     db: &mut E,

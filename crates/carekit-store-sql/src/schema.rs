@@ -6,7 +6,7 @@ use carekit_core::StoreError;
 use sqlx::{AnyConnection, Row};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 1;
+pub(crate) const VERSION: i64 = 2;
 
 const V1: &[&str] = &[
     "CREATE TABLE dedupe (channel TEXT NOT NULL, external_id TEXT NOT NULL, PRIMARY KEY (channel, external_id))",
@@ -33,6 +33,15 @@ const V1: &[&str] = &[
     "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)",
     "CREATE TABLE consent (channel TEXT NOT NULL, handle TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (channel, handle))",
     "CREATE TABLE cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+];
+
+/// Version 2: agent accounts and their API tokens (secrets only as hashes).
+const V2: &[&str] = &[
+    "CREATE TABLE agents (id TEXT PRIMARY KEY, login TEXT NOT NULL UNIQUE, password_hash TEXT, \
+     disabled BIGINT NOT NULL, created_at BIGINT NOT NULL, data TEXT NOT NULL)",
+    "CREATE TABLE api_tokens (id TEXT PRIMARY KEY, digest TEXT NOT NULL UNIQUE, agent_id TEXT NOT NULL, \
+     created_at BIGINT NOT NULL, last_used_at BIGINT, revoked_at BIGINT, data TEXT NOT NULL)",
+    "CREATE INDEX api_tokens_agent ON api_tokens (agent_id, created_at)",
 ];
 
 /// Brings the schema to [`VERSION`], or refuses: a newer schema, or a
@@ -81,21 +90,31 @@ pub(crate) async fn migrate(
             supported: VERSION,
         });
     }
-    if version < 1 {
+    if version < VERSION {
         let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(map)?;
-        for statement in V1 {
-            sqlx::query(statement)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
+        let steps: [(i64, &[&str]); 2] = [(1, V1), (2, V2)];
+        for (step, statements) in steps {
+            if version >= step {
+                continue;
+            }
+            for statement in statements {
+                sqlx::query(statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?;
+            }
         }
+        sqlx::query("DELETE FROM carekit_meta WHERE key = 'schema_version'")
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
         sqlx::query("INSERT INTO carekit_meta (key, value) VALUES ('schema_version', $1)")
             .bind(VERSION.to_string())
             .execute(&mut *tx)
             .await
             .map_err(map)?;
         tx.commit().await.map_err(map)?;
-        tracing::info!(version = VERSION, "carekit schema created");
+        tracing::info!(from = version, to = VERSION, "carekit schema migrated");
     }
     Ok(())
 }

@@ -4,10 +4,11 @@ use crate::backend::Backend;
 use crate::codec::micros;
 #[cfg(feature = "sqlite")]
 use crate::connection::Target;
+use crate::directory;
 use crate::error::map;
 #[cfg(feature = "sqlite")]
 use crate::exec::Direct;
-use crate::exec::cells;
+use crate::exec::{Val, cells};
 use crate::read;
 #[cfg(feature = "sqlite")]
 use crate::readers::SqliteReaders;
@@ -16,13 +17,15 @@ use crate::write::{self, OUTBOX_SHAPE, parse_id};
 #[cfg(feature = "sqlite")]
 use crate::writer::SqliteWriter;
 use async_trait::async_trait;
+use carekit_core::people::normalize_login;
 use carekit_core::store::{
     Claim, ConsentRecord, ConversationFilter, ConversationStats, MessageLocation, OutboxItem,
     StateCount,
 };
 use carekit_core::{
-    AuditEntry, ChannelKind, Commit, ConversationId, ConversationRecord, Customer, CustomerId,
-    DeliveryState, MessageId, Store, StoreError, ThreadKey,
+    AgentAccount, AgentDirectory, AgentId, AuditEntry, ChannelKind, Commit, ConversationId,
+    ConversationRecord, Customer, CustomerId, DeliveryState, MessageId, Store, StoreError,
+    ThreadKey, TokenId, TokenRecord,
 };
 use chrono::{DateTime, Utc};
 #[cfg(feature = "postgres")]
@@ -347,6 +350,91 @@ impl SqlStore {
             #[cfg(feature = "sqlite")]
             Reader::Sqlite(readers) => readers.close(),
         }
+    }
+}
+
+impl SqlStore {
+    /// Runs one write statement on its own; the number of rows it changed.
+    async fn execute_one(&self, sql: String, params: Vec<Val>) -> Result<u64, StoreError> {
+        match &self.writer {
+            Writer::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(map)?;
+                crate::exec::Exec::execute(&mut *conn, &sql, params).await
+            }
+            #[cfg(feature = "sqlite")]
+            Writer::Sqlite(writer) => writer.execute(sql, params).await,
+        }
+    }
+}
+
+#[async_trait]
+impl AgentDirectory for SqlStore {
+    async fn create_agent(&self, agent: &AgentAccount) -> Result<(), StoreError> {
+        let (sql, params) = directory::insert_agent(agent)?;
+        self.execute_one(sql, params).await.map(drop)
+    }
+
+    async fn agent(&self, id: AgentId) -> Result<Option<AgentAccount>, StoreError> {
+        let key = directory::agent_key(id);
+        read!(self, agent_by(&key, false))
+    }
+
+    async fn agent_by_login(&self, login: &str) -> Result<Option<AgentAccount>, StoreError> {
+        let key = normalize_login(login);
+        read!(self, agent_by(&key, true))
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentAccount>, StoreError> {
+        read!(self, agents_all())
+    }
+
+    async fn set_agent_disabled(&self, id: AgentId, disabled: bool) -> Result<bool, StoreError> {
+        let changed = self
+            .execute_one(
+                "UPDATE agents SET disabled = $1 WHERE id = $2".into(),
+                vec![i64::from(disabled).into(), directory::agent_key(id).into()],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let (sql, params) = directory::insert_token(token)?;
+        self.execute_one(sql, params).await.map(drop)
+    }
+
+    async fn token_by_digest(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
+        read!(self, token_by(digest, true))
+    }
+
+    async fn token(&self, id: TokenId) -> Result<Option<TokenRecord>, StoreError> {
+        let key = directory::token_key(id);
+        read!(self, token_by(&key, false))
+    }
+
+    async fn tokens(&self, agent: Option<AgentId>) -> Result<Vec<TokenRecord>, StoreError> {
+        let key = agent.map(directory::agent_key);
+        read!(self, tokens_of(key.as_deref()))
+    }
+
+    async fn revoke_token(&self, id: TokenId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let key = directory::token_key(id);
+        let changed = self
+            .execute_one(
+                "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2".into(),
+                vec![micros(at).into(), key.into()],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    async fn touch_token(&self, id: TokenId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.execute_one(
+            "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2".into(),
+            vec![micros(at).into(), directory::token_key(id).into()],
+        )
+        .await
+        .map(drop)
     }
 }
 

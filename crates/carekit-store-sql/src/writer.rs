@@ -15,7 +15,7 @@
 use crate::codec::micros;
 use crate::connection::{Target, open};
 use crate::error::map_sqlite;
-use crate::exec::{Direct, Exec, Kind, now};
+use crate::exec::{Direct, Exec, Kind, Val, now};
 use crate::write;
 use crate::write::{OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
 use carekit_core::store::{Claim, OutboxItem};
@@ -49,6 +49,8 @@ enum Work {
     Apply(Box<Commit>),
     ClaimOutbox(Claim),
     ClaimDue(Claim),
+    /// One statement on its own (agent accounts and tokens).
+    Execute(String, Vec<Val>),
     Close,
 }
 
@@ -57,6 +59,7 @@ enum Done {
     Applied,
     Outbox(Vec<OutboxItem>),
     Due(Vec<(i64, ConversationId)>),
+    Changed(u64),
     Closed,
 }
 
@@ -127,6 +130,14 @@ impl SqliteWriter {
     ) -> Result<Vec<(i64, ConversationId)>, StoreError> {
         match self.submit(Work::ClaimDue(claim)).await? {
             Done::Due(picked) => Ok(picked),
+            _ => Err(mismatch()),
+        }
+    }
+
+    /// Runs one statement; the number of rows it changed.
+    pub(crate) async fn execute(&self, sql: String, params: Vec<Val>) -> Result<u64, StoreError> {
+        match self.submit(Work::Execute(sql, params)).await? {
+            Done::Changed(n) => Ok(n),
             _ => Err(mismatch()),
         }
     }
@@ -245,6 +256,7 @@ fn run_job(conn: &rusqlite::Connection, work: &Work) -> Result<Done, StoreError>
         Work::Apply(commit) => now(write::apply(&mut db, commit)).map(|()| Done::Applied),
         Work::ClaimOutbox(claim) => now(claim_outbox_serial(&mut db, claim)).map(Done::Outbox),
         Work::ClaimDue(claim) => now(claim_due_serial(&mut db, claim)).map(Done::Due),
+        Work::Execute(sql, params) => now(db.execute(sql, params.clone())).map(Done::Changed),
         Work::Close => Ok(Done::Closed),
     };
     if result.is_err() {

@@ -89,6 +89,13 @@ async fn write_day(store: Arc<dyn Store>) {
 }
 
 async fn check(store: &SqlStore) {
+    // Opening migrated the old schema: it now keeps agents, and has none.
+    assert!(
+        carekit_core::AgentDirectory::agents(store)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let all = store
         .list_conversations(&ConversationFilter::all())
         .await

@@ -8,6 +8,7 @@ use super::{
 use crate::channel::{ChannelKind, DeliveryState};
 use crate::domain::{AuditEntry, ConversationRecord, Customer, Message, Status};
 use crate::ids::{ConversationId, CustomerId, MessageId, ThreadKey};
+use crate::people::{AgentAccount, AgentDirectory, AgentId, TokenId, TokenRecord, normalize_login};
 use crate::store::Lease;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -35,6 +36,8 @@ struct Inner {
     cursors: HashMap<String, String>,
     deadlines: BTreeSet<(DateTime<Utc>, ConversationId)>,
     deadline_leases: HashMap<ConversationId, DateTime<Utc>>,
+    agents: Vec<AgentAccount>,
+    tokens: Vec<TokenRecord>,
 }
 
 /// Keeps everything in memory behind one lock. Fast, and lost on exit: use
@@ -526,5 +529,107 @@ impl Store for MemoryStore {
                 .values()
                 .map(|c| (c, inner.audit.get(&c.id).unwrap_or(&empty).as_slice())),
         ))
+    }
+}
+
+#[async_trait]
+impl AgentDirectory for MemoryStore {
+    async fn create_agent(&self, agent: &AgentAccount) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner
+            .agents
+            .iter()
+            .any(|a| a.id == agent.id || a.login == agent.login)
+        {
+            return Err(StoreError::Constraint(format!(
+                "an agent with login {:?} exists",
+                agent.login
+            )));
+        }
+        inner.agents.push(agent.clone());
+        Ok(())
+    }
+
+    async fn agent(&self, id: AgentId) -> Result<Option<AgentAccount>, StoreError> {
+        Ok(self.lock().agents.iter().find(|a| a.id == id).cloned())
+    }
+
+    async fn agent_by_login(&self, login: &str) -> Result<Option<AgentAccount>, StoreError> {
+        let login = normalize_login(login);
+        Ok(self
+            .lock()
+            .agents
+            .iter()
+            .find(|a| a.login == login)
+            .cloned())
+    }
+
+    async fn agents(&self) -> Result<Vec<AgentAccount>, StoreError> {
+        Ok(self.lock().agents.clone())
+    }
+
+    async fn set_agent_disabled(&self, id: AgentId, disabled: bool) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        Ok(match inner.agents.iter_mut().find(|a| a.id == id) {
+            Some(agent) => {
+                agent.disabled = disabled;
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn create_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner
+            .tokens
+            .iter()
+            .any(|t| t.id == token.id || t.digest == token.digest)
+        {
+            return Err(StoreError::Constraint("the token exists".into()));
+        }
+        inner.tokens.push(token.clone());
+        Ok(())
+    }
+
+    async fn token_by_digest(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .tokens
+            .iter()
+            .find(|t| t.digest == digest)
+            .cloned())
+    }
+
+    async fn token(&self, id: TokenId) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(self.lock().tokens.iter().find(|t| t.id == id).cloned())
+    }
+
+    async fn tokens(&self, agent: Option<AgentId>) -> Result<Vec<TokenRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .tokens
+            .iter()
+            .filter(|t| agent.is_none_or(|a| t.agent == a))
+            .cloned()
+            .collect())
+    }
+
+    async fn revoke_token(&self, id: TokenId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        Ok(match inner.tokens.iter_mut().find(|t| t.id == id) {
+            Some(token) => {
+                token.revoked_at.get_or_insert(at);
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn touch_token(&self, id: TokenId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(token) = self.lock().tokens.iter_mut().find(|t| t.id == id) {
+            token.last_used_at = Some(at);
+        }
+        Ok(())
     }
 }

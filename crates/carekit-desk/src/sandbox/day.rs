@@ -398,11 +398,15 @@ impl SandboxDay {
             from: self.start,
             to: end,
         });
-        let client = Client {
+        let mut client = Client {
             http: reqwest::Client::new(),
             base: public_url,
-            token: api_token,
+            token: String::new(),
+            agents: std::sync::Mutex::new(std::collections::HashMap::new()),
         };
+        // The configured token only bootstraps the first admin; the
+        // script's agents each get an account and a token of their own.
+        client.token = client.bootstrap(&api_token).await?;
         let mut seen = 0;
         let mut results = Vec::with_capacity(steps.len());
         let total = steps.len();
@@ -571,10 +575,78 @@ fn report_sends(
 struct Client {
     http: reqwest::Client,
     base: String,
+    /// The sandbox admin's token.
     token: String,
+    /// Each script agent's token, made on first use.
+    agents: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Client {
+    /// Makes the sandbox's admin with the configured token; its token.
+    async fn bootstrap(&self, configured: &str) -> Result<String, DeskServerError> {
+        let password = format!("sandbox-{}", hex::encode(rand::random::<[u8; 16]>()));
+        let response = self
+            .http
+            .post(format!("{}/api/bootstrap", self.base))
+            .bearer_auth(configured)
+            .json(&json!({"login": "sandbox-admin", "password": password, "name": "Sandbox admin"}))
+            .send()
+            .await
+            .map_err(unreachable_desk)?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        answer["token"]["token"]
+            .as_str()
+            .filter(|_| status.is_success())
+            .map(str::to_owned)
+            .ok_or_else(|| DeskServerError::Config(format!("sandbox bootstrap: {status} {answer}")))
+    }
+
+    /// The token `agent` (a script name) acts with, making the account on
+    /// first use.
+    async fn agent_token(&self, agent: &str) -> Result<String, DeskServerError> {
+        if let Some(token) = self
+            .agents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(agent)
+        {
+            return Ok(token.clone());
+        }
+        let (status, made) = self
+            .api_as(
+                &self.token,
+                "/api/agents",
+                Some(json!({"login": agent, "name": agent, "role": "agent"})),
+            )
+            .await?;
+        let id = made["agent"]["id"]
+            .as_str()
+            .filter(|_| status == 201)
+            .ok_or_else(|| {
+                DeskServerError::Config(format!("sandbox agent {agent}: {status} {made}"))
+            })?;
+        let (status, issued) = self
+            .api_as(
+                &self.token,
+                &format!("/api/agents/{id}/tokens"),
+                Some(json!({"label": "sandbox"})),
+            )
+            .await?;
+        let token = issued["token"]["token"]
+            .as_str()
+            .filter(|_| status == 201)
+            .ok_or_else(|| {
+                DeskServerError::Config(format!("sandbox token for {agent}: {status} {issued}"))
+            })?
+            .to_owned();
+        self.agents
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(agent.to_owned(), token.clone());
+        Ok(token)
+    }
+
     async fn webhook(&self, request: &super::SignedRequest) -> Result<u16, DeskServerError> {
         let mut builder = self
             .http
@@ -588,13 +660,22 @@ impl Client {
     }
 
     async fn api(&self, path: &str, body: Option<Value>) -> Result<(u16, Value), DeskServerError> {
+        self.api_as(&self.token, path, body).await
+    }
+
+    async fn api_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), DeskServerError> {
         let url = format!("{}{path}", self.base);
         let request = match body {
             Some(body) => self.http.post(url).json(&body),
             None => self.http.get(url),
         };
         let response = request
-            .bearer_auth(&self.token)
+            .bearer_auth(token)
             .send()
             .await
             .map_err(unreachable_desk)?;
@@ -641,8 +722,13 @@ impl Client {
             ),
             AgentAction::Resolve => ("resolve", json!({"agent": agent})),
         };
+        let token = self.agent_token(agent).await?;
         let (status, answer) = self
-            .api(&format!("/api/conversations/{id}/{path}"), Some(body))
+            .api_as(
+                &token,
+                &format!("/api/conversations/{id}/{path}"),
+                Some(body),
+            )
             .await?;
         let error = (status >= 400).then(|| {
             answer["error"]

@@ -11,7 +11,11 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub mod process;
 
+/// The configured `CAREKIT_API_TOKEN`: it only bootstraps the first admin.
 pub const API_TOKEN: &str = "api-token-7c1d2e";
+/// The first admin every test desk bootstraps, and logs in as.
+pub const ADMIN_LOGIN: &str = "desk-admin";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 pub const X_CONSUMER_SECRET: &str = "x-consumer-secret-55aa";
 pub const FB_APP_SECRET: &str = "fb-app-secret-91bc";
 pub const FB_VERIFY: &str = "fb-verify-token-3344";
@@ -120,6 +124,8 @@ pub struct Limits {
     pub extra_secrets: Vec<(&'static str, String)>,
     /// Platforms of the app's own, beside the built-in adapters.
     pub adapters: Vec<std::sync::Arc<dyn carekit_desk::adapters::ServerAdapter>>,
+    /// The desk's clock (the system's when `None`).
+    pub clock: Option<std::sync::Arc<dyn carekit_core::Clock>>,
 }
 
 impl Default for Limits {
@@ -135,14 +141,54 @@ impl Default for Limits {
             email_max_body_bytes: None,
             twitter_extra: String::new(),
             adapters: Vec::new(),
+            clock: None,
         }
     }
 }
 
-/// Sends an API request with the test token: the status and the JSON
-/// answer (`Null` when there is none).
-pub async fn json_answer(request: reqwest::RequestBuilder) -> (u16, Value) {
-    let response = request.bearer_auth(API_TOKEN).send().await.unwrap();
+/// Sends an API request with `token`: the status and the JSON answer
+/// (`Null` when there is none).
+pub async fn json_answer(request: reqwest::RequestBuilder, token: &str) -> (u16, Value) {
+    let response = request.bearer_auth(token).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// A token of the desk's first admin: bootstrapped with the configured
+/// token when the store has no admin yet, else logged in (another worker,
+/// or an earlier run on the same store, made the admin).
+pub async fn admin_token(http: &reqwest::Client, base: &str) -> String {
+    let response = http
+        .post(format!("{base}/api/bootstrap"))
+        .bearer_auth(API_TOKEN)
+        .json(&json!({ "login": ADMIN_LOGIN, "password": ADMIN_PASSWORD, "name": "Desk Admin" }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    if status == 201 {
+        return answer["token"]["token"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(status, 409, "bootstrap: {answer}");
+    let (status, answer) = login(http, base, ADMIN_LOGIN, ADMIN_PASSWORD).await;
+    assert_eq!(status, 200, "admin login: {answer}");
+    answer["token"]["token"].as_str().unwrap().to_owned()
+}
+
+/// `POST /api/login`: the status and the answer.
+pub async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    login: &str,
+    password: &str,
+) -> (u16, Value) {
+    let response = http
+        .post(format!("{base}/api/login"))
+        .json(&json!({ "login": login, "password": password }))
+        .send()
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -162,6 +208,8 @@ pub struct TestDesk {
     pub base: String,
     pub http: reqwest::Client,
     pub platforms: Platforms,
+    /// The first admin's token, which `api` and `api_post` use.
+    pub token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -245,6 +293,9 @@ impl TestDesk {
         for adapter in limits.adapters {
             builder = builder.adapter(adapter);
         }
+        if let Some(clock) = limits.clock {
+            builder = builder.clock(clock);
+        }
         let server = builder.build().await.unwrap();
         let desk = server.desk().clone();
         let credentials = server.credentials();
@@ -257,17 +308,21 @@ impl TestDesk {
                 .await
                 .unwrap();
         });
+        // No connection reuse: a 413 closes the connection before the
+        // body is read, and a pooled client could race that close.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let base = format!("http://{addr}");
+        let token = admin_token(&http, &base).await;
         Self {
             addr,
             desk,
             credentials,
-            base: format!("http://{addr}"),
-            // No connection reuse: a 413 closes the connection before the
-            // body is read, and a pooled client could race that close.
-            http: reqwest::Client::builder()
-                .pool_max_idle_per_host(0)
-                .build()
-                .unwrap(),
+            base,
+            http,
+            token,
             platforms,
             stop: Some(tx),
             task: Some(task),
@@ -300,11 +355,21 @@ impl TestDesk {
     }
 
     pub async fn api(&self, path: &str) -> (u16, Value) {
-        json_answer(self.http.get(self.url(path))).await
+        json_answer(self.http.get(self.url(path)), &self.token).await
+    }
+
+    /// `GET` with another token.
+    pub async fn api_as(&self, token: &str, path: &str) -> (u16, Value) {
+        json_answer(self.http.get(self.url(path)), token).await
+    }
+
+    /// `POST` JSON with another token.
+    pub async fn api_post_as(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        json_answer(self.http.post(self.url(path)).json(&body), token).await
     }
 
     pub async fn api_post(&self, path: &str, body: Value) -> (u16, Value) {
-        json_answer(self.http.post(self.url(path)).json(&body)).await
+        json_answer(self.http.post(self.url(path)).json(&body), &self.token).await
     }
 
     /// Every inbound message stored, as `channel: text`, sorted.

@@ -13,6 +13,9 @@ pub struct DeskProcess {
     pub base: String,
     child: Option<Child>,
     http: reqwest::Client,
+    /// The first admin's token, fetched when the desk first starts (kept
+    /// in the store, so it holds across restarts).
+    token: Option<String>,
 }
 
 /// A free port on 127.0.0.1 (released before the desk binds it).
@@ -33,6 +36,7 @@ impl DeskProcess {
             secrets: secrets.to_owned(),
             base: format!("http://127.0.0.1:{port}"),
             child: None,
+            token: None,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
                 .build()
@@ -61,6 +65,9 @@ impl DeskProcess {
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
+                if self.token.is_none() {
+                    self.token = Some(super::admin_token(&self.http, &self.base).await);
+                }
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -97,12 +104,19 @@ impl DeskProcess {
 
     /// GET an `/api` route (or `/healthz`) as JSON.
     pub async fn get(&self, path: &str) -> Value {
-        super::json_answer(self.http.get(self.url(path))).await.1
+        super::json_answer(self.http.get(self.url(path)), self.token())
+            .await
+            .1
     }
 
     /// POST JSON to an `/api` route; the status and the answer.
     pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
-        super::json_answer(self.http.post(self.url(path)).json(&body)).await
+        super::json_answer(self.http.post(self.url(path)).json(&body), self.token()).await
+    }
+
+    /// The admin token the API helpers use.
+    pub fn token(&self) -> &str {
+        self.token.as_deref().expect("the desk was started")
     }
 
     /// `/metrics` as text.
