@@ -15,11 +15,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::*;
 
+/// What the receiver was posted: the room and the JSON body.
+type Posted = Arc<Mutex<Vec<(String, Value)>>>;
+
 /// A chat's incoming webhook: keeps what was posted, answers "ok".
-async fn receiver() -> (String, Arc<Mutex<Vec<(String, Value)>>>) {
-    let seen: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+async fn receiver() -> (String, Posted) {
+    let seen: Posted = Arc::default();
     async fn hook(
-        State((room, seen)): State<(&'static str, Arc<Mutex<Vec<(String, Value)>>>)>,
+        State((room, seen)): State<(&'static str, Posted)>,
         Json(body): Json<Value>,
     ) -> &'static str {
         seen.lock().unwrap().push((room.to_owned(), body));
