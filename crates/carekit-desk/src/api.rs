@@ -18,7 +18,8 @@ use axum::routing::{get, post};
 use carekit_core::desk::{HandoffRequest, ReplyRequest};
 use carekit_core::{
     AuditEntry, AuditKind, ChannelKind, ConversationFilter, ConversationId, ConversationRecord,
-    DeliveryState, Desk, DeskError, Direction, Escalation, Message, Priority, Visibility,
+    DeliveryState, Desk, DeskError, Direction, Escalation, Message, Priority, Scope, Status,
+    Visibility,
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,8 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/conversations/{id}/reply", post(reply))
         .route("/api/conversations/{id}/handoff", post(handoff))
         .route("/api/conversations/{id}/resolve", post(resolve))
+        .route("/api/conversations/{id}/status", post(set_status))
+        .route("/api/conversations/{id}/assign", post(assign))
         .route("/api/customers/{id}/merge", post(merge_customers))
         .route("/api/crisis", get(crisis).post(set_crisis))
         .route("/api/reports/summary", get(summary))
@@ -547,6 +550,68 @@ async fn resolve(
     let id = parse_id(&id)?;
     state.desk.resolve(id, caller.actor()).await?;
     Ok(Json(json!({ "id": id.to_string(), "status": "resolved" })))
+}
+
+/// `POST …/status`: the new status, as the conversation shows it
+/// (`{"status": "pending"}`, `{"status": "snoozed", "until": "…"}`,
+/// `{"status": "open"}` to reopen).
+async fn set_status(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(status): Json<Status>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    if let Status::Snoozed { until } = status
+        && until <= state.desk.clock().now()
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "snooze until a time in the future",
+        ));
+    }
+    state.desk.set_status(id, status, caller.actor()).await?;
+    Ok(Json(json!({ "id": id.to_string(), "status": status })))
+}
+
+/// `POST …/assign` body: the agent (an agent's id) and/or the team; both
+/// absent unassigns.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    agent: Option<String>,
+    team: Option<String>,
+}
+
+/// `POST …/assign`: taking a conversation oneself needs `reply`; giving it
+/// to someone else, to a team, or taking it away needs `manage`.
+async fn assign(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(body): Json<AssignBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let own = caller.agent.id.to_string();
+    let to_self = body.agent.as_deref() == Some(own.as_str()) && body.team.is_none();
+    if !to_self {
+        caller.require(Scope::Manage)?;
+    }
+    for name in body.agent.iter().chain(body.team.iter()) {
+        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "agent and team are 1 to 128 characters without control characters",
+            ));
+        }
+    }
+    state
+        .desk
+        .assign(id, body.agent.clone(), body.team.clone(), caller.actor())
+        .await?;
+    Ok(Json(
+        json!({ "id": id.to_string(), "agent": body.agent, "team": body.team }),
+    ))
 }
 
 /// `POST /api/crisis` body.

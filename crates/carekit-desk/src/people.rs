@@ -214,7 +214,11 @@ fn scope_for(method: &Method, path: &str) -> Option<Option<Scope>> {
         }
         "/api/crisis" if read => Scope::Read,
         "/api/crisis" => Scope::Manage,
-        "/api/conversations/{id}/reply" | "/api/conversations/{id}/resolve" => Scope::Reply,
+        "/api/conversations/{id}/reply"
+        | "/api/conversations/{id}/resolve"
+        | "/api/conversations/{id}/status" => Scope::Reply,
+        // Assigning to someone else needs `manage` too (see `assign`).
+        "/api/conversations/{id}/assign" => Scope::Reply,
         // A handoff to a new recipient needs `handoff` too (see `handoff`).
         "/api/conversations/{id}/handoff" => Scope::Reply,
         "/api/customers/{id}/merge" => Scope::Manage,

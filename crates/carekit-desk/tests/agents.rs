@@ -606,3 +606,112 @@ async fn secrets_never_reach_logs_or_debug_and_other_desks_tokens_are_refused() 
         assert!(!logs.contains(&t.digest), "a digest was logged");
     }
 }
+
+/// Status changes (pending, snooze, reopen) and assignment through the API:
+/// each checked against the token's scopes and audited under the
+/// authenticated agent.
+async fn status_and_assignment(place: Place) {
+    let desk = place.start(Limits::default()).await;
+    let id = one_conversation(&desk).await;
+    let bob = make_agent(&desk, "bob", "agent", Some(BOB_PASSWORD)).await;
+    let carol = make_agent(&desk, "carol", "agent", None).await;
+    let (bob_token, _) = make_token(&desk, &bob, None).await;
+    let (read_only, _) = make_token(&desk, &bob, Some(&["read"])).await;
+    let path = |what: &str| format!("/api/conversations/{id}/{what}");
+    let detail = || async { desk.api(&format!("/api/conversations/{id}")).await.1 };
+
+    // Pending, by bob: stored and audited under bob's id.
+    let (status, answer) = desk
+        .api_post_as(&bob_token, &path("status"), json!({ "status": "pending" }))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let shown = detail().await;
+    assert_eq!(shown["conversation"]["status"], "pending", "{shown:#}");
+    assert!(
+        shown["audit"].to_string().contains(&bob),
+        "{}",
+        shown["audit"]
+    );
+
+    // Snoozing into the past is refused; into the future it holds.
+    let (status, _) = desk
+        .api_post_as(
+            &bob_token,
+            &path("status"),
+            json!({ "status": "snoozed", "until": "2001-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let until = (chrono::Utc::now() + chrono::Duration::hours(4)).to_rfc3339();
+    let (status, answer) = desk
+        .api_post_as(
+            &bob_token,
+            &path("status"),
+            json!({ "status": "snoozed", "until": until }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(detail().await["conversation"]["status"], "snoozed");
+    // An unknown status is refused and changes nothing; so does a read-only token.
+    let (status, _) = desk
+        .api_post_as(&bob_token, &path("status"), json!({ "status": "sleeping" }))
+        .await;
+    assert!((400..500).contains(&status), "{status}");
+    let (status, answer) = desk
+        .api_post_as(&read_only, &path("status"), json!({ "status": "open" }))
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(answer["missing_scope"], "reply");
+    assert_eq!(detail().await["conversation"]["status"], "snoozed");
+    // Reopened.
+    let (status, _) = desk
+        .api_post_as(&bob_token, &path("status"), json!({ "status": "open" }))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(detail().await["conversation"]["status"], "open");
+
+    // Bob takes it himself with his reply scope...
+    let (status, answer) = desk
+        .api_post_as(&bob_token, &path("assign"), json!({ "agent": bob }))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(detail().await["conversation"]["assignee"], bob.as_str());
+    // ...but giving it to carol, or to a team, needs manage.
+    for body in [
+        json!({ "agent": carol }),
+        json!({ "agent": bob, "team": "billing" }),
+    ] {
+        let (status, answer) = desk.api_post_as(&bob_token, &path("assign"), body).await;
+        assert_eq!(status, 403, "{answer}");
+        assert_eq!(answer["missing_scope"], "manage");
+    }
+    assert_eq!(detail().await["conversation"]["assignee"], bob.as_str());
+    // The admin (every scope) can; names with control characters are refused.
+    let (status, _) = desk
+        .api_post(&path("assign"), json!({ "agent": "carol\u{0}x" }))
+        .await;
+    assert_eq!(status, 422);
+    let (status, answer) = desk
+        .api_post(
+            &path("assign"),
+            json!({ "agent": carol, "team": "billing" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let shown = detail().await;
+    assert_eq!(shown["conversation"]["assignee"], carol.as_str());
+    assert_eq!(shown["conversation"]["team"], "billing");
+    desk.stop().await;
+}
+
+#[tokio::test]
+async fn status_and_assignment_on_sqlite() {
+    status_and_assignment(sqlite()).await;
+}
+
+#[tokio::test]
+async fn status_and_assignment_on_postgres() {
+    if let Some(place) = postgres("status_and_assignment_on_postgres") {
+        status_and_assignment(place).await;
+    }
+}
