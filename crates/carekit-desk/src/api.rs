@@ -59,6 +59,8 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/conversations/{id}/resolve", post(resolve))
         .route("/api/conversations/{id}/status", post(set_status))
         .route("/api/conversations/{id}/assign", post(assign))
+        .route("/api/conversations/{id}/tags", post(change_tag))
+        .route("/api/conversations/{id}/priority", post(set_priority))
         .route("/api/customers/{id}/merge", post(merge_customers))
         .route("/api/crisis", get(crisis).post(set_crisis))
         .route("/api/reports/summary", get(summary))
@@ -598,12 +600,7 @@ async fn assign(
         caller.require(Scope::Manage)?;
     }
     for name in body.agent.iter().chain(body.team.iter()) {
-        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "agent and team are 1 to 128 characters without control characters",
-            ));
-        }
+        check_name("an agent or team", name)?;
     }
     state
         .desk
@@ -611,6 +608,77 @@ async fn assign(
         .await?;
     Ok(Json(
         json!({ "id": id.to_string(), "agent": body.agent, "team": body.team }),
+    ))
+}
+
+/// A name a person types for a tag, team or agent: 1 to 128 characters,
+/// no control characters.
+fn check_name(what: &str, name: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{what} is 1 to 128 characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// `POST …/tags` body: the tag, added unless `remove` is true.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagBody {
+    tag: String,
+    #[serde(default)]
+    remove: bool,
+}
+
+/// `POST …/tags`: adds or removes one tag, audited under the caller.
+async fn change_tag(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(body): Json<TagBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    check_name("a tag", &body.tag)?;
+    state
+        .desk
+        .change_tag(id, body.tag.clone(), !body.remove, Some(caller.actor()))
+        .await?;
+    Ok(Json(
+        json!({ "id": id.to_string(), "tag": body.tag, "added": !body.remove }),
+    ))
+}
+
+/// `POST …/priority` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriorityBody {
+    priority: Priority,
+    reason: String,
+}
+
+/// `POST …/priority`: sets the priority (which changes the SLA targets),
+/// with a reason, audited under the caller.
+async fn set_priority(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(body): Json<PriorityBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    if body.reason.trim().is_empty() || body.reason.len() > 1_000 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a priority change needs a reason (at most 1,000 bytes)",
+        ));
+    }
+    state
+        .desk
+        .set_priority_by(id, body.priority, body.reason, Some(caller.actor()))
+        .await?;
+    Ok(Json(
+        json!({ "id": id.to_string(), "priority": body.priority }),
     ))
 }
 

@@ -216,7 +216,9 @@ fn scope_for(method: &Method, path: &str) -> Option<Option<Scope>> {
         "/api/crisis" => Scope::Manage,
         "/api/conversations/{id}/reply"
         | "/api/conversations/{id}/resolve"
-        | "/api/conversations/{id}/status" => Scope::Reply,
+        | "/api/conversations/{id}/status"
+        | "/api/conversations/{id}/tags" => Scope::Reply,
+        "/api/conversations/{id}/priority" => Scope::Manage,
         // Assigning to someone else needs `manage` too (see `assign`).
         "/api/conversations/{id}/assign" => Scope::Reply,
         // A handoff to a new recipient needs `handoff` too (see `handoff`).

@@ -701,6 +701,65 @@ async fn status_and_assignment(place: Place) {
     let shown = detail().await;
     assert_eq!(shown["conversation"]["assignee"], carol.as_str());
     assert_eq!(shown["conversation"]["team"], "billing");
+
+    // Tags: added and removed by bob (reply scope), audited under him.
+    let (status, answer) = desk
+        .api_post_as(&bob_token, &path("tags"), json!({ "tag": "refund" }))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let shown = detail().await;
+    assert_eq!(shown["conversation"]["tags"], json!(["refund"]));
+    let tagged = shown["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e.to_string().contains("\"refund\""))
+        .unwrap()
+        .to_string();
+    assert!(tagged.contains(&bob), "{tagged}");
+    let (status, _) = desk
+        .api_post_as(
+            &bob_token,
+            &path("tags"),
+            json!({ "tag": "refund", "remove": true }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(detail().await["conversation"]["tags"], json!([]));
+    for bad in ["", "   ", "a\nb"] {
+        let (status, _) = desk
+            .api_post_as(&bob_token, &path("tags"), json!({ "tag": bad }))
+            .await;
+        assert_eq!(status, 422, "{bad:?}");
+    }
+
+    // Priority changes the SLA targets: manage, and a reason.
+    let (status, answer) = desk
+        .api_post_as(
+            &bob_token,
+            &path("priority"),
+            json!({ "priority": "urgent", "reason": "press" }),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(answer["missing_scope"], "manage");
+    let (status, _) = desk
+        .api_post(
+            &path("priority"),
+            json!({ "priority": "urgent", "reason": " " }),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, answer) = desk
+        .api_post(
+            &path("priority"),
+            json!({ "priority": "urgent", "reason": "a journalist asked" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let shown = detail().await;
+    assert_eq!(shown["conversation"]["priority"], "urgent");
+    assert!(shown["audit"].to_string().contains("a journalist asked"));
     desk.stop().await;
 }
 

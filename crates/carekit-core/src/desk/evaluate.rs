@@ -223,6 +223,7 @@ impl Desk {
                 && priority > record.priority
             {
                 added.push(AuditKind::PriorityChanged {
+                    by: None,
                     from: record.priority,
                     to: priority,
                     reason: format!("{}: {}", esc.policy, esc.reason.code()),

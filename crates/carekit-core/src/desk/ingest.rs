@@ -586,7 +586,11 @@ impl Desk {
             }
             Action::Tag(tag) => {
                 if change.record.tags.insert(tag.clone()) {
-                    change.note(AuditKind::Tagged { tag, added: true });
+                    change.note(AuditKind::Tagged {
+                        tag,
+                        added: true,
+                        by: None,
+                    });
                 }
             }
             Action::SetPriority(priority) => {
@@ -594,6 +598,7 @@ impl Desk {
                 if from != priority {
                     change.record.priority = priority;
                     change.note(AuditKind::PriorityChanged {
+                        by: None,
                         from,
                         to: priority,
                         reason: rule.to_owned(),

@@ -547,18 +547,37 @@ impl Desk {
             .await
     }
 
-    /// Adds a tag.
+    /// Adds a tag (as the desk itself: the audit names no person).
     pub async fn tag(
         &self,
         conversation_id: ConversationId,
         tag: impl Into<String>,
     ) -> Result<(), DeskError> {
+        self.change_tag(conversation_id, tag, true, None).await
+    }
+
+    /// Adds (`added`) or removes a tag, audited under `by` (a person, or
+    /// `None` for a rule). Adding a tag it has, or removing one it has
+    /// not, changes and audits nothing.
+    pub async fn change_tag(
+        &self,
+        conversation_id: ConversationId,
+        tag: impl Into<String>,
+        added: bool,
+        by: Option<Actor>,
+    ) -> Result<(), DeskError> {
         let tag = tag.into();
         self.mutate(conversation_id, Trigger::Changed, |c| {
-            if c.record.tags.insert(tag.clone()) {
+            let changed = if added {
+                c.record.tags.insert(tag.clone())
+            } else {
+                c.record.tags.remove(&tag)
+            };
+            if changed {
                 c.note(AuditKind::Tagged {
                     tag: tag.clone(),
-                    added: true,
+                    added,
+                    by: by.clone(),
                 });
             }
             Ok(())
@@ -589,12 +608,25 @@ impl Desk {
         .map(|_| ())
     }
 
-    /// Sets the priority.
+    /// Sets the priority (as the desk itself: the audit names no person).
     pub async fn set_priority(
         &self,
         conversation_id: ConversationId,
         priority: Priority,
         reason: impl Into<String>,
+    ) -> Result<(), DeskError> {
+        self.set_priority_by(conversation_id, priority, reason, None)
+            .await
+    }
+
+    /// Sets the priority, audited with the reason under `by` (a person, or
+    /// `None` for a rule).
+    pub async fn set_priority_by(
+        &self,
+        conversation_id: ConversationId,
+        priority: Priority,
+        reason: impl Into<String>,
+        by: Option<Actor>,
     ) -> Result<(), DeskError> {
         let reason = reason.into();
         self.mutate(conversation_id, Trigger::Changed, |c| {
@@ -605,6 +637,7 @@ impl Desk {
                     from,
                     to: priority,
                     reason: reason.clone(),
+                    by: by.clone(),
                 });
             }
             Ok(())

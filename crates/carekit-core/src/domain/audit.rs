@@ -146,6 +146,9 @@ pub enum AuditKind {
         to: Priority,
         /// Why.
         reason: String,
+        /// The person who changed it; `None` when a policy or rule did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Actor>,
     },
     /// A policy escalated.
     Escalated(Escalation),
@@ -179,6 +182,9 @@ pub enum AuditKind {
         tag: String,
         /// Added (`true`) or removed.
         added: bool,
+        /// The person who tagged; `None` when a rule or classifier did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Actor>,
     },
     /// The conversation was handed off to a private channel.
     HandedOff {
