@@ -60,6 +60,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/conversations/{id}/status", post(set_status))
         .route("/api/conversations/{id}/assign", post(assign))
         .route("/api/conversations/{id}/tags", post(change_tag))
+        .route("/api/conversations/{id}/notes", post(add_note))
         .route("/api/conversations/{id}/priority", post(set_priority))
         .route("/api/customers/{id}/merge", post(merge_customers))
         .route("/api/crisis", get(crisis).post(set_crisis))
@@ -648,6 +649,25 @@ async fn change_tag(
     Ok(Json(
         json!({ "id": id.to_string(), "tag": body.tag, "added": !body.remove }),
     ))
+}
+
+/// `POST …/notes` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    text: String,
+}
+
+/// `POST …/notes`: a private note, shown to agents in the trail, never sent.
+async fn add_note(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(body): Json<NoteBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let id = parse_id(&id)?;
+    state.desk.add_note(id, body.text, caller.actor()).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string() }))))
 }
 
 /// `POST …/priority` body.

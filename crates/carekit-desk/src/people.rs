@@ -217,7 +217,8 @@ fn scope_for(method: &Method, path: &str) -> Option<Option<Scope>> {
         "/api/conversations/{id}/reply"
         | "/api/conversations/{id}/resolve"
         | "/api/conversations/{id}/status"
-        | "/api/conversations/{id}/tags" => Scope::Reply,
+        | "/api/conversations/{id}/tags"
+        | "/api/conversations/{id}/notes" => Scope::Reply,
         "/api/conversations/{id}/priority" => Scope::Manage,
         // Assigning to someone else needs `manage` too (see `assign`).
         "/api/conversations/{id}/assign" => Scope::Reply,

@@ -760,6 +760,43 @@ async fn status_and_assignment(place: Place) {
     let shown = detail().await;
     assert_eq!(shown["conversation"]["priority"], "urgent");
     assert!(shown["audit"].to_string().contains("a journalist asked"));
+
+    // A private note: in the trail under bob, sent nowhere.
+    const NOTE: &str = "Sounds upset; order 5521 was split in two";
+    let (status, answer) = desk
+        .api_post_as(&bob_token, &path("notes"), json!({ "text": NOTE }))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let (status, _) = desk
+        .api_post_as(&bob_token, &path("notes"), json!({ "text": "  " }))
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = desk
+        .api_post_as(&read_only, &path("notes"), json!({ "text": NOTE }))
+        .await;
+    assert_eq!(status, 403);
+    let note = detail().await["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.to_string().contains(NOTE))
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(note.len(), 1, "{note:?}");
+    assert!(note[0].to_string().contains(&bob), "{}", note[0]);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for request in desk
+        .platforms
+        .x
+        .received_requests()
+        .await
+        .unwrap_or_default()
+    {
+        assert!(
+            !String::from_utf8_lossy(&request.body).contains("order 5521"),
+            "a note is never sent"
+        );
+    }
     desk.stop().await;
 }
 

@@ -547,6 +547,34 @@ impl Desk {
             .await
     }
 
+    /// Adds a private note to the conversation's trail: stored and shown to
+    /// agents, never sent, and it answers nothing (no SLA clock stops).
+    ///
+    /// # Errors
+    /// `DeskError::InvalidRequest` for an empty note or one over 10,000 bytes.
+    pub async fn add_note(
+        &self,
+        conversation_id: ConversationId,
+        text: impl Into<String>,
+        by: Actor,
+    ) -> Result<(), DeskError> {
+        let text = text.into();
+        if text.trim().is_empty() || text.len() > 10_000 {
+            return Err(DeskError::InvalidRequest(
+                "a note is 1 to 10,000 bytes of text".into(),
+            ));
+        }
+        self.mutate(conversation_id, Trigger::Changed, |c| {
+            c.note(AuditKind::AgentNote {
+                text: text.clone(),
+                by: by.clone(),
+            });
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// Adds a tag (as the desk itself: the audit names no person).
     pub async fn tag(
         &self,

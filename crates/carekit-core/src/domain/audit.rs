@@ -212,6 +212,14 @@ pub enum AuditKind {
         /// Why.
         reason: String,
     },
+    /// A private note by a person: shown to agents with the conversation,
+    /// never sent to the customer.
+    AgentNote {
+        /// The note.
+        text: String,
+        /// Who wrote it.
+        by: Actor,
+    },
     /// A notification went out.
     Notified {
         /// To whom (a team, a channel name).
