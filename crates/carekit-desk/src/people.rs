@@ -20,7 +20,7 @@
 //! - `CAREKIT_API_TOKEN` only bootstraps: `POST /api/bootstrap` makes the
 //!   first admin once. After that the configured token opens nothing.
 
-use crate::api::{ApiError, ApiState};
+use crate::api::shared::{ApiError, ApiState};
 use crate::auth::BearerToken;
 use axum::Json;
 use axum::extract::{Extension, MatchedPath, Path, Query, Request, State};
@@ -38,7 +38,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 /// What every API token begins with, so a leaked one is recognisable (and
 /// secret scanners can look for it).
@@ -870,9 +870,6 @@ pub(crate) async fn revoke_token(
         .ok_or_else(not_found)?;
     Ok(Json(json!({ "token": token_view(&token) })))
 }
-
-/// Keeps the directory type in one place.
-pub(crate) type Directory = Arc<dyn carekit_core::AgentDirectory>;
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,11 @@
 //! set. Webhooks are authenticated by their platform signatures instead,
 //! and health and metrics carry no customer data.
 
-use crate::auth::BearerToken;
-use crate::metrics::{Gauge, Metrics};
+pub(crate) mod shared;
+
+pub(crate) use shared::{ApiError, ApiState};
+
+use crate::metrics::Gauge;
 use crate::people::Caller;
 use axum::Json;
 use axum::Router;
@@ -18,27 +21,11 @@ use axum::routing::{get, post};
 use carekit_core::desk::{HandoffRequest, ReplyRequest};
 use carekit_core::{
     AuditEntry, AuditKind, ChannelKind, ConversationFilter, ConversationId, ConversationRecord,
-    DeliveryState, Desk, DeskError, Direction, Escalation, Message, Priority, Scope, Status,
-    Visibility,
+    DeliveryState, DeskError, Direction, Escalation, Message, Priority, Scope, Status, Visibility,
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-
-/// What the API handlers share.
-#[derive(Clone)]
-pub(crate) struct ApiState {
-    pub desk: Desk,
-    /// Agent accounts and tokens.
-    pub directory: crate::people::Directory,
-    /// `CAREKIT_API_TOKEN`, which only bootstraps the first admin; `None`
-    /// when it is empty.
-    pub bootstrap: Option<BearerToken>,
-    /// `Some` when `/metrics` needs a token.
-    pub metrics_token: Option<BearerToken>,
-    pub metrics: Metrics,
-    pub inbox: Option<crate::inbox::Inbox>,
-}
 
 /// The longest range `/api/reports/summary` aggregates over.
 const MAX_SUMMARY_DAYS: i64 = 400;
@@ -87,78 +74,6 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/bootstrap", post(people::bootstrap))
         .merge(api)
         .with_state(state)
-}
-
-/// A JSON error body: `{"error": "..."}`.
-#[derive(Debug)]
-pub(crate) struct ApiError {
-    status: StatusCode,
-    message: String,
-    /// Machine-readable fields beside `error` (the customer who owns an
-    /// identity, the state of a message that cannot be retried).
-    detail: serde_json::Map<String, serde_json::Value>,
-}
-
-impl ApiError {
-    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            detail: serde_json::Map::new(),
-        }
-    }
-
-    pub(crate) fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.detail.insert(key.to_owned(), value.into());
-        self
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = self.detail;
-        body.insert("error".into(), self.message.into());
-        (self.status, Json(serde_json::Value::Object(body))).into_response()
-    }
-}
-
-impl From<DeskError> for ApiError {
-    fn from(e: DeskError) -> Self {
-        let status = match &e {
-            DeskError::UnknownConversation(_)
-            | DeskError::UnknownMessage(_)
-            | DeskError::UnknownCustomer(_) => StatusCode::NOT_FOUND,
-            // A constraint that cannot succeed is not contention: the
-            // caller must change something (merge the customers, pick
-            // another message), so 409 and never 503.
-            DeskError::IdentityOwned { identity, customer } => {
-                return ApiError::new(StatusCode::CONFLICT, e.to_string())
-                    .with("kind", "identity_owned")
-                    .with("owner", customer.to_string())
-                    .with("channel", identity.channel.as_str())
-                    .with("handle", identity.handle.clone());
-            }
-            DeskError::NotRetryable { state } => {
-                return ApiError::new(StatusCode::CONFLICT, e.to_string())
-                    .with("kind", "not_retryable")
-                    .with("state", state.as_str());
-            }
-            DeskError::Store(carekit_core::StoreError::Constraint(_)) => StatusCode::CONFLICT,
-            DeskError::InvalidRequest(_)
-            | DeskError::Unsupported { .. }
-            | DeskError::NoChannel(_)
-            | DeskError::NoIdentity(_)
-            | DeskError::HideDisabled
-            | DeskError::Channel(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            DeskError::OptedOut(_) => StatusCode::CONFLICT,
-            DeskError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status.is_server_error() {
-            tracing::warn!(error = %e, "API request failed");
-        }
-        ApiError::new(status, e.to_string())
-    }
 }
 
 fn parse_id(id: &str) -> Result<ConversationId, ApiError> {
