@@ -134,6 +134,24 @@ pub(crate) fn mint(
     (secret, record)
 }
 
+/// Mints a token for `agent` and stores its record: the secret, to show
+/// once, and the record.
+async fn issue(
+    state: &ApiState,
+    agent: AgentId,
+    label: &str,
+    scopes: BTreeSet<Scope>,
+    now: DateTime<Utc>,
+) -> Result<(String, TokenRecord), ApiError> {
+    let (secret, token) = mint(agent, label, scopes, now);
+    state
+        .directory
+        .create_token(&token)
+        .await
+        .map_err(store_failed)?;
+    Ok((secret, token))
+}
+
 /// Hashes a password with Argon2id (default parameters, a random salt),
 /// off the async workers.
 pub(crate) async fn hash_password(password: String) -> Result<PasswordHash, ApiError> {
@@ -456,12 +474,7 @@ pub(crate) async fn bootstrap(
             .await;
         return Err(store_failed(e));
     }
-    let (secret, token) = mint(admin.id, "bootstrap", admin.role.scopes(), now);
-    state
-        .directory
-        .create_token(&token)
-        .await
-        .map_err(store_failed)?;
+    let (secret, token) = issue(&state, admin.id, "bootstrap", admin.role.scopes(), now).await?;
     tracing::info!(agent = %admin.id, login = %admin.login, "first admin created");
     Ok((
         StatusCode::CREATED,
@@ -611,12 +624,7 @@ pub(crate) async fn login(
         return Err(wrong());
     };
     clear_failures(ledger, &address_key).await;
-    let (secret, token) = mint(agent.id, "login", agent.role.scopes(), now);
-    state
-        .directory
-        .create_token(&token)
-        .await
-        .map_err(store_failed)?;
+    let (secret, token) = issue(&state, agent.id, "login", agent.role.scopes(), now).await?;
     tracing::info!(agent = %agent.id, token = %token.id, "logged in");
     Ok(
         Json(json!({ "agent": agent_view(&agent), "token": issued(&secret, &token) }))
@@ -787,12 +795,8 @@ pub(crate) async fn create_token(
         )
         .with("scope", beyond.as_str()));
     }
-    let (secret, token) = mint(agent.id, &label, scopes, state.desk.clock().now());
-    state
-        .directory
-        .create_token(&token)
-        .await
-        .map_err(store_failed)?;
+    let now = state.desk.clock().now();
+    let (secret, token) = issue(&state, agent.id, &label, scopes, now).await?;
     tracing::info!(agent = %agent.id, token = %token.id, by = %caller.agent.id, "token created");
     Ok((
         StatusCode::CREATED,

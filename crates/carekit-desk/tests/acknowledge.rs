@@ -6,7 +6,7 @@ mod support;
 
 use carekit_desk::{DeskConfig, DeskServer};
 use std::time::Duration;
-use support::{Limits, TestDesk, tweet, x_signature};
+use support::{Limits, TestDesk, tweet};
 
 const PRAISE: &str = "@acme Love the new app, thanks! Best update ever 😍";
 const QUESTION: &str = "@acme what time do you open on Sunday?";
@@ -14,16 +14,7 @@ const COMPLAINT: &str = "@acme my order is two weeks late and nobody answers. Aw
 
 async fn post_tweet(desk: &TestDesk, id: &str, user: &str, screen: &str, text: &str) {
     let body = tweet(id, user, screen, text);
-    let status = desk
-        .post(
-            "/webhooks/twitter",
-            &[(
-                "x-twitter-webhooks-signature",
-                x_signature(support::X_CONSUMER_SECRET, &body),
-            )],
-            body,
-        )
-        .await;
+    let status = desk.post_tweet(body).await;
     assert_eq!(status, 200);
 }
 

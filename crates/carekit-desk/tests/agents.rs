@@ -126,17 +126,7 @@ async fn one_conversation(desk: &TestDesk) -> String {
         "ann",
         "@acme my order is late",
     );
-    let sig = x_signature(X_CONSUMER_SECRET, &body);
-    let status = desk
-        .post(
-            "/webhooks/twitter",
-            &[
-                ("x-twitter-webhooks-signature", sig),
-                ("content-type", "application/json".into()),
-            ],
-            body,
-        )
-        .await;
+    let status = desk.post_tweet(body).await;
     assert_eq!(status, 200);
     let list = desk.conversations(1).await;
     list[0]["id"].as_str().unwrap().to_owned()
@@ -652,6 +642,24 @@ async fn status_and_assignment(place: Place) {
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(detail().await["conversation"]["status"], "snoozed");
+    // The far future is a time like any other; past chrono's range is refused.
+    let (status, answer) = desk
+        .api_post_as(
+            &bob_token,
+            &path("status"),
+            json!({ "status": "snoozed", "until": "9999-12-31T23:59:59Z" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(detail().await["conversation"]["status"], "snoozed");
+    let (status, _) = desk
+        .api_post_as(
+            &bob_token,
+            &path("status"),
+            json!({ "status": "snoozed", "until": "+999999-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert!((400..500).contains(&status), "{status}");
     // An unknown status is refused and changes nothing; so does a read-only token.
     let (status, _) = desk
         .api_post_as(&bob_token, &path("status"), json!({ "status": "sleeping" }))
@@ -775,6 +783,31 @@ async fn status_and_assignment(place: Place) {
         .api_post_as(&read_only, &path("notes"), json!({ "text": NOTE }))
         .await;
     assert_eq!(status, 403);
+    // Oversized notes and tags, and bodies that are not JSON text, are refused.
+    let (status, _) = desk
+        .api_post_as(
+            &bob_token,
+            &path("notes"),
+            json!({ "text": "n".repeat(10_001) }),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = desk
+        .api_post_as(&bob_token, &path("tags"), json!({ "tag": "t".repeat(129) }))
+        .await;
+    assert_eq!(status, 422);
+    let raw = desk
+        .http
+        .post(desk.url(&path("notes")))
+        .bearer_auth(&bob_token)
+        .header("content-type", "application/json")
+        .body(vec![b'{', 0xff, 0xfe, b'}'])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert!((400..500).contains(&raw), "{raw}");
     let note = detail().await["audit"]
         .as_array()
         .unwrap()

@@ -89,16 +89,7 @@ async fn a_crisis_tweet_reaches_the_crisis_teams_chat_and_no_other() {
         "dana_k",
         "@acme my kettle caught fire this morning and burned my hand",
     );
-    let status = desk
-        .post(
-            "/webhooks/twitter",
-            &[(
-                "x-twitter-webhooks-signature",
-                x_signature(X_CONSUMER_SECRET, &body),
-            )],
-            body,
-        )
-        .await;
+    let status = desk.post_tweet(body).await;
     assert_eq!(status, 200);
     for _ in 0..250 {
         if !seen.lock().unwrap().is_empty() {

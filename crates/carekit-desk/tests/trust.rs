@@ -204,16 +204,7 @@ async fn the_summary_counts_a_date_range() {
         ("1770000000000000102", "202"),
     ] {
         let body = tweet(id, user, "someone", "@acme where is my parcel?");
-        let status = desk
-            .post(
-                "/webhooks/twitter",
-                &[(
-                    "x-twitter-webhooks-signature",
-                    x_signature(X_CONSUMER_SECRET, &body),
-                )],
-                body,
-            )
-            .await;
+        let status = desk.post_tweet(body).await;
         assert_eq!(status, 200);
     }
     desk.conversations(2).await;
@@ -248,16 +239,7 @@ async fn a_handoff_to_a_number_another_customer_owns_is_409_until_a_person_merge
         "ann_lee",
         "@acme my parcel is lost",
     );
-    let status = desk
-        .post(
-            "/webhooks/twitter",
-            &[(
-                "x-twitter-webhooks-signature",
-                x_signature(X_CONSUMER_SECRET, &body),
-            )],
-            body,
-        )
-        .await;
+    let status = desk.post_tweet(body).await;
     assert_eq!(status, 200);
     let sms_url = desk.url("/webhooks/twilio/sms");
     let params = sms_params(

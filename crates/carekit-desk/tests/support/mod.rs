@@ -354,6 +354,20 @@ impl TestDesk {
         request.send().await.unwrap().status().as_u16()
     }
 
+    /// Posts an X Account Activity payload signed as X signs it.
+    pub async fn post_tweet(&self, body: Vec<u8>) -> u16 {
+        let signature = x_signature(X_CONSUMER_SECRET, &body);
+        self.post(
+            "/webhooks/twitter",
+            &[
+                ("x-twitter-webhooks-signature", signature),
+                ("content-type", "application/json".into()),
+            ],
+            body,
+        )
+        .await
+    }
+
     pub async fn api(&self, path: &str) -> (u16, Value) {
         json_answer(self.http.get(self.url(path)), &self.token).await
     }
