@@ -912,6 +912,16 @@ mod tests {
             scope_for(&Method::GET, "/api/agents"),
             Some(Some(Scope::Admin))
         );
+        for (path, scope) in [
+            ("/api/conversations/{id}/status", Scope::Reply),
+            ("/api/conversations/{id}/tags", Scope::Reply),
+            ("/api/conversations/{id}/notes", Scope::Reply),
+            // Taking a conversation oneself; the handler asks `manage` for more.
+            ("/api/conversations/{id}/assign", Scope::Reply),
+            ("/api/conversations/{id}/priority", Scope::Manage),
+        ] {
+            assert_eq!(scope_for(&Method::POST, path), Some(Some(scope)), "{path}");
+        }
         assert_eq!(scope_for(&Method::GET, "/api/unknown"), None);
     }
 

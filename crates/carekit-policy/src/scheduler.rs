@@ -498,6 +498,14 @@ mod tests {
         DateTime::from_timestamp_micros(at).unwrap()
     }
 
+    /// What the scheduler pops at `now`, in the model's terms (microseconds).
+    fn popped(s: &mut DeadlineScheduler<u8>, now: DateTime<Utc>) -> Vec<(u8, i64)> {
+        s.pop_due(now)
+            .into_iter()
+            .map(|(k, at)| (k, at.timestamp_micros()))
+            .collect()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -516,11 +524,7 @@ mod tests {
                         model.cancel(k);
                     }
                     Op::PopDue(now) => {
-                        let got: Vec<_> = s
-                            .pop_due(micros(now))
-                            .into_iter()
-                            .map(|(k, at)| (k, at.timestamp_micros()))
-                            .collect();
+                        let got = popped(&mut s, micros(now));
                         prop_assert_eq!(got, model.pop_due(now));
                     }
                     Op::NextDue => {
@@ -533,11 +537,7 @@ mod tests {
                 prop_assert_eq!(s.len(), model.by_key.len());
             }
             let end = DateTime::<Utc>::MAX_UTC;
-            let rest: Vec<_> = s
-                .pop_due(end)
-                .into_iter()
-                .map(|(k, at)| (k, at.timestamp_micros()))
-                .collect();
+            let rest = popped(&mut s, end);
             prop_assert_eq!(rest, model.pop_due(end.timestamp_micros()));
             prop_assert!(s.is_empty());
         }
@@ -559,11 +559,7 @@ mod tests {
                     model.schedule(key, BASE + d - 50_000_000);
                 }
                 now += step;
-                let got: Vec<_> = s
-                    .pop_due(micros(now))
-                    .into_iter()
-                    .map(|(k, at)| (k, at.timestamp_micros()))
-                    .collect();
+                let got = popped(&mut s, micros(now));
                 prop_assert_eq!(got, model.pop_due(now));
                 prop_assert_eq!(s.next_due().map(|at| at.timestamp_micros()), model.next_due());
             }
