@@ -24,6 +24,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const WORKERS: usize = 3;
 const KILLS: usize = 6;
+/// Webhooks sent in each round before its worker is killed, at the least.
+const MIN_PER_ROUND: usize = 80;
 const AGENTS: [&str; 3] = ["ana", "ben", "chloe"];
 const HOLDING: &str = "We know about the outage and post updates here.";
 
@@ -241,7 +243,9 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
         let kill_at = tokio::time::Instant::now() + Duration::from_millis(150 + load.rng.next(450));
         let mut in_flight = tokio::task::JoinSet::new();
         let mut turn = 0usize;
-        while tokio::time::Instant::now() < kill_at {
+        // At least `MIN_PER_ROUND` webhooks a round however slow the
+        // machine is, so the load does not depend on its speed.
+        while turn < MIN_PER_ROUND || tokio::time::Instant::now() < kill_at {
             let n = load.next_id();
             let (http, base) = (http.clone(), desks[turn % WORKERS].base.clone());
             turn += 1;

@@ -7,11 +7,10 @@
 //!
 //! A conflict with another worker restarts from step 4 on fresh data.
 
-use super::actions::{Action, RuleContext};
-use super::evaluate::Change;
+use super::commit::Draft;
 use super::thread::Target;
-use super::{Desk, DeskError, DeskEvent, HandoffRequest, HideRequest, Notification};
-use crate::channel::{ChannelKind, Delivery, DeliveryState, Visibility};
+use super::{Desk, DeskError, DeskEvent};
+use crate::channel::{ChannelKind, Delivery, DeliveryState};
 use crate::classify::Classification;
 use crate::domain::{
     Actor, AuditKind, Author, ConversationRecord, Customer, Direction, EventKind, InboundEvent,
@@ -87,14 +86,6 @@ impl IngestOutcome {
     pub fn is_duplicate(&self) -> bool {
         matches!(self, IngestOutcome::Duplicate)
     }
-}
-
-/// Work left for after the commit.
-pub(crate) enum After {
-    HandOff(String, HandoffRequest),
-    Hide(String, MessageId, String),
-    Notify(Notification),
-    Survey(super::survey::PendingSurvey),
 }
 
 impl Desk {
@@ -269,7 +260,7 @@ impl Desk {
             .dedupe
             .push((event.channel, event.external_id.clone()));
         let mut participant = false;
-        let (mut record, expected, history, rule, explanation) = match target {
+        let (mut draft, rule, explanation) = match target {
             Target::Existing {
                 record,
                 rule,
@@ -278,8 +269,11 @@ impl Desk {
             } => {
                 participant = other;
                 let history = store.audit_trail(record.id).await?;
-                let version = record.version;
-                (*record, Some(version), history, rule, explanation)
+                (
+                    Draft::existing(*record, history, commit, now),
+                    rule,
+                    explanation,
+                )
             }
             Target::New {
                 rule,
@@ -317,43 +311,51 @@ impl Desk {
                         expected_version,
                     });
                 }
-                (record, None, Vec::new(), rule, explanation)
+                (
+                    Draft::new_conversation(record, commit, now),
+                    rule,
+                    explanation,
+                )
             }
         };
+        let new_conversation = draft.is_new();
         // Ingest never changes whose conversation it is: threading sent
         // every other author to a conversation of their own, and an echo's
         // "author" is only the person the brand wrote to.
-        if !echo && record.customer.id == customer.id {
+        if !echo && draft.record.customer.id == customer.id {
             if customer_dirty {
-                commit.customers.push(customer.clone());
+                draft.commit.customers.push(customer.clone());
             }
-            record.customer = customer.clone();
+            draft.record.customer = customer.clone();
             // The customer wrote from this handle: answer there.
-            record.contact = Some(event.author.clone());
+            draft.record.contact = Some(event.author.clone());
         } else if participant {
             if customer_dirty {
-                commit.customers.push(customer.clone());
+                draft.commit.customers.push(customer.clone());
             }
-            if !record
+            if !draft
+                .record
                 .participants
                 .iter()
                 .any(|i| i.same_account(&event.author))
             {
-                record.participants.push(event.author.clone());
+                draft.record.participants.push(event.author.clone());
             }
         } else if !echo {
             return Err(DeskError::Config(format!(
                 "threading put a message by customer {} into conversation {} of customer {}",
-                customer.id, record.id, record.customer.id
+                customer.id, draft.record.id, draft.record.customer.id
             )));
         }
-        let adopt_key = match (&record.thread_key, &event.thread.key, expected) {
-            (None, Some(key), Some(_)) => self.key_is_free(&record, &event.account, key).await?,
+        let adopt_key = match (&draft.record.thread_key, &event.thread.key) {
+            (None, Some(key)) if !new_conversation => {
+                self.key_is_free(&draft.record, &event.account, key).await?
+            }
             _ => true,
         };
         let message = Message {
             id: MessageId::new(),
-            conversation_id: record.id,
+            conversation_id: draft.record.id,
             direction: if echo {
                 Direction::Outbound
             } else {
@@ -364,7 +366,7 @@ impl Desk {
             } else if participant {
                 Author::Participant(customer.id)
             } else {
-                Author::Customer(record.customer.id)
+                Author::Customer(draft.record.customer.id)
             },
             visibility: event.visibility,
             external_id: Some(event.external_id.clone()),
@@ -379,22 +381,9 @@ impl Desk {
             raw: event.raw.clone(),
             platform_at,
         };
-        let mut audit = Vec::new();
-        let mut queued = Vec::new();
-        let mut after = Vec::new();
         let mut reopened = false;
-        let holder_before = super::shared::holder(&record).filter(|_| expected.is_some());
-        let mut assignment = None;
         {
-            let mut change = Change {
-                record: &mut record,
-                audit: &mut audit,
-                history: &history,
-                commit: &mut commit,
-                now,
-                queued: &mut queued,
-                assignment: &mut assignment,
-            };
+            let mut change = draft.change();
             if echo {
                 let r = &mut *change.record;
                 r.last_outbound_at = r.last_outbound_at.max(Some(at));
@@ -450,214 +439,32 @@ impl Desk {
         } else {
             Trigger::Inbound(message.id)
         };
-        let mut escalations = self.evaluate(&mut record, &history, &mut audit, trigger, now);
+        self.evaluate_draft(&mut draft, trigger);
         // Automation answers the customer, never on a participant's behalf.
-        if !echo && !participant && !self.inner.rules.is_empty() {
-            let ctx = RuleContext {
-                now,
-                message: &message,
-                author: &event.author,
-                new_conversation: expected.is_none(),
-                auto_reply_allowed: event.auto_reply_allowed,
-                escalations: &escalations,
-            };
-            let actions: Vec<(String, Action)> = self
-                .inner
-                .rules
-                .iter()
-                .flat_map(|rule| {
-                    let name = rule.name().to_owned();
-                    rule.on_inbound(&record, &ctx)
-                        .into_iter()
-                        .map(move |a| (name.clone(), a))
-                })
-                .collect();
-            if self.inner.assigner.is_some()
-                && actions
-                    .iter()
-                    .any(|(_, a)| matches!(a, Action::AutoAssign { .. }))
-            {
-                assignment = Some(self.load_assignment().await?);
-            }
-            if !actions.is_empty() {
-                let mut change = Change {
-                    record: &mut record,
-                    audit: &mut audit,
-                    history: &history,
-                    commit: &mut commit,
-                    now,
-                    queued: &mut queued,
-                    assignment: &mut assignment,
-                };
-                for (rule, action) in actions {
-                    self.apply_action(&mut change, &rule, action, Some(message.id), &mut after);
-                }
-                escalations.extend(self.evaluate(
-                    &mut record,
-                    &history,
-                    &mut audit,
-                    Trigger::Changed,
-                    now,
-                ));
-            }
+        if !echo && !participant {
+            self.run_rules(&mut draft, event, &message).await?;
         }
-        let decision = audit
+        let decision = draft
+            .audit()
             .iter()
             .find_map(|e| match &e.kind {
                 AuditKind::Threaded(d) if d.message_id == message.id => Some(d.clone()),
                 _ => None,
             })
             .ok_or_else(|| DeskError::Config("threading decision missing".into()))?;
-        self.settle_assignment(holder_before, &record, &mut assignment, &mut commit)
-            .await?;
-        record.version = expected.map_or(0, |v| v + 1);
-        commit.audit.extend(audit);
-        commit.conversations.push(match expected {
-            None => ConversationWrite::Insert(record.clone()),
-            Some(expected_version) => ConversationWrite::Update {
-                record: record.clone(),
-                expected_version,
-            },
-        });
-        store.apply(commit).await?;
-        self.emit(DeskEvent::Ingested {
+        draft.announce(DeskEvent::Ingested {
             channel: event.channel,
             decision: decision.clone(),
         });
-        self.after_commit(&record, &escalations, &queued).await;
-        self.run_after(record.id, after).await;
+        let applied = self.commit(draft).await?;
         Ok(IngestOutcome::Ingested {
-            conversation_id: record.id,
+            conversation_id: applied.record.id,
             message_id: message.id,
             decision,
-            new_conversation: expected.is_none(),
-            escalations,
-            queued: queued.into_iter().map(|(id, _)| id).collect(),
+            new_conversation,
+            escalations: applied.escalations,
+            queued: applied.queued.into_iter().map(|(id, _)| id).collect(),
         })
-    }
-
-    pub(crate) fn apply_action(
-        &self,
-        change: &mut Change<'_>,
-        rule: &str,
-        action: Action,
-        message_id: Option<MessageId>,
-        after: &mut Vec<After>,
-    ) {
-        let by = Actor::Automation(rule.to_owned());
-        match action {
-            Action::Reply { text, visibility } => {
-                let visibility = visibility.unwrap_or(change.record.visibility);
-                if visibility == Visibility::Public && self.crisis_mode() {
-                    change.note(AuditKind::Note {
-                        text: format!("{rule}: public auto-reply held back (crisis mode)"),
-                    });
-                    return;
-                }
-                change.queue(text, visibility, Author::Bot, None);
-            }
-            Action::HandOff(request) => after.push(After::HandOff(rule.to_owned(), request)),
-            Action::AutoAssign { team } => {
-                let picked = match (self.inner.assigner.as_ref(), change.assignment.as_mut()) {
-                    (Some(assigner), Some(draft)) => {
-                        let picked = assigner.pick(&mut draft.state, team.as_deref());
-                        draft.dirty |= picked.is_some();
-                        picked
-                    }
-                    _ => None,
-                };
-                match picked {
-                    Some(agent) => {
-                        change.record.assignee = Some(agent.id.clone());
-                        change.record.team = agent.team.clone().or(team);
-                        let (agent, team) =
-                            (change.record.assignee.clone(), change.record.team.clone());
-                        change.note(AuditKind::Assigned { agent, team, by });
-                    }
-                    None => change.note(AuditKind::Note {
-                        text: format!("{rule}: no agent with capacity to assign"),
-                    }),
-                }
-            }
-            Action::Assign { agent, team } => {
-                change.record.assignee = agent.clone();
-                change.record.team = team.clone();
-                change.note(AuditKind::Assigned { agent, team, by });
-            }
-            Action::Tag(tag) => {
-                if change.record.tags.insert(tag.clone()) {
-                    change.note(AuditKind::Tagged {
-                        tag,
-                        added: true,
-                        by: None,
-                    });
-                }
-            }
-            Action::SetPriority(priority) => {
-                let from = change.record.priority;
-                if from != priority {
-                    change.record.priority = priority;
-                    change.note(AuditKind::PriorityChanged {
-                        by: None,
-                        from,
-                        to: priority,
-                        reason: rule.to_owned(),
-                    });
-                }
-            }
-            Action::SetStatus(status) => change.set_status(status, by),
-            Action::Notify {
-                subject,
-                body,
-                team,
-            } => {
-                change.note(AuditKind::Notified {
-                    target: team.clone().unwrap_or_else(|| "team".into()),
-                    subject: subject.clone(),
-                });
-                after.push(After::Notify(
-                    Notification::new(change.record.id, subject, body).with_team(team),
-                ));
-            }
-            Action::Hide { reason } => match message_id {
-                Some(id) => after.push(After::Hide(rule.to_owned(), id, reason)),
-                None => change.note(AuditKind::Note {
-                    text: format!("{rule}: nothing to hide"),
-                }),
-            },
-            Action::Record(kind) => change.note(kind),
-            Action::Survey(request) => {
-                if let Some(pending) = self.plan_survey(change, rule, request) {
-                    after.push(After::Survey(pending));
-                }
-            }
-            Action::SurveyAnswered(answer) => self.record_survey_answer(change, rule, answer),
-        }
-    }
-
-    pub(crate) async fn run_after(&self, conversation_id: ConversationId, after: Vec<After>) {
-        for work in after {
-            let result = match work {
-                After::HandOff(rule, mut request) => {
-                    request.by = Actor::Automation(rule);
-                    self.handoff(conversation_id, request).await.map(|_| ())
-                }
-                After::Hide(rule, message_id, reason) => {
-                    let request = HideRequest::new(Actor::Automation(rule), reason);
-                    self.hide(conversation_id, message_id, request).await
-                }
-                After::Notify(note) => self
-                    .inner
-                    .notifier
-                    .notify(&note)
-                    .await
-                    .map_err(|e| DeskError::InvalidRequest(format!("notifier: {e}"))),
-                After::Survey(pending) => self.send_survey(conversation_id, pending).await,
-            };
-            if let Err(e) = result {
-                tracing::warn!(conversation = %conversation_id, error = %e, "automation step failed");
-            }
-        }
     }
 
     /// Records that the platform echoed `message_id`, a message the desk

@@ -8,8 +8,11 @@
 
 mod acknowledge;
 mod actions;
+mod after_commit;
 mod assign;
+mod automation;
 mod builder;
+mod commit;
 mod error;
 mod evaluate;
 mod events;
@@ -17,6 +20,7 @@ mod ingest;
 mod merge;
 mod notify;
 mod ops;
+mod outbound;
 mod outbox;
 mod proactive;
 mod replace;

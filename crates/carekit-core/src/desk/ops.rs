@@ -1,7 +1,7 @@
 //! What people (and apps) do to conversations: reply, hand off, hide,
 //! resolve, snooze, assign, tag.
 
-use super::evaluate::outbound_for;
+use super::outbound::outbound_for;
 use super::{Desk, DeskError, DeskEvent, StatusChange};
 use crate::channel::{ChannelError, ChannelKind, DeliveryState, Visibility};
 use crate::domain::{
@@ -501,29 +501,24 @@ impl Desk {
         by: Actor,
     ) -> Result<(), DeskError> {
         let rules = self.inner.rules.clone();
-        let mut after = Vec::new();
-        let applied = self
-            .mutate(conversation_id, Trigger::Changed, |c| {
-                after.clear();
-                let from = c.record.status;
-                c.set_status(status, by.clone());
-                if from != status {
-                    let change = StatusChange {
-                        now: c.now,
-                        from,
-                        to: status,
-                    };
-                    for rule in &rules {
-                        for action in rule.on_status(&*c.record, &change) {
-                            self.apply_action(c, rule.name(), action, None, &mut after);
-                        }
+        self.mutate(conversation_id, Trigger::Changed, |c| {
+            let from = c.record.status;
+            c.set_status(status, by.clone());
+            if from != status {
+                let change = StatusChange {
+                    now: c.now,
+                    from,
+                    to: status,
+                };
+                for rule in &rules {
+                    for action in rule.on_status(&*c.record, &change) {
+                        self.apply_action(c, rule.name(), action, None);
                     }
                 }
-                Ok(())
-            })
-            .await?;
-        self.after_commit(&applied.record, &[], &[]).await;
-        self.run_after(conversation_id, after).await;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 

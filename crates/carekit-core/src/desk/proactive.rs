@@ -2,12 +2,14 @@
 //! private message to a customer who has no conversation on that channel
 //! yet (outreach during an incident).
 
-use super::evaluate::outbound_for;
-use super::{Desk, DeskError, DeskEvent, Notifier, ReplyRequest};
-use crate::channel::{Capabilities, ChannelKind, DeliveryState, Visibility};
-use crate::domain::{AuditEntry, AuditKind, ConversationRecord, Direction, Message, Status};
+use super::commit::Draft;
+use super::outbound::outbound_for;
+use super::{Desk, DeskError, Notifier, ReplyRequest};
+use crate::channel::{Capabilities, ChannelKind, Visibility};
+use crate::domain::{AuditKind, ConversationRecord, Status};
 use crate::ids::{ConversationId, CustomerId, MessageId};
-use crate::store::{Commit, ConversationWrite, OutboxItem};
+use crate::policy::Trigger;
+use crate::store::Commit;
 use std::sync::Arc;
 
 impl Desk {
@@ -75,45 +77,25 @@ impl Desk {
         record.awaiting_customer = true;
         record.status = Status::Pending;
         record.subject = request.subject.clone();
-        let outbound = outbound_for(
-            &record,
-            request.text.clone(),
-            Visibility::Private,
-            &request.author,
-            request.subject.clone(),
-        )
-        .with_recipient(recipient);
-        let mut message = Message::new(
-            record.id,
-            Direction::Outbound,
-            request.author.clone(),
-            Visibility::Private,
-            request.text.clone(),
-            now,
-        );
-        message.id = outbound.id;
-        message.delivery = Some(DeliveryState::Queued);
-        let (conversation_id, message_id) = (record.id, message.id);
-        let mut commit = Commit::new();
-        commit.audit.push(AuditEntry::new(
-            conversation_id,
-            now,
-            AuditKind::Note {
+        let conversation_id = record.id;
+        let mut draft = Draft::new_conversation(record, Commit::new(), now);
+        let message_id = {
+            let mut change = draft.change();
+            change.note(AuditKind::Note {
                 text: format!("opened by the brand on {kind} (proactive message)"),
-            },
-        ));
-        commit
-            .outbox
-            .push(OutboxItem::queued(conversation_id, outbound, now));
-        commit.messages.push(message);
-        commit.conversations.push(ConversationWrite::Insert(record));
-        self.inner.store.apply(commit).await?;
-        self.emit(DeskEvent::Queued {
-            conversation_id,
-            message_id,
-            channel: kind,
-            automated: matches!(request.author, crate::Author::Bot),
-        });
+            });
+            let outbound = outbound_for(
+                change.record,
+                request.text.clone(),
+                Visibility::Private,
+                &request.author,
+                request.subject.clone(),
+            )
+            .with_recipient(recipient);
+            change.queue_outbound(outbound, request.author.clone())
+        };
+        self.evaluate_draft(&mut draft, Trigger::Changed);
+        self.commit(draft).await?;
         Ok((conversation_id, message_id))
     }
 }

@@ -11,7 +11,7 @@
 //! [`Action::Survey`]: super::Action::Survey
 //! [`Action::SurveyAnswered`]: super::Action::SurveyAnswered
 
-use super::evaluate::Change;
+use super::commit::Change;
 use super::{Desk, DeskError};
 use crate::channel::Visibility;
 use crate::domain::{Actor, AuditKind, Author, ConversationRecord, Status};
