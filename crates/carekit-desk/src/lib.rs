@@ -31,8 +31,10 @@ pub mod adapters;
 mod api;
 mod app;
 mod auth;
+mod care;
 mod config;
 mod credentials;
+mod digest;
 mod error;
 pub mod inbox;
 mod insight;
@@ -46,10 +48,11 @@ mod server;
 pub use app::{DeskServer, DeskServerBuilder};
 pub use config::HEADER_READ_TIMEOUT;
 pub use config::{
-    AcknowledgeConfig, AgentConfig, AssignmentConfig, CrisisSettings, CsatConfig,
-    DEFAULT_EMAIL_BODY_BYTES, DeskConfig, EmailConfig, EngineConfig, FacebookConfig, ImapSettings,
-    InboxConfig, NotifyConfig, NotifyVia, SECRET_NAMES, Secrets, ServerConfig, SmsConfig,
-    StoreConfig, TaxonomyConfig, TwitterConfig,
+    AcknowledgeConfig, AgentConfig, AssignmentConfig, CalendarConfig, CrisisSettings, CsatConfig,
+    DEFAULT_EMAIL_BODY_BYTES, DeskConfig, DigestConfig, DigestCovers, EmailConfig, EngineConfig,
+    FacebookConfig, ImapSettings, InboxConfig, NotifyConfig, NotifyVia, OutreachConfig,
+    SECRET_NAMES, Secrets, ServerConfig, SlaConfig, SmsConfig, StoreConfig, StrategyConfig,
+    TaxonomyConfig, TeamAgentConfig, TeamConfig, TwitterConfig, WeekHours,
 };
 pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;
