@@ -15,14 +15,14 @@ use axum::Router;
 use carekit_core::desk::AutoAcknowledge;
 use carekit_core::template::Template;
 use carekit_core::{
-    AgentDirectory, Channel, Classifier, Clock, Desk, EscalationPolicy, EventSink, Priority,
-    Store, SystemClock,
+    AgentDirectory, Channel, Classifier, Clock, Desk, EscalationPolicy, EventSink, Priority, Store,
+    SystemClock,
 };
+use carekit_policy::CareSentiment;
 use carekit_policy::builtin::{
     AudienceReach, CrisisTerms, NegativeSentiment, PublicNegative, RepeatedContact,
     UnsupportedLanguage,
 };
-use carekit_policy::CareSentiment;
 use chrono::Duration;
 use std::sync::Arc;
 

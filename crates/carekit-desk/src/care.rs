@@ -58,11 +58,7 @@ pub(crate) fn known_teams(config: &DeskConfig) -> BTreeSet<String> {
 }
 
 /// An error unless `team` is one desk.toml defines.
-pub(crate) fn check_team(
-    config: &DeskConfig,
-    team: &str,
-    at: &str,
-) -> Result<(), DeskServerError> {
+pub(crate) fn check_team(config: &DeskConfig, team: &str, at: &str) -> Result<(), DeskServerError> {
     let known = known_teams(config);
     if known.contains(team) {
         return Ok(());
@@ -183,9 +179,21 @@ fn sla_policy(
         builder = builder.team(team.clone());
     }
     let targets = [
-        ("first_response_minutes", SlaMetric::FirstResponse, s.first_response_minutes),
-        ("next_response_minutes", SlaMetric::NextResponse, s.next_response_minutes),
-        ("resolution_minutes", SlaMetric::Resolution, s.resolution_minutes),
+        (
+            "first_response_minutes",
+            SlaMetric::FirstResponse,
+            s.first_response_minutes,
+        ),
+        (
+            "next_response_minutes",
+            SlaMetric::NextResponse,
+            s.next_response_minutes,
+        ),
+        (
+            "resolution_minutes",
+            SlaMetric::Resolution,
+            s.resolution_minutes,
+        ),
     ];
     if targets.iter().all(|(_, _, m)| m.is_none()) {
         return Err(bad(format!(
@@ -206,9 +214,10 @@ fn sla_policy(
             "{at}: warn_at must be between 0 and 1 (exclusive), not {warn_at}"
         )));
     }
-    builder = builder
-        .warn_at(warn_at)
-        .level(1.0, 2, Some(s.escalate_to.as_deref().unwrap_or("leads")));
+    builder =
+        builder
+            .warn_at(warn_at)
+            .level(1.0, 2, Some(s.escalate_to.as_deref().unwrap_or("leads")));
     if let Some(name) = &s.calendar {
         let calendar = calendars.get(name).ok_or_else(|| {
             let names: Vec<&str> = calendars.keys().map(String::as_str).collect();
@@ -261,7 +270,12 @@ pub(crate) fn assignment(
             return Err(bad(format!("{at}: team is empty or listed twice")));
         }
         for agent in &t.agents {
-            add(&format!("{at} agents"), &agent.id, agent.capacity, Some(&t.team))?;
+            add(
+                &format!("{at} agents"),
+                &agent.id,
+                agent.capacity,
+                Some(&t.team),
+            )?;
         }
     }
     let has_agents = |team: &str| agents.iter().any(|a| a.team.as_deref() == Some(team));
@@ -313,7 +327,16 @@ mod tests {
     fn times_of_day_are_read_strictly() {
         assert_eq!(time_of_day("09:30", false).unwrap().to_string(), "09:30:00");
         assert!(time_of_day("24:00", true).is_ok());
-        for wrong in ["24:00", "25:00", "9:30", "09:60", "0930", "", "٠٩:٠٠", "09:3x"] {
+        for wrong in [
+            "24:00",
+            "25:00",
+            "9:30",
+            "09:60",
+            "0930",
+            "",
+            "٠٩:٠٠",
+            "09:3x",
+        ] {
             let e = time_of_day(wrong, false).unwrap_err();
             assert!(e.contains("is not a time of day"), "{wrong}: {e}");
         }

@@ -4,10 +4,10 @@
 //! (`desk.digest.<team>.<schedule>`), claimed before sending, so a restart
 //! or a second worker on the same store never sends one twice.
 
+use crate::DeskServerError;
 use crate::care::{check_team, time_of_day, time_zone};
 use crate::config::{DeskConfig, DigestConfig, DigestCovers, Secrets};
 use crate::server::{self, Background};
-use crate::DeskServerError;
 use carekit_core::{Channel, ChannelKind, Desk, Identity};
 use carekit_insight::digest::{ChannelDigestSender, DigestSchedule, DigestSender, Digester};
 use std::sync::Arc;
@@ -36,7 +36,9 @@ pub(crate) fn from_config(
         let (schedule, when) = schedule(d, &at)?;
         let cursor = format!("desk.digest.{}.{when}", d.team);
         if !cursors.insert(cursor.clone()) {
-            return Err(bad(format!("the same team and schedule as another entry ({when})")));
+            return Err(bad(format!(
+                "the same team and schedule as another entry ({when})"
+            )));
         }
         let sender: Arc<dyn DigestSender> = match (&d.route, d.to.is_empty()) {
             (Some(route), true) => {
@@ -49,11 +51,10 @@ pub(crate) fn from_config(
                 let email = crate::notify::email_channel(channels).ok_or_else(|| {
                     bad("`to` sends through [email], which is not configured".into())
                 })?;
-                let to = d
-                    .to
-                    .iter()
-                    .map(|a| Identity::new(ChannelKind::Email, a.clone()))
-                    .collect();
+                let to =
+                    d.to.iter()
+                        .map(|a| Identity::new(ChannelKind::Email, a.clone()))
+                        .collect();
                 Arc::new(ChannelDigestSender::new(email, to))
             }
             _ => {

@@ -8,8 +8,8 @@ use crate::error::DeskServerError;
 use async_trait::async_trait;
 use carekit_core::desk::{Notification, Notifier, NotifyRoute, RoutedNotifier};
 use carekit_core::{Channel, ChannelKind, Identity};
-use carekit_insight::digest::{ChannelDigestSender, DigestSender};
 use carekit_email::EmailNotifier;
+use carekit_insight::digest::{ChannelDigestSender, DigestSender};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,9 +145,9 @@ pub(crate) fn from_config(
         }
         let notifier: Arc<dyn Notifier> = match target(entry, i + 1, config, secrets, channels)? {
             Target::Chat(chat) => Arc::new(chat),
-            Target::Email(email, to) => Arc::new(
-                EmailNotifier::new(email, to).link_base(config.server.public_url.clone()),
-            ),
+            Target::Email(email, to) => {
+                Arc::new(EmailNotifier::new(email, to).link_base(config.server.public_url.clone()))
+            }
         };
         routed = routed.route(
             NotifyRoute::to(notifier)
