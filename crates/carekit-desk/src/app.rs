@@ -249,6 +249,7 @@ impl DeskServerBuilder {
         for rule in rules {
             builder = builder.rule(rule);
         }
+        let mut kinds: Vec<carekit_core::ChannelKind> = channels.iter().map(|c| c.kind()).collect();
         for channel in channels {
             builder = builder.channel(channel);
         }
@@ -272,6 +273,8 @@ impl DeskServerBuilder {
         if let Some(notifier) = crate::notify::from_config(&config, &secrets, &built_channels)? {
             builder = builder.notifier(notifier);
         }
+        kinds.extend(built_channels.iter().map(|c| c.kind()));
+        crate::insight::check_outreach_channels(&config, &kinds)?;
         // [[digest]]: checked now, run in the background on the desk's clock.
         let digests = crate::digest::from_config(&config, &secrets, &built_channels)?;
         let desk = builder.build()?;

@@ -98,6 +98,30 @@ fn csat(c: &CsatConfig) -> Result<CsatSurvey, DeskServerError> {
         .map_err(|e| DeskServerError::Config(format!("[csat]: {e}")))
 }
 
+/// An error when `[outreach]` names a channel the desk does not send on
+/// (a typo would otherwise never apply).
+pub(crate) fn check_outreach_channels(
+    config: &DeskConfig,
+    desk_channels: &[carekit_core::ChannelKind],
+) -> Result<(), DeskServerError> {
+    let Some(o) = &config.outreach else {
+        return Ok(());
+    };
+    let named = o
+        .text_on
+        .keys()
+        .map(|k| ("text_on", k))
+        .chain(o.preference.iter().map(|k| ("preference", k)));
+    for (key, kind) in named {
+        if !desk_channels.contains(kind) {
+            return Err(DeskServerError::Config(format!(
+                "[outreach] {key}: the desk has no {kind} channel"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn outreach(o: &OutreachConfig) -> Result<Outreach, DeskServerError> {
     let bad = |why: String| DeskServerError::Config(format!("[outreach] {why}"));
     if o.text.trim().is_empty() {

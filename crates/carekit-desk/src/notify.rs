@@ -133,7 +133,6 @@ pub(crate) fn from_config(
         return Ok(None);
     }
     let mut names = std::collections::BTreeSet::new();
-    let mut routed = RoutedNotifier::new();
     for (i, entry) in config.notify.iter().enumerate() {
         if let Some(name) = &entry.name
             && (name.trim().is_empty() || !names.insert(name.clone()))
@@ -143,6 +142,9 @@ pub(crate) fn from_config(
                 i + 1
             )));
         }
+    }
+    let mut routed = RoutedNotifier::new();
+    for (i, entry) in config.notify.iter().enumerate() {
         let notifier: Arc<dyn Notifier> = match target(entry, i + 1, config, secrets, channels)? {
             Target::Chat(chat) => Arc::new(chat),
             Target::Email(email, to) => {
