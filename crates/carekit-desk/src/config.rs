@@ -302,6 +302,7 @@ pub struct ServerConfig {
     /// Address to bind.
     pub listen: SocketAddr,
     /// The origin the platforms call (Twilio signs the full URL it called).
+    #[serde(serialize_with = "serialize_redacted_url")]
     pub public_url: String,
     /// Largest request body accepted, in bytes, on every route that has
     /// no limit of its own (`[email] max_body_bytes` is the email route's).
@@ -482,7 +483,7 @@ pub struct TwitterConfig {
     /// The brand's numeric user id.
     pub brand_user_id: String,
     /// API base URL.
-    #[serde(default = "default_x_base")]
+    #[serde(default = "default_x_base", serialize_with = "serialize_redacted_url")]
     pub api_base: String,
     /// Poll mentions and DMs every this many seconds; 0 means webhooks only.
     #[serde(default)]
@@ -541,7 +542,7 @@ pub struct SmsConfig {
     /// The sending number (E.164) or messaging service.
     pub from: String,
     /// API base URL.
-    #[serde(default = "default_twilio_base")]
+    #[serde(default = "default_twilio_base", serialize_with = "serialize_redacted_url")]
     pub api_base: String,
     /// Region for numbers written without a country code.
     #[serde(default = "default_region")]

@@ -38,3 +38,27 @@ pub(crate) fn effective(config: &DeskConfig, secrets: &Secrets) -> Value {
 pub(crate) async fn show(State(state): State<ApiState>) -> Json<Value> {
     Json(state.config.as_ref().clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::effective;
+    use crate::config::{DeskConfig, Secrets};
+
+    #[test]
+    fn a_store_password_and_secret_values_never_show() {
+        let config = DeskConfig::from_toml_str(
+            "[store]\nurl = \"postgres://carekit:hunter2@db/care?password=hunter3\"\n\
+             [[notify]]\nvia = \"chat\"\nurl_secret = \"CHAT_URL\"\n",
+        )
+        .unwrap();
+        let secrets = Secrets::new()
+            .with("CHAT_URL", "https://chat.example/T/B/s3cr3t")
+            .with("FB_PAGE_TOKEN", "EAAB-page");
+        let body = effective(&config, &secrets).to_string();
+        for value in ["hunter2", "hunter3", "s3cr3t", "chat.example", "EAAB-page"] {
+            assert!(!body.contains(value), "{value}: {body}");
+        }
+        assert!(body.contains("postgres://carekit:***@db/care?password=***"), "{body}");
+        assert!(body.contains(r#"{"name":"CHAT_URL","needed_by":"[[notify]] entry 1","set":true}"#), "{body}");
+    }
+}
