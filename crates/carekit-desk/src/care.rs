@@ -321,7 +321,37 @@ pub(crate) fn assignment(
 
 #[cfg(test)]
 mod tests {
-    use super::time_of_day;
+    use super::{assignment, check_team, sla_set, time_of_day};
+    use crate::config::DeskConfig;
+
+    #[test]
+    fn the_example_configs_calendars_sla_and_teams_are_valid() {
+        let config =
+            DeskConfig::from_toml_str(include_str!("../config/desk.example.toml")).unwrap();
+        let set = sla_set(&config).unwrap();
+        let now = chrono::Utc::now();
+        let customer = carekit_core::Customer::new(
+            carekit_core::Identity::new(carekit_core::ChannelKind::Email, "kim@example.com"),
+            now,
+        );
+        let mut email = carekit_core::ConversationRecord::new(
+            carekit_core::ChannelKind::Email,
+            "",
+            carekit_core::Visibility::Private,
+            customer,
+            now,
+        );
+        assert_eq!(set.policy_for(&email).unwrap().name(), "private");
+        email.team = Some("email-care".into());
+        assert_eq!(
+            set.policy_for(&email).unwrap().name(),
+            "email-business-hours"
+        );
+        assignment(config.assignment.as_ref().unwrap()).unwrap();
+        for digest in &config.digest {
+            check_team(&config, &digest.team, "[[digest]]").unwrap();
+        }
+    }
 
     #[test]
     fn times_of_day_are_read_strictly() {

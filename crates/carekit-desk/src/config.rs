@@ -542,7 +542,10 @@ pub struct SmsConfig {
     /// The sending number (E.164) or messaging service.
     pub from: String,
     /// API base URL.
-    #[serde(default = "default_twilio_base", serialize_with = "serialize_redacted_url")]
+    #[serde(
+        default = "default_twilio_base",
+        serialize_with = "serialize_redacted_url"
+    )]
     pub api_base: String,
     /// Region for numbers written without a country code.
     #[serde(default = "default_region")]

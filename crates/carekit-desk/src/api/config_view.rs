@@ -58,7 +58,13 @@ mod tests {
         for value in ["hunter2", "hunter3", "s3cr3t", "chat.example", "EAAB-page"] {
             assert!(!body.contains(value), "{value}: {body}");
         }
-        assert!(body.contains("postgres://carekit:***@db/care?password=***"), "{body}");
-        assert!(body.contains(r#"{"name":"CHAT_URL","needed_by":"[[notify]] entry 1","set":true}"#), "{body}");
+        assert!(
+            body.contains("postgres://carekit:***@db/care?password=***"),
+            "{body}"
+        );
+        assert!(
+            body.contains(r#"{"name":"CHAT_URL","needed_by":"[[notify]] entry 1","set":true}"#),
+            "{body}"
+        );
     }
 }
