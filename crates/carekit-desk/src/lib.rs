@@ -11,7 +11,8 @@
 //!   `GET /api/conversations`, `GET /api/conversations/{id}`,
 //!   `POST /api/conversations/{id}/reply`, `…/handoff`, `…/resolve`,
 //!   `GET /api/reports/summary`; agents and tokens under `/api/agents`,
-//!   `/api/tokens` and `/api/me`; `POST /api/login`, and `POST
+//!   `/api/tokens` and `/api/me`; the configuration (secrets redacted) at
+//!   `GET /api/admin/config`; `POST /api/login`, and `POST
 //!   /api/bootstrap` (the configured `CAREKIT_API_TOKEN`, once) for the
 //!   first admin. See `docs/desk.md`.
 //! - `GET /healthz` and `GET /metrics` (Prometheus text).
