@@ -6,23 +6,23 @@
 
 use crate::adapters::{AdapterContext, Mount, ServerAdapter};
 use crate::api;
-use crate::config::{AcknowledgeConfig, AssignmentConfig, DeskConfig, Secrets, redact_url};
+use crate::config::{AcknowledgeConfig, DeskConfig, Secrets, redact_url};
 use crate::inbox::Inbox;
 use crate::metrics::{MeteredSink, Metrics};
 use crate::server::Background;
 use crate::{DeskServerError, server};
 use axum::Router;
-use carekit_core::desk::{Agent, AssignNew, Assigner, AutoAcknowledge};
+use carekit_core::desk::AutoAcknowledge;
 use carekit_core::template::Template;
 use carekit_core::{
-    AgentDirectory, Channel, Classifier, Clock, Desk, EscalationPolicy, EventSink, Priority,
-    SlaMetric, Store, SystemClock, Visibility,
+    AgentDirectory, Channel, Classifier, Clock, Desk, EscalationPolicy, EventSink, Priority, Store,
+    SystemClock,
 };
+use carekit_policy::CareSentiment;
 use carekit_policy::builtin::{
     AudienceReach, CrisisTerms, NegativeSentiment, PublicNegative, RepeatedContact,
     UnsupportedLanguage,
 };
-use carekit_policy::{CareSentiment, SlaPolicy, SlaSet};
 use chrono::Duration;
 use std::sync::Arc;
 
@@ -235,13 +235,12 @@ impl DeskServerBuilder {
             builder = builder.policy(policy);
         }
         // [assignment]: one rotation, kept in the store for every worker.
+        // [[assignment.teams]]: per-team strategy and channels.
         if let Some(assignment) = &config.assignment {
-            builder = builder.assigner(assigner(assignment)?);
-            if assignment.assign_new {
-                builder = builder.rule(Arc::new(match &assignment.team {
-                    Some(team) => AssignNew::in_team(team.clone()),
-                    None => AssignNew::new(),
-                }));
+            let (assigner, assign_new) = crate::care::assignment(assignment)?;
+            builder = builder.assigner(assigner);
+            if let Some(rule) = assign_new {
+                builder = builder.rule(Arc::new(rule));
             }
         }
         if let Some(ack) = &config.acknowledge {
@@ -250,6 +249,7 @@ impl DeskServerBuilder {
         for rule in rules {
             builder = builder.rule(rule);
         }
+        let mut kinds: Vec<carekit_core::ChannelKind> = channels.iter().map(|c| c.kind()).collect();
         for channel in channels {
             builder = builder.channel(channel);
         }
@@ -273,6 +273,10 @@ impl DeskServerBuilder {
         if let Some(notifier) = crate::notify::from_config(&config, &secrets, &built_channels)? {
             builder = builder.notifier(notifier);
         }
+        kinds.extend(built_channels.iter().map(|c| c.kind()));
+        crate::insight::check_outreach_channels(&config, &kinds)?;
+        // [[digest]]: checked now, run in the background on the desk's clock.
+        let digests = crate::digest::from_config(&config, &secrets, &built_channels)?;
         let desk = builder.build()?;
         let metrics = Metrics::new();
         metrics.follow(&desk);
@@ -289,6 +293,11 @@ impl DeskServerBuilder {
             std::time::Duration::from_millis(config.desk.tick_ms.max(1)),
         )
         .into_iter()
+        .chain(crate::digest::digest_loop(
+            &desk,
+            digests,
+            std::time::Duration::from_millis(config.desk.tick_ms.max(1)),
+        ))
         .collect();
         // [inbox]: webhooks answer once journaled; the drain feeds the desk.
         let inbox = match &config.inbox {
@@ -333,6 +342,7 @@ impl DeskServerBuilder {
                     },
                     metrics: metrics.clone(),
                     inbox,
+                    config: Arc::new(api::config_view::effective(&config, &secrets)),
                 })
                 .layer(limit(config.server.max_body_bytes)),
             ),
@@ -403,32 +413,7 @@ fn standard_policies(
     config: &DeskConfig,
 ) -> Result<Vec<Arc<dyn EscalationPolicy>>, DeskServerError> {
     let d = &config.desk;
-    let sla = |name: &str, visibility: Visibility, minutes: i64| {
-        let target = Duration::minutes(minutes.max(1));
-        SlaPolicy::builder(name)
-            .visibility(visibility)
-            .target_all(SlaMetric::FirstResponse, target)
-            .target_all(SlaMetric::NextResponse, target)
-            .target(Priority::Urgent, SlaMetric::FirstResponse, target / 4)
-            .target(Priority::High, SlaMetric::FirstResponse, target / 2)
-            .warn_at(d.warn_at)
-            .level(1.0, 2, Some("leads"))
-            .build()
-            .map_err(|e| DeskServerError::Config(format!("[desk] SLA: {e}")))
-    };
-    let set = SlaSet::new(vec![
-        sla(
-            "public",
-            Visibility::Public,
-            d.public_first_response_minutes,
-        )?,
-        sla(
-            "private",
-            Visibility::Private,
-            d.private_first_response_minutes,
-        )?,
-    ])
-    .map_err(|e| DeskServerError::Config(format!("[desk] SLA: {e}")))?;
+    let set = crate::care::sla_set(config)?;
     let crisis = if d.crisis_terms.is_empty() {
         CrisisTerms::default_terms()
     } else {
@@ -443,43 +428,4 @@ fn standard_policies(
         Arc::new(UnsupportedLanguage::new()),
         Arc::new(PublicNegative::new(-0.3, Priority::High)),
     ])
-}
-
-/// Sends keep under the platform's rate and, after a 429, hold back until
-/// the platform's time (on the desk's clock). Failed sends are retried by
-/// the durable outbox, which backs off on the desk's clock, asks the
-/// platform before re-sending anything it may have taken, and never holds a
-/// worker while it waits.
-/// The `[assignment]` agents, checked: ids are unique and not empty, and
-/// every agent can take at least one conversation.
-fn assigner(config: &AssignmentConfig) -> Result<Assigner, DeskServerError> {
-    let mut seen = std::collections::BTreeSet::new();
-    let mut agents = Vec::with_capacity(config.agents.len());
-    for a in &config.agents {
-        let id = a.id.trim();
-        if id.is_empty() || !seen.insert(id.to_owned()) {
-            return Err(DeskServerError::Config(format!(
-                "[assignment] agent id {:?} is empty or listed twice",
-                a.id
-            )));
-        }
-        if a.capacity == 0 {
-            return Err(DeskServerError::Config(format!(
-                "[assignment] agent {id:?} has capacity 0"
-            )));
-        }
-        let agent = Agent::new(id, a.capacity);
-        agents.push(match &a.team {
-            Some(team) => agent.in_team(team.clone()),
-            None => agent,
-        });
-    }
-    if let Some(team) = &config.team
-        && !agents.iter().any(|a| a.team.as_deref() == Some(team))
-    {
-        return Err(DeskServerError::Config(format!(
-            "[assignment] team {team:?} has no agents"
-        )));
-    }
-    Ok(Assigner::new(agents))
 }

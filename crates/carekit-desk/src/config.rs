@@ -4,9 +4,16 @@
 //! Keeping secrets out of the file means the file can be committed and
 //! reviewed; the secrets come from the deployment's secret store.
 
+mod care;
+
+pub use care::{
+    CalendarConfig, DigestConfig, DigestCovers, OutreachConfig, SlaConfig, StrategyConfig,
+    TeamAgentConfig, TeamConfig, WeekHours,
+};
+
 use crate::DeskServerError;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -26,7 +33,7 @@ use std::path::Path;
 /// assert!(config.sms.is_some() && config.twitter.is_none());
 /// assert_eq!(config.store.url, "sqlite://carekit.db");
 /// ```
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DeskConfig {
@@ -74,6 +81,18 @@ pub struct DeskConfig {
     /// empty means the log only.
     #[serde(default)]
     pub notify: Vec<NotifyConfig>,
+    /// Business-hours calendars (`[[calendars]]`) that SLA policies count in.
+    #[serde(default)]
+    pub calendars: Vec<CalendarConfig>,
+    /// SLA policies (`[[sla]]`), tried in order before `[desk]`'s defaults.
+    #[serde(default)]
+    pub sla: Vec<SlaConfig>,
+    /// Team digests (`[[digest]]`), each sent on its schedule in its time
+    /// zone.
+    #[serde(default)]
+    pub digest: Vec<DigestConfig>,
+    /// The prepared outreach notice; absent means none.
+    pub outreach: Option<OutreachConfig>,
 }
 
 /// One `[[notify]]` route: notifications from `min_level` for `teams` (any
@@ -91,10 +110,13 @@ pub struct DeskConfig {
 /// to = ["lead@acme.example"]
 /// min_level = 3
 /// ```
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NotifyConfig {
+    /// A name for the route, by which `[[digest]] route` sends through it.
+    #[serde(default)]
+    pub name: Option<String>,
     /// Where it goes.
     pub via: NotifyVia,
     /// `chat`: the name of the secret holding the webhook URL (a URL with
@@ -118,7 +140,7 @@ fn one() -> u8 {
 }
 
 /// How a `[[notify]]` route reaches people.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum NotifyVia {
@@ -148,7 +170,7 @@ pub enum NotifyVia {
 /// assert!(ack.neutral_public.is_empty());
 /// assert_eq!(ack.complaint_at, -0.05);
 /// ```
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct AcknowledgeConfig {
@@ -207,12 +229,18 @@ impl Default for AcknowledgeConfig {
 /// assert!(assignment.assign_new);
 /// assert_eq!(assignment.agents[1].capacity, 25);
 /// ```
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AssignmentConfig {
     /// The agents, in rotation order.
+    #[serde(default)]
     pub agents: Vec<AgentConfig>,
+    /// Teams with agents of their own, a strategy and the channels whose
+    /// new conversations they take (`[[assignment.teams]]`); their agents
+    /// follow `agents` in the rotation.
+    #[serde(default)]
+    pub teams: Vec<TeamConfig>,
     /// Assign each new conversation (default true); false keeps the agents
     /// for the API and rules of the app's own.
     #[serde(default = "yes")]
@@ -223,7 +251,7 @@ pub struct AssignmentConfig {
 }
 
 /// One agent under `[assignment]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AgentConfig {
@@ -267,13 +295,14 @@ impl DeskConfig {
 }
 
 /// `[server]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct ServerConfig {
     /// Address to bind.
     pub listen: SocketAddr,
     /// The origin the platforms call (Twilio signs the full URL it called).
+    #[serde(serialize_with = "serialize_redacted_url")]
     pub public_url: String,
     /// Largest request body accepted, in bytes, on every route that has
     /// no limit of its own (`[email] max_body_bytes` is the email route's).
@@ -302,18 +331,23 @@ impl Default for ServerConfig {
     }
 }
 
-/// `[store]`. `Debug` hides a password in the URL.
-#[derive(Clone, Deserialize)]
+/// `[store]`. `Debug` (and the admin route) hide a password in the URL.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct StoreConfig {
     /// `sqlite://path.db` (the embedded default) or `postgres://…`.
+    #[serde(serialize_with = "serialize_redacted_url")]
     pub url: String,
     /// Postgres schema to use (created if missing); lets many desks share
     /// a database.
     pub schema: Option<String>,
     /// Connection pool size.
     pub max_connections: Option<u32>,
+}
+
+fn serialize_redacted_url<S: serde::Serializer>(url: &str, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(&redact_url(url))
 }
 
 impl std::fmt::Debug for StoreConfig {
@@ -337,7 +371,7 @@ impl Default for StoreConfig {
 }
 
 /// `[inbox]`: where webhooks are journaled before the desk ingests them.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct InboxConfig {
@@ -394,7 +428,7 @@ impl InboxConfig {
 }
 
 /// `[desk]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct EngineConfig {
@@ -442,14 +476,14 @@ impl Default for EngineConfig {
 /// `X_ACCESS_TOKEN`, `X_ACCESS_TOKEN_SECRET` (OAuth 1.0a user context), or
 /// `X_BEARER_TOKEN`; optionally `X_OAUTH2_CLIENT_SECRET` for the newer
 /// webhook signature.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TwitterConfig {
     /// The brand's numeric user id.
     pub brand_user_id: String,
     /// API base URL.
-    #[serde(default = "default_x_base")]
+    #[serde(default = "default_x_base", serialize_with = "serialize_redacted_url")]
     pub api_base: String,
     /// Poll mentions and DMs every this many seconds; 0 means webhooks only.
     #[serde(default)]
@@ -483,7 +517,7 @@ fn default_x_base() -> String {
 }
 
 /// `[facebook]`. Secrets: `FB_PAGE_TOKEN`, `FB_APP_SECRET`, `FB_VERIFY_TOKEN`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct FacebookConfig {
@@ -499,7 +533,7 @@ pub struct FacebookConfig {
 }
 
 /// `[sms]`. Secret: `TWILIO_AUTH_TOKEN`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SmsConfig {
@@ -508,7 +542,10 @@ pub struct SmsConfig {
     /// The sending number (E.164) or messaging service.
     pub from: String,
     /// API base URL.
-    #[serde(default = "default_twilio_base")]
+    #[serde(
+        default = "default_twilio_base",
+        serialize_with = "serialize_redacted_url"
+    )]
     pub api_base: String,
     /// Region for numbers written without a country code.
     #[serde(default = "default_region")]
@@ -532,7 +569,7 @@ fn default_region() -> String {
 /// `[email]`. Secrets: `EMAIL_INBOUND_SECRET` (checked on
 /// `POST /webhooks/email`), optionally `SMTP_USER`/`SMTP_PASSWORD` and
 /// `IMAP_PASSWORD`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct EmailConfig {
@@ -572,7 +609,7 @@ fn default_email_body() -> usize {
 }
 
 /// `[email.imap]`
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ImapSettings {
@@ -598,7 +635,7 @@ fn default_folder() -> String {
 /// `[csat]`: ask for a 1–5 rating after each resolution, always privately
 /// (a public conversation is surveyed in the private one a handoff linked
 /// to it, or not at all).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CsatConfig {
@@ -624,7 +661,7 @@ fn default_answer_days() -> i64 {
 /// separate TOML file (`file`, `[[topics]]` tables as the
 /// `TaxonomyClassifier` reads them) or inline as `[[taxonomy.topics]]`.
 /// Both may be given; the file's topics come first.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TaxonomyConfig {
@@ -638,7 +675,7 @@ pub struct TaxonomyConfig {
 /// `[crisis]`: the crisis detector's knobs (defaults as in
 /// `carekit_insight::crisis::CrisisConfig`), its team, the prepared holding
 /// statement, and whether crisis mode follows incidents automatically.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct CrisisSettings {

@@ -1,14 +1,16 @@
 //! Insight wired into the server: the CSAT survey rule, the taxonomy
 //! classifier, and the crisis detector fed by every ingest and ticked in a
-//! background loop on the desk's clock. Built from `[csat]`, `[taxonomy]`
-//! and `[crisis]`; each is off when its table is absent.
+//! background loop on the desk's clock, and the prepared outreach notice.
+//! Built from `[csat]`, `[taxonomy]`, `[crisis]` and `[outreach]`; each is
+//! off when its table is absent.
 
-use crate::config::{CrisisSettings, CsatConfig, DeskConfig, TaxonomyConfig};
+use crate::config::{CrisisSettings, CsatConfig, DeskConfig, OutreachConfig, TaxonomyConfig};
 use crate::server::Background;
 use crate::{DeskServerError, server};
 use async_trait::async_trait;
 use carekit_core::{Desk, DeskError, EventSink, InboundEvent, IntakeError, StoreError};
 use carekit_insight::crisis::{CrisisDetector, CrisisMode, IncidentEvent};
+use carekit_insight::outreach::Outreach;
 use carekit_insight::{CsatSurvey, TaxonomyClassifier, TaxonomySpec};
 use chrono::{DateTime, Duration, Utc};
 use std::sync::Arc;
@@ -20,6 +22,7 @@ pub struct Insight {
     taxonomy: Option<Arc<TaxonomyClassifier>>,
     detector: Option<Arc<CrisisDetector>>,
     mode: Option<CrisisMode>,
+    outreach: Option<Arc<Outreach>>,
 }
 
 impl Insight {
@@ -38,6 +41,13 @@ impl Insight {
     /// `[crisis]`, if configured.
     pub fn crisis_mode(&self) -> Option<&CrisisMode> {
         self.mode.as_ref()
+    }
+
+    /// The prepared outreach notice from `[outreach]` (its words per
+    /// channel and its limit), to send to an incident's customers with
+    /// `Outreach::to_incident`.
+    pub fn outreach(&self) -> Option<&Arc<Outreach>> {
+        self.outreach.as_ref()
     }
 }
 
@@ -59,11 +69,18 @@ pub(crate) fn from_config(
         }
         None => (None, None),
     };
+    let outreach = config
+        .outreach
+        .as_ref()
+        .map(outreach)
+        .transpose()?
+        .map(Arc::new);
     Ok((
         Insight {
             taxonomy,
             detector,
             mode,
+            outreach,
         },
         survey,
     ))
@@ -79,6 +96,57 @@ fn csat(c: &CsatConfig) -> Result<CsatSurvey, DeskServerError> {
     builder
         .build()
         .map_err(|e| DeskServerError::Config(format!("[csat]: {e}")))
+}
+
+/// An error when `[outreach]` names a channel the desk does not send on
+/// (a typo would otherwise never apply).
+pub(crate) fn check_outreach_channels(
+    config: &DeskConfig,
+    desk_channels: &[carekit_core::ChannelKind],
+) -> Result<(), DeskServerError> {
+    let Some(o) = &config.outreach else {
+        return Ok(());
+    };
+    let named = o
+        .text_on
+        .keys()
+        .map(|k| ("text_on", k))
+        .chain(o.preference.iter().map(|k| ("preference", k)));
+    for (key, kind) in named {
+        if !desk_channels.contains(kind) {
+            return Err(DeskServerError::Config(format!(
+                "[outreach] {key}: the desk has no {kind} channel"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn outreach(o: &OutreachConfig) -> Result<Outreach, DeskServerError> {
+    let bad = |why: String| DeskServerError::Config(format!("[outreach] {why}"));
+    if o.text.trim().is_empty() {
+        return Err(bad("text: is empty".into()));
+    }
+    let mut builder = Outreach::builder(o.text.clone());
+    for (channel, text) in &o.text_on {
+        if text.trim().is_empty() {
+            return Err(bad(format!("text_on.{channel}: is empty")));
+        }
+        builder = builder.text_on(*channel, text.clone());
+    }
+    if let Some(subject) = &o.subject {
+        builder = builder.subject(subject.clone());
+    }
+    if !o.preference.is_empty() {
+        builder = builder.preference(o.preference.clone());
+    }
+    if let Some(limit) = o.max_customers {
+        if limit == 0 {
+            return Err(bad("max_customers: must be above 0".into()));
+        }
+        builder = builder.max_customers(limit);
+    }
+    builder.build().map_err(|e| bad(e.to_string()))
 }
 
 fn taxonomy(t: &TaxonomyConfig) -> Result<TaxonomyClassifier, DeskServerError> {

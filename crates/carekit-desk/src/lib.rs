@@ -11,7 +11,8 @@
 //!   `GET /api/conversations`, `GET /api/conversations/{id}`,
 //!   `POST /api/conversations/{id}/reply`, `…/handoff`, `…/resolve`,
 //!   `GET /api/reports/summary`; agents and tokens under `/api/agents`,
-//!   `/api/tokens` and `/api/me`; `POST /api/login`, and `POST
+//!   `/api/tokens` and `/api/me`; the configuration (secrets redacted) at
+//!   `GET /api/admin/config`; `POST /api/login`, and `POST
 //!   /api/bootstrap` (the configured `CAREKIT_API_TOKEN`, once) for the
 //!   first admin. See `docs/desk.md`.
 //! - `GET /healthz` and `GET /metrics` (Prometheus text).
@@ -31,8 +32,10 @@ pub mod adapters;
 mod api;
 mod app;
 mod auth;
+mod care;
 mod config;
 mod credentials;
+mod digest;
 mod error;
 pub mod inbox;
 mod insight;
@@ -46,10 +49,11 @@ mod server;
 pub use app::{DeskServer, DeskServerBuilder};
 pub use config::HEADER_READ_TIMEOUT;
 pub use config::{
-    AcknowledgeConfig, AgentConfig, AssignmentConfig, CrisisSettings, CsatConfig,
-    DEFAULT_EMAIL_BODY_BYTES, DeskConfig, EmailConfig, EngineConfig, FacebookConfig, ImapSettings,
-    InboxConfig, NotifyConfig, NotifyVia, SECRET_NAMES, Secrets, ServerConfig, SmsConfig,
-    StoreConfig, TaxonomyConfig, TwitterConfig,
+    AcknowledgeConfig, AgentConfig, AssignmentConfig, CalendarConfig, CrisisSettings, CsatConfig,
+    DEFAULT_EMAIL_BODY_BYTES, DeskConfig, DigestConfig, DigestCovers, EmailConfig, EngineConfig,
+    FacebookConfig, ImapSettings, InboxConfig, NotifyConfig, NotifyVia, OutreachConfig,
+    SECRET_NAMES, Secrets, ServerConfig, SlaConfig, SmsConfig, StoreConfig, StrategyConfig,
+    TaxonomyConfig, TeamAgentConfig, TeamConfig, TwitterConfig, WeekHours,
 };
 pub use credentials::{CredentialSwap, Swapped};
 pub use error::DeskServerError;

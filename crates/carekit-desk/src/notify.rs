@@ -7,8 +7,9 @@ use crate::config::{DeskConfig, NotifyConfig, NotifyVia, Secrets};
 use crate::error::DeskServerError;
 use async_trait::async_trait;
 use carekit_core::desk::{Notification, Notifier, NotifyRoute, RoutedNotifier};
-use carekit_core::{Channel, ChannelKind};
+use carekit_core::{Channel, ChannelKind, Identity};
 use carekit_email::EmailNotifier;
+use carekit_insight::digest::{ChannelDigestSender, DigestSender};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,15 +76,13 @@ impl ChatWebhookNotifier {
         }
         serde_json::json!({ "text": text })
     }
-}
 
-#[async_trait]
-impl Notifier for ChatWebhookNotifier {
-    async fn notify(&self, n: &Notification) -> Result<(), String> {
+    /// Posts `payload` to the webhook.
+    async fn post(&self, payload: &serde_json::Value) -> Result<(), String> {
         let response = self
             .http
             .post(self.url.expose_secret())
-            .json(&self.payload(n))
+            .json(payload)
             .send()
             .await
             // reqwest's error text names the URL: keep only its kind.
@@ -105,6 +104,23 @@ impl Notifier for ChatWebhookNotifier {
     }
 }
 
+#[async_trait]
+impl Notifier for ChatWebhookNotifier {
+    async fn notify(&self, n: &Notification) -> Result<(), String> {
+        self.post(&self.payload(n)).await
+    }
+}
+
+/// A team digest (`[[digest]] route`) posted as one chat message: the
+/// subject in bold, then the digest's text in a code block.
+#[async_trait]
+impl DigestSender for ChatWebhookNotifier {
+    async fn send(&self, subject: &str, body: &str) -> Result<(), String> {
+        let text = format!("*{subject}*\n```\n{body}```");
+        self.post(&serde_json::json!({ "text": text })).await
+    }
+}
+
 /// The desk's notifier from `[[notify]]`, or `None` when there is no entry
 /// (the engine then logs). `channels` are the desk's channels: an email
 /// route sends through the email one.
@@ -116,9 +132,25 @@ pub(crate) fn from_config(
     if config.notify.is_empty() {
         return Ok(None);
     }
+    let mut names = std::collections::BTreeSet::new();
+    for (i, entry) in config.notify.iter().enumerate() {
+        if let Some(name) = &entry.name
+            && (name.trim().is_empty() || !names.insert(name.clone()))
+        {
+            return Err(DeskServerError::Config(format!(
+                "[[notify]] entry {}: name {name:?} is empty or used by another route",
+                i + 1
+            )));
+        }
+    }
     let mut routed = RoutedNotifier::new();
     for (i, entry) in config.notify.iter().enumerate() {
-        let notifier = target(entry, i + 1, config, secrets, channels)?;
+        let notifier: Arc<dyn Notifier> = match target(entry, i + 1, config, secrets, channels)? {
+            Target::Chat(chat) => Arc::new(chat),
+            Target::Email(email, to) => {
+                Arc::new(EmailNotifier::new(email, to).link_base(config.server.public_url.clone()))
+            }
+        };
         routed = routed.route(
             NotifyRoute::to(notifier)
                 .min_level(entry.min_level)
@@ -128,14 +160,49 @@ pub(crate) fn from_config(
     Ok(Some(Arc::new(routed)))
 }
 
+/// The digest sender for the `[[notify]]` route named `name`: its chat
+/// webhook, or its addresses through `[email]`.
+pub(crate) fn digest_sender(
+    name: &str,
+    at: &str,
+    config: &DeskConfig,
+    secrets: &Secrets,
+    channels: &[Arc<dyn Channel>],
+) -> Result<Arc<dyn DigestSender>, DeskServerError> {
+    let (i, entry) = config
+        .notify
+        .iter()
+        .enumerate()
+        .find(|(_, e)| e.name.as_deref() == Some(name))
+        .ok_or_else(|| {
+            DeskServerError::Config(format!(
+                "{at}: route {name:?} is not the name of a [[notify]] entry"
+            ))
+        })?;
+    Ok(match target(entry, i + 1, config, secrets, channels)? {
+        Target::Chat(chat) => Arc::new(chat),
+        Target::Email(email, to) => Arc::new(ChannelDigestSender::new(
+            email,
+            to.into_iter()
+                .map(|a| Identity::new(ChannelKind::Email, a))
+                .collect(),
+        )),
+    })
+}
+
+/// Where one `[[notify]]` entry reaches people.
+enum Target {
+    Chat(ChatWebhookNotifier),
+    Email(Arc<dyn Channel>, Vec<String>),
+}
+
 fn target(
     entry: &NotifyConfig,
     n: usize,
     config: &DeskConfig,
     secrets: &Secrets,
     channels: &[Arc<dyn Channel>],
-) -> Result<Arc<dyn Notifier>, DeskServerError> {
-    let link = config.server.public_url.clone();
+) -> Result<Target, DeskServerError> {
     match entry.via {
         NotifyVia::Chat => {
             let name = entry.url_secret.as_deref().ok_or_else(|| {
@@ -144,7 +211,9 @@ fn target(
                 ))
             })?;
             let url = secrets.require(name, &format!("[[notify]] entry {n}"))?;
-            Ok(Arc::new(ChatWebhookNotifier::new(url)?.link_base(link)))
+            Ok(Target::Chat(
+                ChatWebhookNotifier::new(url)?.link_base(config.server.public_url.clone()),
+            ))
         }
         NotifyVia::Email => {
             if entry.to.is_empty() || entry.to.iter().any(|a| !a.contains('@')) {
@@ -152,17 +221,20 @@ fn target(
                     "[[notify]] entry {n}: via = \"email\" needs `to`, a list of email addresses"
                 )));
             }
-            let email = channels
-                .iter()
-                .find(|c| c.kind() == ChannelKind::Email)
-                .ok_or_else(|| {
-                    DeskServerError::Config(format!(
-                        "[[notify]] entry {n}: via = \"email\" sends through [email], which is not configured"
-                    ))
-                })?;
-            Ok(Arc::new(
-                EmailNotifier::new(email.clone(), entry.to.iter().cloned()).link_base(link),
-            ))
+            let email = email_channel(channels).ok_or_else(|| {
+                DeskServerError::Config(format!(
+                    "[[notify]] entry {n}: via = \"email\" sends through [email], which is not configured"
+                ))
+            })?;
+            Ok(Target::Email(email, entry.to.clone()))
         }
     }
+}
+
+/// The desk's email channel, if `[email]` is configured.
+pub(crate) fn email_channel(channels: &[Arc<dyn Channel>]) -> Option<Arc<dyn Channel>> {
+    channels
+        .iter()
+        .find(|c| c.kind() == ChannelKind::Email)
+        .cloned()
 }

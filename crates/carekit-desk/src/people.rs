@@ -247,7 +247,8 @@ fn scope_for(method: &Method, path: &str) -> Option<Option<Scope>> {
         | "/api/agents/{id}/disable"
         | "/api/agents/{id}/enable"
         | "/api/agents/{id}/tokens"
-        | "/api/tokens" => Scope::Admin,
+        | "/api/tokens"
+        | "/api/admin/config" => Scope::Admin,
         "/api/me" | "/api/me/tokens" | "/api/tokens/{id}/revoke" => return Some(None),
         _ => return None,
     };
@@ -910,6 +911,10 @@ mod tests {
         );
         assert_eq!(
             scope_for(&Method::GET, "/api/agents"),
+            Some(Some(Scope::Admin))
+        );
+        assert_eq!(
+            scope_for(&Method::GET, "/api/admin/config"),
             Some(Some(Scope::Admin))
         );
         for (path, scope) in [

@@ -19,6 +19,14 @@ fn the_example_config_parses() {
     let crisis = config.crisis.as_ref().unwrap();
     assert_eq!((crisis.min_volume, crisis.auto_crisis_mode), (8, false));
     assert!(config.taxonomy.as_ref().unwrap().file.is_some());
+    assert_eq!(config.calendars[0].time_zone, "Europe/Berlin");
+    assert_eq!(config.sla[0].calendar.as_deref(), Some("berlin-office"));
+    assert_eq!(
+        config.assignment.as_ref().unwrap().teams[0].team,
+        "email-care"
+    );
+    assert_eq!(config.digest[0].daily_at.as_deref(), Some("09:00"));
+    assert!(config.outreach.as_ref().unwrap().max_customers.is_some());
 }
 
 fn with_store(dir: &tempfile::TempDir, rest: &str) -> DeskConfig {

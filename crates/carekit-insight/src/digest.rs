@@ -28,7 +28,8 @@ use carekit_core::{
     AuditKind, Channel, ChannelKind, ConversationFilter, Cursors, Desk, Direction, Identity,
     OutboundMessage, SlaEventKind, Store, StoreError, Visibility,
 };
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -57,6 +58,9 @@ pub enum DigestSchedule {
     Every(Duration),
     /// Once a day at this time (UTC).
     DailyAt(NaiveTime),
+    /// Once a day at this wall-clock time in a time zone, whatever its
+    /// offset that day (see [`DigestSchedule::daily_at_in`]).
+    DailyAtIn(NaiveTime, Tz),
 }
 
 impl DigestSchedule {
@@ -67,6 +71,15 @@ impl DigestSchedule {
     /// Daily at `time` (UTC).
     pub fn daily_at(time: NaiveTime) -> Self {
         DigestSchedule::DailyAt(time)
+    }
+    /// Daily at `time` on the wall clocks of `zone`: 09:00 in Berlin is
+    /// 07:00 UTC in summer and 08:00 UTC in winter. On the day a change of
+    /// offset skips `time` (spring forward: 02:30 does not exist), the
+    /// digest goes out when the clocks jump (03:00 local, the first
+    /// instant after the gap); on the day `time` happens twice (fall back),
+    /// it goes out at the first of the two, once.
+    pub fn daily_at_in(time: NaiveTime, zone: Tz) -> Self {
+        DigestSchedule::DailyAtIn(time, zone)
     }
     /// The first instant after `last` at which the next digest is due.
     pub fn next_after(&self, last: DateTime<Utc>) -> DateTime<Utc> {
@@ -80,6 +93,35 @@ impl DigestSchedule {
                     today + Duration::days(1)
                 }
             }
+            DigestSchedule::DailyAtIn(time, zone) => {
+                let first = last.with_timezone(&zone).date_naive();
+                first
+                    .iter_days()
+                    .map(|date| local_instant(zone, date.and_time(time)))
+                    .find(|due| *due > last)
+                    .unwrap_or(last + Duration::days(1))
+            }
+        }
+    }
+}
+
+/// The instant a wall-clock time names in `zone`: the earlier of two when
+/// the clocks fall back, the end of the gap when they spring forward.
+fn local_instant(zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    match zone.from_local_datetime(&local) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.to_utc(),
+        LocalResult::None => {
+            // In a gap: the first whole minute after it (gaps are at most
+            // a few hours, a day covers every zone's history).
+            let start = local
+                .with_second(0)
+                .unwrap_or(local)
+                .with_nanosecond(0)
+                .unwrap_or(local);
+            (1..=24 * 60)
+                .map(|m| start + Duration::minutes(m))
+                .find_map(|t| zone.from_local_datetime(&t).earliest())
+                .map_or_else(|| local.and_utc(), |t| t.to_utc())
         }
     }
 }
@@ -166,11 +208,29 @@ impl Digest {
         until: DateTime<Utc>,
         lookback: Duration,
     ) -> Result<Self, StoreError> {
+        Self::build_for_team(store, since, until, lookback, None).await
+    }
+
+    /// As [`Digest::build`], over the conversations of `team` only (those
+    /// whose team is `team`), or of everyone when `team` is `None`.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn build_for_team(
+        store: &dyn Store,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        lookback: Duration,
+        team: Option<&str>,
+    ) -> Result<Self, StoreError> {
         let filter = ConversationFilter::all().opened_between(Some(since - lookback), Some(until));
         let conversations = store.list_conversations(&filter).await?;
         let mut mentions = Vec::new();
         let mut sla = Vec::new();
         for c in &conversations {
+            if team.is_some_and(|t| c.team.as_deref() != Some(t)) {
+                continue;
+            }
             let customer = who(&c.customer, c.channel);
             for m in &c.messages {
                 if m.direction == Direction::Inbound && m.at > since && m.at <= until {
@@ -363,6 +423,7 @@ pub struct Digester {
     cursor: String,
     lookback: Duration,
     send_empty: bool,
+    team: Option<String>,
 }
 
 impl std::fmt::Debug for Digester {
@@ -403,6 +464,11 @@ impl DigesterBuilder {
         self.digester.lookback = lookback;
         self
     }
+    /// Covers only the conversations of this team (default: everyone's).
+    pub fn team(mut self, team: impl Into<String>) -> Self {
+        self.digester.team = Some(team.into());
+        self
+    }
     /// Send a digest even when nothing happened (default: skip it, but
     /// still move on).
     pub fn send_empty(mut self, yes: bool) -> Self {
@@ -438,6 +504,7 @@ impl Digester {
                 cursor: "insight.digest".into(),
                 lookback: Duration::days(7),
                 send_empty: false,
+                team: None,
             },
         }
     }
@@ -488,7 +555,8 @@ impl Digester {
         if now < self.schedule.next_after(last) {
             return Ok(None);
         }
-        let digest = Digest::build(store, last, now, self.lookback).await?;
+        let digest =
+            Digest::build_for_team(store, last, now, self.lookback, self.team.as_deref()).await?;
         let claimed = now.to_rfc3339();
         if !store
             .swap_cursor(&self.cursor, read.as_deref(), &claimed)

@@ -44,9 +44,11 @@ pub enum OutreachError {
 #[derive(Clone, Debug)]
 pub struct Outreach {
     text: String,
+    texts: Vec<(ChannelKind, String)>,
     subject: Option<String>,
     author: Author,
     preference: Vec<ChannelKind>,
+    max_customers: Option<usize>,
 }
 
 /// Builds an [`Outreach`].
@@ -73,12 +75,27 @@ impl OutreachBuilder {
         self.outreach.preference = order;
         self
     }
+    /// The notice's words on `channel` instead of the default text (a
+    /// short SMS, a longer email).
+    pub fn text_on(mut self, channel: ChannelKind, text: impl Into<String>) -> Self {
+        self.outreach.texts.retain(|(kind, _)| *kind != channel);
+        self.outreach.texts.push((channel, text.into()));
+        self
+    }
+    /// Queues for at most this many customers per call; the rest are
+    /// reported in [`OutreachReport::skipped_over_limit`] (default: no limit).
+    pub fn max_customers(mut self, limit: usize) -> Self {
+        self.outreach.max_customers = Some(limit);
+        self
+    }
     /// The notice.
     ///
     /// # Errors
-    /// [`OutreachError::EmptyText`].
+    /// [`OutreachError::EmptyText`], also for an empty per-channel text.
     pub fn build(self) -> Result<Outreach, OutreachError> {
-        if self.outreach.text.trim().is_empty() {
+        if self.outreach.text.trim().is_empty()
+            || self.outreach.texts.iter().any(|(_, t)| t.trim().is_empty())
+        {
             return Err(OutreachError::EmptyText);
         }
         Ok(self.outreach)
@@ -123,6 +140,8 @@ pub struct OutreachReport {
     pub no_private_channel: Vec<CustomerId>,
     /// The desk refused for another reason (too long, unknown customer).
     pub failed: Vec<FailedNotice>,
+    /// Not tried: the outreach's `max_customers` was reached.
+    pub skipped_over_limit: Vec<CustomerId>,
 }
 
 /// A queued notice and where its delivery stands.
@@ -162,6 +181,7 @@ impl OutreachReport {
             + self.skipped_outside_window.len()
             + self.no_private_channel.len()
             + self.failed.len()
+            + self.skipped_over_limit.len()
     }
 }
 
@@ -179,6 +199,7 @@ impl Outreach {
         OutreachBuilder {
             outreach: Outreach {
                 text: text.into(),
+                texts: Vec::new(),
                 subject: None,
                 author: Author::Bot,
                 preference: vec![
@@ -188,6 +209,7 @@ impl Outreach {
                     ChannelKind::Twitter,
                     ChannelKind::Web,
                 ],
+                max_customers: None,
             },
         }
     }
@@ -240,6 +262,13 @@ impl Outreach {
                 continue;
             }
             seen.push(*id);
+            if self
+                .max_customers
+                .is_some_and(|limit| report.queued.len() >= limit)
+            {
+                report.skipped_over_limit.push(*id);
+                continue;
+            }
             match self.reach(desk, *id).await? {
                 Outcome::Queued(notice) => report.queued.push(notice),
                 Outcome::OptedOut => report.skipped_opted_out.push(*id),
@@ -254,10 +283,19 @@ impl Outreach {
         Ok(report)
     }
 
-    fn request(&self) -> ReplyRequest {
+    /// The words sent on `channel`.
+    pub fn text_for(&self, channel: ChannelKind) -> &str {
+        self.texts
+            .iter()
+            .find(|(kind, _)| *kind == channel)
+            .map_or(self.text.as_str(), |(_, text)| text.as_str())
+    }
+
+    fn request(&self, channel: ChannelKind) -> ReplyRequest {
+        let text = self.text_for(channel).to_owned();
         let request = match &self.author {
-            Author::Agent(agent) => ReplyRequest::agent(agent.clone(), self.text.clone()),
-            _ => ReplyRequest::bot(self.text.clone()),
+            Author::Agent(agent) => ReplyRequest::agent(agent.clone(), text),
+            _ => ReplyRequest::bot(text),
         }
         .with_visibility(Visibility::Private);
         match &self.subject {
@@ -311,11 +349,11 @@ impl Outreach {
             }
             let sent = match newest {
                 Some(record) => desk
-                    .reply(record.id, self.request())
+                    .reply(record.id, self.request(kind))
                     .await
                     .map(|m| (record.id, m)),
                 None => {
-                    desk.message_privately(customer_id, kind, self.request())
+                    desk.message_privately(customer_id, kind, self.request(kind))
                         .await
                 }
             };

@@ -335,3 +335,64 @@ fn schedules_compute_the_next_time() {
             .is_err()
     );
 }
+
+/// Each next digest after `from`, `n` times.
+fn runs(schedule: DigestSchedule, from: &str, n: usize) -> Vec<String> {
+    let mut last = at(from);
+    (0..n)
+        .map(|_| {
+            last = schedule.next_after(last);
+            last.to_rfc3339()
+        })
+        .collect()
+}
+
+#[test]
+fn a_local_daily_time_follows_the_zone_across_dst() {
+    let nine = NaiveTime::from_hms_opt(9, 0, 0).unwrap();
+    // Berlin leaves summer time on 2026-10-25: 09:00 is 07:00Z before, 08:00Z after.
+    let berlin = DigestSchedule::daily_at_in(nine, chrono_tz::Europe::Berlin);
+    assert_eq!(
+        runs(berlin, "2026-10-23T12:00:00Z", 4),
+        [
+            "2026-10-24T07:00:00+00:00",
+            "2026-10-25T08:00:00+00:00",
+            "2026-10-26T08:00:00+00:00",
+            "2026-10-27T08:00:00+00:00",
+        ]
+    );
+    // New York on 2026-11-01: 09:00 is 13:00Z before, 14:00Z after.
+    let new_york = DigestSchedule::daily_at_in(nine, chrono_tz::America::New_York);
+    assert_eq!(
+        runs(new_york, "2026-10-31T00:00:00Z", 2),
+        ["2026-10-31T13:00:00+00:00", "2026-11-01T14:00:00+00:00"]
+    );
+    // Spring forward (2026-03-29 in Berlin, 02:00 → 03:00): 09:00 is 08:00Z, then 07:00Z.
+    assert_eq!(
+        runs(berlin, "2026-03-28T00:00:00Z", 2),
+        ["2026-03-28T08:00:00+00:00", "2026-03-29T07:00:00+00:00"]
+    );
+}
+
+#[test]
+fn a_skipped_local_time_runs_when_the_clocks_jump_and_a_repeated_one_runs_once() {
+    let half_past_two = NaiveTime::from_hms_opt(2, 30, 0).unwrap();
+    let berlin = DigestSchedule::daily_at_in(half_past_two, chrono_tz::Europe::Berlin);
+    // 2026-03-29 02:30 does not exist in Berlin: the digest goes at 03:00
+    // CEST (01:00Z), once, and the next day at 02:30 CEST again.
+    assert_eq!(
+        runs(berlin, "2026-03-28T12:00:00Z", 2),
+        ["2026-03-29T01:00:00+00:00", "2026-03-30T00:30:00+00:00"]
+    );
+    // 2026-10-25 02:30 happens twice (CEST 00:30Z, then CET 01:30Z): the
+    // first one only, then 02:30 CET the next day.
+    assert_eq!(
+        runs(berlin, "2026-10-24T12:00:00Z", 2),
+        ["2026-10-25T00:30:00+00:00", "2026-10-26T01:30:00+00:00"]
+    );
+    // A digest sent between the two 02:30s is not followed by a second one that day.
+    assert_eq!(
+        berlin.next_after(at("2026-10-25T01:00:00Z")).to_rfc3339(),
+        "2026-10-26T01:30:00+00:00"
+    );
+}

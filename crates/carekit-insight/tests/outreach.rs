@@ -263,3 +263,40 @@ async fn outreach_respects_opt_outs_windows_and_preferences_and_tracks_delivery(
 async fn an_empty_notice_is_refused() {
     assert!(Outreach::builder("  ").build().is_err());
 }
+
+#[tokio::test]
+async fn each_channel_gets_its_own_words_and_the_limit_stops_the_rest() {
+    let w = world();
+    let sms_customer = customer(&w, &[(ChannelKind::Sms, "+14155550111")], None).await;
+    let email_customer = customer(&w, &[(ChannelKind::Email, "kim@example.com")], None).await;
+    let third = customer(&w, &[(ChannelKind::Sms, "+14155550112")], None).await;
+    let notice = Outreach::builder("We know about the outage.")
+        .text_on(ChannelKind::Sms, "Outage known, fix soon.")
+        .max_customers(2)
+        .build()
+        .unwrap();
+    assert_eq!(notice.text_for(ChannelKind::Sms), "Outage known, fix soon.");
+    assert_eq!(
+        notice.text_for(ChannelKind::Email),
+        "We know about the outage."
+    );
+    let report = notice
+        .to_customers(&w.desk, &[sms_customer, email_customer, third])
+        .await
+        .unwrap();
+    assert_eq!(report.queued.len(), 2);
+    assert_eq!(report.skipped_over_limit, [third]);
+    assert_eq!(report.total(), 3);
+    w.desk.run_outbox_once().await.unwrap();
+    let sms: Vec<String> = w.sms.sent().iter().map(|m| m.text.clone()).collect();
+    let email: Vec<String> = w.email.sent().iter().map(|m| m.text.clone()).collect();
+    assert_eq!(sms, ["Outage known, fix soon."]);
+    assert_eq!(email, ["We know about the outage."]);
+    assert!(
+        Outreach::builder("ok")
+            .text_on(ChannelKind::Sms, " ")
+            .build()
+            .is_err(),
+        "an empty channel text is refused"
+    );
+}

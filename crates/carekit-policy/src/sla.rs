@@ -80,6 +80,8 @@ pub struct Conditions {
     pub tags: Vec<String>,
     /// Customer tiers.
     pub tiers: Vec<String>,
+    /// Teams the conversation is assigned to.
+    pub teams: Vec<String>,
 }
 
 impl Conditions {
@@ -93,6 +95,8 @@ impl Conditions {
                     .tier
                     .as_ref()
                     .is_some_and(|t| self.tiers.contains(t)))
+            && (self.teams.is_empty()
+                || c.team().is_some_and(|t| self.teams.iter().any(|x| x == t)))
     }
 }
 
@@ -183,6 +187,11 @@ impl SlaPolicyBuilder {
     /// Only customers of these tiers.
     pub fn tier(mut self, tier: impl Into<String>) -> Self {
         self.policy.conditions.tiers.push(tier.into());
+        self
+    }
+    /// Only conversations of these teams.
+    pub fn team(mut self, team: impl Into<String>) -> Self {
+        self.policy.conditions.teams.push(team.into());
         self
     }
     /// A target for one priority and metric.

@@ -392,6 +392,36 @@ fn first_match_picks_the_policy() {
     assert_eq!(set.policy_for(&record).unwrap().name(), "vip");
 }
 
+#[test]
+fn a_team_policy_applies_to_that_teams_conversations_only() {
+    let billing = SlaPolicy::builder("billing")
+        .team("billing")
+        .target_all(SlaMetric::FirstResponse, Duration::minutes(30))
+        .build()
+        .unwrap();
+    let rest = SlaPolicy::builder("default")
+        .target_all(SlaMetric::FirstResponse, Duration::hours(1))
+        .build()
+        .unwrap();
+    let set = SlaSet::new(vec![billing, rest]).unwrap();
+    let customer = Customer::new(
+        Identity::new(ChannelKind::Email, "a@b.c"),
+        at("2026-03-02T09:00:00Z"),
+    );
+    let mut record = ConversationRecord::new(
+        ChannelKind::Email,
+        "",
+        Visibility::Private,
+        customer,
+        at("2026-03-02T09:00:00Z"),
+    );
+    assert_eq!(set.policy_for(&record).unwrap().name(), "default");
+    record.team = Some("shipping".into());
+    assert_eq!(set.policy_for(&record).unwrap().name(), "default");
+    record.team = Some("billing".into());
+    assert_eq!(set.policy_for(&record).unwrap().name(), "billing");
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -65,16 +65,39 @@ impl AssignmentState {
     }
 }
 
-/// Picks agents round-robin, skipping anyone at capacity.
+/// How an [`Assigner`] chooses among the agents who have room.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AssignStrategy {
+    /// The next agent in rotation order.
+    #[default]
+    RoundRobin,
+    /// The agent with the most room left (capacity minus open load); ties
+    /// go to the next in rotation order.
+    Capacity,
+}
+
+/// Picks agents round-robin (or by room left, per team), skipping anyone
+/// at capacity.
 #[derive(Clone, Debug)]
 pub struct Assigner {
     agents: Vec<Agent>,
+    strategies: BTreeMap<String, AssignStrategy>,
 }
 
 impl Assigner {
-    /// An assigner over `agents`, in order.
+    /// An assigner over `agents`, in order, round-robin.
     pub fn new(agents: Vec<Agent>) -> Self {
-        Self { agents }
+        Self {
+            agents,
+            strategies: BTreeMap::new(),
+        }
+    }
+
+    /// Picks within `team` by `strategy` (teams not named: round-robin).
+    pub fn team_strategy(mut self, team: impl Into<String>, strategy: AssignStrategy) -> Self {
+        self.strategies.insert(team.into(), strategy);
+        self
     }
 
     /// The agents, in rotation order.
@@ -87,17 +110,32 @@ impl Assigner {
     /// counted when the assignment is committed.
     pub fn pick(&self, state: &mut AssignmentState, team: Option<&str>) -> Option<Agent> {
         let n = self.agents.len();
+        let strategy = team
+            .and_then(|t| self.strategies.get(t))
+            .copied()
+            .unwrap_or_default();
+        let mut best: Option<(usize, usize)> = None;
         for step in 0..n {
             let agent = &self.agents[(state.position + step) % n];
             if team.is_some_and(|t| agent.team.as_deref() != Some(t)) {
                 continue;
             }
-            if state.load(&agent.id) < agent.capacity {
-                state.position = (state.position + step + 1) % n;
-                return Some(agent.clone());
+            let load = state.load(&agent.id);
+            if load >= agent.capacity {
+                continue;
+            }
+            let room = agent.capacity - load;
+            if best.is_none_or(|(_, most)| room > most) {
+                best = Some((step, room));
+            }
+            if strategy == AssignStrategy::RoundRobin {
+                break;
             }
         }
-        None
+        let (step, _) = best?;
+        let index = (state.position + step) % n;
+        state.position = (index + 1) % n;
+        Some(self.agents[index].clone())
     }
 }
 
@@ -108,6 +146,7 @@ impl Assigner {
 #[derive(Clone, Debug, Default)]
 pub struct AssignNew {
     team: Option<String>,
+    routes: Vec<(crate::ChannelKind, String)>,
 }
 
 impl AssignNew {
@@ -120,7 +159,15 @@ impl AssignNew {
     pub fn in_team(team: impl Into<String>) -> Self {
         Self {
             team: Some(team.into()),
+            routes: Vec::new(),
         }
+    }
+
+    /// New conversations on `channel` go to `team`'s agents (the first
+    /// route for a channel wins; other channels keep the default).
+    pub fn route(mut self, channel: crate::ChannelKind, team: impl Into<String>) -> Self {
+        self.routes.push((channel, team.into()));
+        self
     }
 }
 
@@ -131,8 +178,13 @@ impl Rule for AssignNew {
 
     fn on_inbound(&self, conversation: &dyn Conversation, ctx: &RuleContext<'_>) -> Vec<Action> {
         if ctx.new_conversation && conversation.assignee().is_none() {
+            let routed = self
+                .routes
+                .iter()
+                .find(|(channel, _)| *channel == conversation.channel())
+                .map(|(_, team)| team.clone());
             vec![Action::AutoAssign {
-                team: self.team.clone(),
+                team: routed.or_else(|| self.team.clone()),
             }]
         } else {
             Vec::new()
@@ -166,5 +218,28 @@ mod tests {
         assert_eq!(take(&mut s, Some("social")).unwrap(), "ann");
         assert_eq!(take(&mut s, None).unwrap(), "cy");
         assert_eq!(s.load("bob"), 2);
+    }
+
+    #[test]
+    fn by_capacity_the_agent_with_most_room_gets_the_next_one() {
+        let a = Assigner::new(vec![
+            Agent::new("ann", 2).in_team("email"),
+            Agent::new("bob", 4).in_team("email"),
+            Agent::new("cy", 3).in_team("x"),
+        ])
+        .team_strategy("email", AssignStrategy::Capacity);
+        let mut s = AssignmentState::default();
+        let mut take = |team| {
+            let agent = a.pick(&mut s, team)?;
+            s.adjust(&agent.id, true);
+            Some(agent.id)
+        };
+        // Room (ann, bob): (2, 4) bob, (2, 3) bob, (2, 2) a tie goes on in
+        // rotation: ann, (1, 2) bob, (1, 1) ann, (0, 1) bob.
+        let picks: Vec<String> = (0..6).filter_map(|_| take(Some("email"))).collect();
+        assert_eq!(picks, ["bob", "bob", "ann", "bob", "ann", "bob"]);
+        assert!(take(Some("email")).is_none(), "everyone full");
+        // another team keeps its round-robin
+        assert_eq!(take(Some("x")).unwrap(), "cy");
     }
 }

@@ -30,7 +30,7 @@ mod thread;
 
 pub use acknowledge::{AutoAcknowledge, AutoAcknowledgeBuilder, Mood};
 pub use actions::{Action, Rule, RuleContext, StatusChange, TagTopics};
-pub use assign::{Agent, AssignNew, Assigner, AssignmentState};
+pub use assign::{Agent, AssignNew, AssignStrategy, Assigner, AssignmentState};
 pub use builder::{DeskBuilder, OutboxConfig};
 pub use error::DeskError;
 pub use events::DeskEvent;

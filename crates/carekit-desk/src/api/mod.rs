@@ -5,6 +5,7 @@
 //! set. Webhooks are authenticated by their platform signatures instead,
 //! and health and metrics carry no customer data.
 
+pub(crate) mod config_view;
 pub(crate) mod shared;
 
 pub(crate) use shared::{ApiError, ApiState};
@@ -63,6 +64,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/tokens/{id}/revoke", post(people::revoke_token))
         .route("/api/me", get(people::me))
         .route("/api/me/tokens", get(people::my_tokens))
+        .route("/api/admin/config", get(config_view::show))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             people::authenticate,

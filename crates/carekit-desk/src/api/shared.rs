@@ -23,6 +23,8 @@ pub(crate) struct ApiState {
     pub metrics_token: Option<BearerToken>,
     pub metrics: Metrics,
     pub inbox: Option<crate::inbox::Inbox>,
+    /// What `GET /api/admin/config` answers (secrets redacted).
+    pub config: Arc<serde_json::Value>,
 }
 
 /// A JSON error body: `{"error": "..."}`.
