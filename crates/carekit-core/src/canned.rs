@@ -165,3 +165,110 @@ pub trait CannedResponses: Send + Sync {
 
 // Used as `Arc<dyn CannedResponses>`.
 const _: fn(&dyn CannedResponses) = |_| {};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Visibility;
+    use crate::channel::ChannelKind;
+    use crate::domain::{Customer, Identity};
+    use crate::store::MemoryStore;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-02T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn conversation(identity: Identity) -> ConversationRecord {
+        let customer = Customer::new(identity, now());
+        ConversationRecord::new(
+            identity_channel(&customer),
+            "brand",
+            Visibility::Public,
+            customer,
+            now(),
+        )
+    }
+
+    fn identity_channel(c: &Customer) -> ChannelKind {
+        c.identities[0].channel
+    }
+
+    #[test]
+    fn texts_are_checked_when_saved_and_rendered_for_the_conversation() {
+        assert_eq!(
+            CannedResponse::new("x", "Hi {frist_name}", "lee", now()),
+            Err(CannedError::Template(TemplateError::UnknownVariable(
+                "frist_name".into()
+            )))
+        );
+        assert_eq!(
+            CannedResponse::new(" ", "Hi", "lee", now()),
+            Err(CannedError::BadName)
+        );
+        assert_eq!(
+            CannedResponse::new("x\u{7}", "Hi", "lee", now()),
+            Err(CannedError::BadName)
+        );
+        assert_eq!(
+            CannedResponse::new("x", " ", "lee", now()),
+            Err(CannedError::BadText)
+        );
+        assert_eq!(
+            CannedResponse::new("x", "y".repeat(MAX_CANNED_TEXT_BYTES + 1), "lee", now()),
+            Err(CannedError::BadText)
+        );
+        let r = CannedResponse::new(
+            "sorry",
+            "Sorry {first_name|there}, {agent} here ({channel}, {handle}).",
+            "lee",
+            now(),
+        )
+        .unwrap();
+        let x = conversation(
+            Identity::new(ChannelKind::Twitter, "2244994945").with_display_name("@dana_k"),
+        );
+        assert_eq!(
+            r.render(&x, "Maya").unwrap(),
+            "Sorry there, Maya here (X, @dana_k)."
+        );
+        let mail = conversation(
+            Identity::new(ChannelKind::Email, "jo@example.com").with_display_name("Jo Park"),
+        );
+        assert_eq!(
+            r.render(&mail, " ").unwrap(),
+            "Sorry Jo, here (email, jo@example.com)."
+        );
+        let changed = r.changed("sorry", "Hi {nmae}", "ann", now());
+        assert!(changed.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_keeps_names_unique() {
+        let store = MemoryStore::new();
+        let a = CannedResponse::new("a", "A", "lee", now()).unwrap();
+        let b = CannedResponse::new("b", "B", "lee", now()).unwrap();
+        store.save_canned(&b).await.unwrap();
+        store.save_canned(&a).await.unwrap();
+        let names: Vec<_> = store
+            .canned_all()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+        let clash = b.changed("a", "B", "lee", now()).unwrap();
+        assert!(matches!(
+            store.save_canned(&clash).await,
+            Err(StoreError::Constraint(_))
+        ));
+        let renamed = b.changed("c", "C", "ann", now()).unwrap();
+        store.save_canned(&renamed).await.unwrap();
+        assert_eq!(store.canned(b.id).await.unwrap().unwrap().name, "c");
+        assert!(store.delete_canned(a.id).await.unwrap());
+        assert!(!store.delete_canned(a.id).await.unwrap());
+        assert_eq!(store.canned_all().await.unwrap().len(), 1);
+    }
+}

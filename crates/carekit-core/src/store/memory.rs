@@ -395,16 +395,23 @@ impl Store for MemoryStore {
         filter: &ConversationFilter,
     ) -> Result<Vec<ConversationRecord>, StoreError> {
         let inner = self.lock();
-        // Whole records (current customer, messages): what `matches` reads.
-        let mut found: Vec<ConversationRecord> = inner
+        // Everything but the search reads the stored row; only the
+        // candidates are made whole (current customer, messages), which a
+        // search reads.
+        let mut cheap = filter.clone();
+        cheap.search = None;
+        let mut candidates: Vec<&ConversationRecord> = inner
             .conversations
-            .keys()
-            .filter_map(|id| inner.full(*id))
-            .filter(|c| filter.matches(c))
+            .values()
+            .filter(|c| cheap.matches(c))
             .collect();
-        found.sort_by_key(|c| std::cmp::Reverse((c.opened_at, c.id)));
-        found.truncate(filter.limit.unwrap_or(usize::MAX));
-        Ok(found)
+        candidates.sort_by_key(|c| std::cmp::Reverse((c.opened_at, c.id)));
+        Ok(candidates
+            .into_iter()
+            .filter_map(|c| inner.full(c.id))
+            .filter(|c| filter.matches(c))
+            .take(filter.limit.unwrap_or(usize::MAX))
+            .collect())
     }
 
     async fn audit_trail(&self, id: ConversationId) -> Result<Vec<AuditEntry>, StoreError> {
