@@ -13,6 +13,7 @@
 //!
 //! See `docs/architecture.md` in the repository for the data flow.
 
+pub mod canned;
 pub mod channel;
 pub mod classify;
 pub mod clock;
@@ -25,6 +26,7 @@ pub mod policy;
 pub mod store;
 pub mod template;
 
+pub use canned::{CannedId, CannedResponse, CannedResponses};
 pub use channel::{
     Capabilities, Channel, ChannelError, ChannelKind, Delivery, DeliveryState, OutboundMessage,
     RateLimited, ReplyContext, ReplyWindow, RetryPolicy, Retrying, Traced, Visibility,

@@ -19,6 +19,10 @@ use std::fmt;
 /// The variables a template may name.
 pub const VARIABLES: [&str; 4] = ["first_name", "name", "handle", "channel"];
 
+/// The variables a canned response an agent sends may name: those of
+/// [`VARIABLES`] and `{agent}`, the sending agent's name.
+pub const AGENT_VARIABLES: [&str; 5] = ["first_name", "name", "handle", "channel", "agent"];
+
 /// A template that failed to parse.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -27,7 +31,7 @@ pub enum TemplateError {
     #[error("template has an unclosed '{{' at byte {0}")]
     Unclosed(usize),
     /// A variable the template engine does not know.
-    #[error("template names unknown variable {{{0}}}; known: first_name, name, handle, channel")]
+    #[error("template names unknown variable {{{0}}}")]
     UnknownVariable(String),
 }
 
@@ -62,8 +66,15 @@ impl fmt::Display for Template {
 }
 
 impl Template {
-    /// Parses `source`, refusing unknown variables and unclosed braces.
+    /// Parses `source`, refusing variables outside [`VARIABLES`] and
+    /// unclosed braces.
     pub fn parse(source: &str) -> Result<Self, TemplateError> {
+        Self::parse_with(source, &VARIABLES)
+    }
+
+    /// Parses `source`, refusing variables outside `known` (such as
+    /// [`AGENT_VARIABLES`]) and unclosed braces.
+    pub fn parse_with(source: &str, known: &[&'static str]) -> Result<Self, TemplateError> {
         let mut pieces = Vec::new();
         let mut text = String::new();
         let mut rest = source;
@@ -92,7 +103,7 @@ impl Template {
                 Some((name, fallback)) => (name.trim(), Some(fallback.to_owned())),
                 None => (inner.trim(), None),
             };
-            let Some(name) = VARIABLES.into_iter().find(|v| *v == name) else {
+            let Some(name) = known.iter().copied().find(|v| *v == name) else {
                 return Err(TemplateError::UnknownVariable(name.to_owned()));
             };
             if !text.is_empty() {
@@ -174,6 +185,7 @@ pub struct TemplateVars {
     name: Option<String>,
     handle: Option<String>,
     channel: Option<String>,
+    agent: Option<String>,
 }
 
 impl TemplateVars {
@@ -233,12 +245,26 @@ impl TemplateVars {
         self
     }
 
+    /// Sets `{name}` and `{first_name}` where they have no value yet.
+    pub fn fill_name(mut self, name: &str, first_name: &str) -> Self {
+        self.name.get_or_insert_with(|| name.to_owned());
+        self.first_name.get_or_insert_with(|| first_name.to_owned());
+        self
+    }
+
+    /// Sets `{agent}` (the name of the agent who sends).
+    pub fn agent(mut self, value: impl Into<String>) -> Self {
+        self.agent = Some(value.into());
+        self
+    }
+
     fn get(&self, name: &str) -> Option<&str> {
         match name {
             "first_name" => self.first_name.as_deref(),
             "name" => self.name.as_deref(),
             "handle" => self.handle.as_deref(),
             "channel" => self.channel.as_deref(),
+            "agent" => self.agent.as_deref(),
             _ => None,
         }
     }
@@ -276,6 +302,16 @@ mod tests {
             Err(TemplateError::UnknownVariable("frist_name".into()))
         );
         assert_eq!(Template::parse("Hi {name"), Err(TemplateError::Unclosed(3)));
+        // `{agent}` only where it is allowed.
+        assert_eq!(
+            Template::parse("Hi, {agent} here"),
+            Err(TemplateError::UnknownVariable("agent".into()))
+        );
+        let t = Template::parse_with("Hi, {agent} here", &AGENT_VARIABLES).unwrap();
+        assert_eq!(
+            t.render(&TemplateVars::new().agent("Maya")),
+            "Hi, Maya here"
+        );
         assert_eq!(
             Template::parse("é{name").unwrap_err(),
             TemplateError::Unclosed(2)

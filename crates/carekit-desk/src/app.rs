@@ -15,8 +15,8 @@ use axum::Router;
 use carekit_core::desk::AutoAcknowledge;
 use carekit_core::template::Template;
 use carekit_core::{
-    AgentDirectory, Channel, Classifier, Clock, Desk, EscalationPolicy, EventSink, Priority, Store,
-    SystemClock,
+    AgentDirectory, CannedResponses, Channel, Classifier, Clock, Desk, EscalationPolicy, EventSink,
+    Priority, Store, SystemClock,
 };
 use carekit_policy::CareSentiment;
 use carekit_policy::builtin::{
@@ -60,6 +60,7 @@ pub struct DeskServerBuilder {
     clock: Arc<dyn Clock>,
     store: Option<Arc<dyn Store>>,
     directory: Option<Arc<dyn AgentDirectory>>,
+    canned: Option<Arc<dyn CannedResponses>>,
     policies: Vec<Arc<dyn EscalationPolicy>>,
     rules: Vec<Arc<dyn carekit_core::desk::Rule>>,
     channels: Vec<Arc<dyn Channel>>,
@@ -75,6 +76,7 @@ impl DeskServer {
             clock: Arc::new(SystemClock),
             store: None,
             directory: None,
+            canned: None,
             policies: Vec::new(),
             rules: Vec::new(),
             channels: Vec::new(),
@@ -141,6 +143,14 @@ impl DeskServerBuilder {
         self
     }
 
+    /// Keeps canned responses here instead of in the store opened from
+    /// `[store] url`. Needed with [`DeskServerBuilder::store`], as the
+    /// directory is.
+    pub fn canned(mut self, canned: Arc<dyn CannedResponses>) -> Self {
+        self.canned = Some(canned);
+        self
+    }
+
     /// Adds an escalation policy to the standard ones.
     pub fn policy(mut self, policy: Arc<dyn EscalationPolicy>) -> Self {
         self.policies.push(policy);
@@ -181,6 +191,7 @@ impl DeskServerBuilder {
             clock,
             store,
             directory,
+            canned,
             policies,
             rules,
             channels,
@@ -189,20 +200,31 @@ impl DeskServerBuilder {
         let api_token = secrets
             .require("CAREKIT_API_TOKEN", "the JSON API")?
             .to_owned();
-        let (store, directory): (Arc<dyn Store>, Arc<dyn AgentDirectory>) = match (store, directory)
-        {
-            (Some(store), Some(directory)) => (store, directory),
-            (Some(_), None) => {
+        let (store, directory, canned): (
+            Arc<dyn Store>,
+            Arc<dyn AgentDirectory>,
+            Arc<dyn CannedResponses>,
+        ) = match (store, directory, canned) {
+            (Some(store), Some(directory), Some(canned)) => (store, directory, canned),
+            (Some(_), None, _) => {
                 return Err(DeskServerError::Config(
                     "a store given to the builder needs a directory for agent accounts \
                          (DeskServerBuilder::directory)"
                         .into(),
                 ));
             }
-            (None, directory) => {
+            (Some(_), _, None) => {
+                return Err(DeskServerError::Config(
+                    "a store given to the builder needs a place for canned responses \
+                         (DeskServerBuilder::canned)"
+                        .into(),
+                ));
+            }
+            (None, directory, canned) => {
                 let opened = open_store(&config).await?;
                 let directory = directory.unwrap_or_else(|| opened.clone());
-                (opened, directory)
+                let canned = canned.unwrap_or_else(|| opened.clone());
+                (opened, directory, canned)
             }
         };
         let mut builder = Desk::builder()
@@ -331,6 +353,8 @@ impl DeskServerBuilder {
                 api::router(api::ApiState {
                     desk: desk.clone(),
                     directory,
+                    canned,
+                    insight: insight.clone(),
                     bootstrap: crate::auth::BearerToken::new(&api_token),
                     metrics_token: match secrets.get("CAREKIT_METRICS_TOKEN") {
                         Some(token) => {

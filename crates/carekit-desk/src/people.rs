@@ -231,6 +231,16 @@ fn scope_for(method: &Method, path: &str) -> Option<Option<Scope>> {
             Scope::Read
         }
         "/api/crisis" if read => Scope::Read,
+        "/api/canned" | "/api/canned/{id}" | "/api/conversations/{id}/canned/{canned_id}"
+            if read =>
+        {
+            Scope::Read
+        }
+        "/api/canned" | "/api/canned/{id}" => Scope::Manage,
+        "/api/conversations/{id}/messages/{message_id}/hide"
+        | "/api/conversations/{id}/messages/{message_id}/unhide"
+        | "/api/incidents/{id}/outreach" => Scope::Manage,
+        "/api/conversations/{id}/messages/{message_id}/retry" => Scope::Reply,
         "/api/crisis" => Scope::Manage,
         "/api/conversations/{id}/reply"
         | "/api/conversations/{id}/resolve"
@@ -924,8 +934,39 @@ mod tests {
             // Taking a conversation oneself; the handler asks `manage` for more.
             ("/api/conversations/{id}/assign", Scope::Reply),
             ("/api/conversations/{id}/priority", Scope::Manage),
+            (
+                "/api/conversations/{id}/messages/{message_id}/hide",
+                Scope::Manage,
+            ),
+            (
+                "/api/conversations/{id}/messages/{message_id}/unhide",
+                Scope::Manage,
+            ),
+            (
+                "/api/conversations/{id}/messages/{message_id}/retry",
+                Scope::Reply,
+            ),
+            ("/api/incidents/{id}/outreach", Scope::Manage),
+            ("/api/canned", Scope::Manage),
         ] {
             assert_eq!(scope_for(&Method::POST, path), Some(Some(scope)), "{path}");
+        }
+        for method in [Method::PUT, Method::DELETE] {
+            assert_eq!(
+                scope_for(&method, "/api/canned/{id}"),
+                Some(Some(Scope::Manage))
+            );
+        }
+        for path in [
+            "/api/canned",
+            "/api/canned/{id}",
+            "/api/conversations/{id}/canned/{canned_id}",
+        ] {
+            assert_eq!(
+                scope_for(&Method::GET, path),
+                Some(Some(Scope::Read)),
+                "{path}"
+            );
         }
         assert_eq!(scope_for(&Method::GET, "/api/unknown"), None);
     }

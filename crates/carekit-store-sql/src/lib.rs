@@ -31,6 +31,7 @@
 )]
 
 mod backend;
+mod canned;
 mod codec;
 #[cfg(feature = "sqlite")]
 mod connection;

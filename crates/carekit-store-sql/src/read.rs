@@ -8,7 +8,7 @@ use crate::exec::{Cells, Exec, Kind, Val};
 use crate::write::{self, OUTBOX_COLUMNS, OUTBOX_SHAPE, parse_id};
 use carekit_core::store::{
     ConsentRecord, ConversationFilter, ConversationStats, ConversationStatsBuilder,
-    MessageLocation, OutboxItem, ResponseMetric, StateCount, count_states,
+    MessageLocation, OutboxItem, ResponseMetric, SearchQuery, StateCount, count_states,
 };
 use carekit_core::{
     AuditEntry, ChannelKind, ConversationId, ConversationRecord, Customer, CustomerId,
@@ -16,6 +16,7 @@ use carekit_core::{
 };
 use chrono::{DateTime, Utc};
 
+pub(crate) use crate::canned::{canned_all, canned_by};
 pub(crate) use crate::directory::{agent_by, agents_all, token_by, tokens_of};
 
 /// The first row, if there is one.
@@ -207,39 +208,106 @@ pub(crate) async fn conversation<E: Exec>(
     }
 }
 
+/// `text` with LIKE's wildcards and its escape character escaped (`\\`).
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Conversations as `filter` selects them: every field in SQL, in the
+/// meaning [`ConversationFilter::matches`] gives it.
 pub(crate) async fn list_conversations<E: Exec>(
     db: &mut E,
+    backend: Backend,
     filter: &ConversationFilter,
 ) -> Result<Vec<ConversationRecord>, StoreError> {
-    let mut sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE 1 = 1");
+    let mut sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE 1 = 1");
     let mut params: Vec<Val> = Vec::new();
-    let mut clause = |sql: &mut String, text: &str, value: Val| {
-        params.push(value);
-        sql.push_str(&text.replace('?', &format!("${}", params.len())));
+    // Each `?` in `text` is the next parameter; `values` in order.
+    let mut clause = |sql: &mut String, text: &str, values: Vec<Val>| {
+        let mut parts = text.split('?');
+        sql.push_str(parts.next().unwrap_or_default());
+        for (part, value) in parts.zip(values) {
+            params.push(value);
+            sql.push_str(&format!("${}", params.len()));
+            sql.push_str(part);
+        }
     };
     if let Some(status) = &filter.status {
-        clause(&mut sql, " AND status = ?", status.into());
+        clause(&mut sql, " AND c.status = ?", vec![status.into()]);
     }
     if let Some(channel) = filter.channel {
-        clause(&mut sql, " AND channel = ?", channel.as_str().into());
+        clause(
+            &mut sql,
+            " AND c.channel = ?",
+            vec![channel.as_str().into()],
+        );
     }
     if let Some(priority) = filter.priority {
-        clause(&mut sql, " AND priority = ?", priority.as_str().into());
+        clause(
+            &mut sql,
+            " AND c.priority = ?",
+            vec![priority.as_str().into()],
+        );
     }
     if let Some(customer) = filter.customer {
         clause(
             &mut sql,
-            " AND customer_id = ?",
-            customer.to_string().into(),
+            " AND c.customer_id = ?",
+            vec![customer.to_string().into()],
         );
     }
     if let Some(from) = filter.opened_from {
-        clause(&mut sql, " AND opened_at >= ?", micros(from).into());
+        clause(&mut sql, " AND c.opened_at >= ?", vec![micros(from).into()]);
     }
     if let Some(to) = filter.opened_to {
-        clause(&mut sql, " AND opened_at < ?", micros(to).into());
+        clause(&mut sql, " AND c.opened_at < ?", vec![micros(to).into()]);
     }
-    sql.push_str(" ORDER BY opened_at DESC, id DESC");
+    if let Some(assignee) = &filter.assignee {
+        clause(&mut sql, " AND c.assignee = ?", vec![assignee.into()]);
+    }
+    if let Some(team) = &filter.team {
+        clause(&mut sql, " AND c.team = ?", vec![team.into()]);
+    }
+    if let Some(tag) = &filter.tag {
+        clause(
+            &mut sql,
+            " AND c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag = ?)",
+            vec![tag.into()],
+        );
+    }
+    match filter.escalated {
+        Some(true) => sql.push_str(" AND c.escalation_level > 0"),
+        Some(false) => sql.push_str(" AND c.escalation_level = 0"),
+        None => {}
+    }
+    if let Some(due) = filter.due_before {
+        clause(
+            &mut sql,
+            " AND c.next_deadline IS NOT NULL AND c.next_deadline < ?",
+            vec![micros(due).into()],
+        );
+    }
+    if let Some(after) = filter.after {
+        let at = micros(after.opened_at);
+        clause(
+            &mut sql,
+            " AND (c.opened_at < ? OR (c.opened_at = ? AND c.id < ?))",
+            vec![at.into(), at.into(), after.id.to_string().into()],
+        );
+    }
+    if let Some(query) = &filter.search {
+        search_clause(backend, query, &mut |text, values| {
+            clause(&mut sql, text, values)
+        });
+    }
+    sql.push_str(" ORDER BY c.opened_at DESC, c.id DESC");
     if let Some(limit) = filter.limit {
         sql.push_str(&format!(" LIMIT {}", limit.min(i64::MAX as usize)));
     }
@@ -249,6 +317,48 @@ pub(crate) async fn list_conversations<E: Exec>(
         records.push(full(db, row.int(0)?, &row.text(1)?).await?);
     }
     Ok(records)
+}
+
+/// The search's condition: a handle of the customer that contains the
+/// query (LIKE, escaped), or a message holding every word (FTS5 on SQLite,
+/// a tsvector on Postgres). The words are letters and digits only (see
+/// [`SearchQuery::words`]), so nothing the caller typed is query syntax.
+fn search_clause(backend: Backend, query: &SearchQuery, clause: &mut dyn FnMut(&str, Vec<Val>)) {
+    let needle = query.handle_needle();
+    let words = query.words();
+    let handles = "EXISTS (SELECT 1 FROM identities i WHERE i.customer_id = c.customer_id \
+                   AND lower(i.handle) LIKE ? ESCAPE '\\')";
+    let handle_value = || Val::from(format!("%{}%", like_escaped(&needle)));
+    let text = match backend {
+        Backend::Postgres => {
+            "c.id IN (SELECT d.conversation_id FROM search_docs d \
+             WHERE d.body_tsv @@ plainto_tsquery('simple', ?))"
+        }
+        _ => {
+            "c.id IN (SELECT d.conversation_id FROM search_docs d \
+             JOIN search_fts f ON f.rowid = d.rowid WHERE search_fts MATCH ?)"
+        }
+    };
+    let text_value = || match backend {
+        Backend::Postgres => Val::from(words.join(" ")),
+        // Each word quoted: an FTS5 string, never an operator.
+        _ => Val::from(
+            words
+                .iter()
+                .map(|w| format!("\"{w}\""))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    };
+    match (needle.is_empty(), words.is_empty()) {
+        (true, true) => clause(" AND 1 = 0", Vec::new()),
+        (false, true) => clause(&format!(" AND {handles}"), vec![handle_value()]),
+        (true, false) => clause(&format!(" AND {text}"), vec![text_value()]),
+        (false, false) => clause(
+            &format!(" AND ({handles} OR {text})"),
+            vec![handle_value(), text_value()],
+        ),
+    }
 }
 
 pub(crate) async fn audit_trail<E: Exec>(

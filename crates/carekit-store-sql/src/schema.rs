@@ -1,12 +1,13 @@
 //! Versioned schema. Both backends share the DDL: integers are BIGINT
 //! (microseconds for instants), text is TEXT, nested values are JSON text.
 
+use crate::backend::Backend;
 use crate::error::map;
 use carekit_core::StoreError;
 use sqlx::{AnyConnection, Row};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 
 const V1: &[&str] = &[
     "CREATE TABLE dedupe (channel TEXT NOT NULL, external_id TEXT NOT NULL, PRIMARY KEY (channel, external_id))",
@@ -44,10 +45,130 @@ const V2: &[&str] = &[
     "CREATE INDEX api_tokens_agent ON api_tokens (agent_id, created_at)",
 ];
 
+/// Version 3: what the conversation list filters and searches on, and
+/// canned responses. Assignee, team and escalation level become columns
+/// and tags a side table (all backfilled from each row's JSON); message
+/// text goes to `search_docs` (one row per message), searched through an
+/// FTS5 index on SQLite and a `tsvector` (config 'simple', so every
+/// language is split into words the same way) with a GIN index on
+/// Postgres. `None`: both backends.
+const V3: &[(Option<Backend>, &str)] = &[
+    (None, "ALTER TABLE conversations ADD COLUMN assignee TEXT"),
+    (None, "ALTER TABLE conversations ADD COLUMN team TEXT"),
+    (
+        None,
+        "ALTER TABLE conversations ADD COLUMN escalation_level BIGINT NOT NULL DEFAULT 0",
+    ),
+    (
+        None,
+        "CREATE INDEX conversations_assignee ON conversations (assignee, opened_at)",
+    ),
+    (
+        None,
+        "CREATE INDEX conversations_team ON conversations (team, opened_at)",
+    ),
+    (
+        None,
+        "CREATE INDEX conversations_order ON conversations (opened_at, id)",
+    ),
+    (
+        None,
+        "CREATE TABLE conversation_tags (conversation_id TEXT NOT NULL, tag TEXT NOT NULL, \
+     PRIMARY KEY (conversation_id, tag))",
+    ),
+    (
+        None,
+        "CREATE INDEX conversation_tags_tag ON conversation_tags (tag, conversation_id)",
+    ),
+    (
+        None,
+        "CREATE INDEX identities_handle ON identities (customer_id, handle)",
+    ),
+    (
+        None,
+        "CREATE TABLE search_docs (doc_id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, body TEXT NOT NULL)",
+    ),
+    (
+        None,
+        "CREATE INDEX search_docs_conversation ON search_docs (conversation_id)",
+    ),
+    (
+        None,
+        "CREATE TABLE canned_responses (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, \
+     updated_at BIGINT NOT NULL, data TEXT NOT NULL)",
+    ),
+    // SQLite: an external-content FTS5 index over search_docs, kept in
+    // step by triggers; diacritics kept, as Postgres's 'simple' keeps them.
+    (
+        Some(Backend::Sqlite),
+        "CREATE VIRTUAL TABLE search_fts USING fts5(body, content='search_docs', \
+     content_rowid='rowid', tokenize='unicode61 remove_diacritics 0')",
+    ),
+    (
+        Some(Backend::Sqlite),
+        "CREATE TRIGGER search_docs_insert AFTER INSERT ON search_docs BEGIN \
+     INSERT INTO search_fts (rowid, body) VALUES (new.rowid, new.body); END",
+    ),
+    (
+        Some(Backend::Sqlite),
+        "CREATE TRIGGER search_docs_delete AFTER DELETE ON search_docs BEGIN \
+     INSERT INTO search_fts (search_fts, rowid, body) VALUES ('delete', old.rowid, old.body); END",
+    ),
+    (
+        Some(Backend::Sqlite),
+        "CREATE TRIGGER search_docs_update AFTER UPDATE ON search_docs BEGIN \
+     INSERT INTO search_fts (search_fts, rowid, body) VALUES ('delete', old.rowid, old.body); \
+     INSERT INTO search_fts (rowid, body) VALUES (new.rowid, new.body); END",
+    ),
+    (
+        Some(Backend::Sqlite),
+        "UPDATE conversations SET assignee = json_extract(data, '$.assignee'), \
+     team = json_extract(data, '$.team'), \
+     escalation_level = COALESCE(CAST(json_extract(data, '$.escalation_level') AS BIGINT), 0)",
+    ),
+    (
+        Some(Backend::Sqlite),
+        "INSERT INTO conversation_tags (conversation_id, tag) \
+     SELECT c.id, t.value FROM conversations c, json_each(json_extract(c.data, '$.tags')) t",
+    ),
+    (
+        Some(Backend::Sqlite),
+        "INSERT INTO search_docs (doc_id, conversation_id, body) \
+     SELECT id, conversation_id, COALESCE(json_extract(data, '$.text'), '') FROM messages",
+    ),
+    (
+        Some(Backend::Postgres),
+        "ALTER TABLE search_docs ADD COLUMN body_tsv tsvector \
+     GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED",
+    ),
+    (
+        Some(Backend::Postgres),
+        "CREATE INDEX search_docs_tsv ON search_docs USING GIN (body_tsv)",
+    ),
+    (
+        Some(Backend::Postgres),
+        "UPDATE conversations SET assignee = data::json ->> 'assignee', \
+     team = data::json ->> 'team', \
+     escalation_level = COALESCE(CAST(data::json ->> 'escalation_level' AS BIGINT), 0)",
+    ),
+    (
+        Some(Backend::Postgres),
+        "INSERT INTO conversation_tags (conversation_id, tag) \
+     SELECT c.id, t.tag FROM conversations c, \
+     json_array_elements_text(COALESCE(c.data::json -> 'tags', '[]'::json)) AS t(tag)",
+    ),
+    (
+        Some(Backend::Postgres),
+        "INSERT INTO search_docs (doc_id, conversation_id, body) \
+     SELECT id, conversation_id, COALESCE(data::json ->> 'text', '') FROM messages",
+    ),
+];
+
 /// Brings the schema to [`VERSION`], or refuses: a newer schema, or a
 /// database holding tables that are not carekit's.
 pub(crate) async fn migrate(
     conn: &mut AnyConnection,
+    backend: Backend,
     table_count_sql: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -92,7 +213,16 @@ pub(crate) async fn migrate(
     }
     if version < VERSION {
         let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(map)?;
-        let steps: [(i64, &[&str]); 2] = [(1, V1), (2, V2)];
+        let shared =
+            |statements: &'static [&'static str]| -> Vec<&'static str> { statements.to_vec() };
+        let for_backend = |statements: &'static [(Option<Backend>, &'static str)]| {
+            statements
+                .iter()
+                .filter(|(only, _)| only.is_none_or(|b| b == backend))
+                .map(|(_, statement)| *statement)
+                .collect::<Vec<_>>()
+        };
+        let steps: [(i64, Vec<&str>); 3] = [(1, shared(V1)), (2, shared(V2)), (3, for_backend(V3))];
         for (step, statements) in steps {
             if version >= step {
                 continue;

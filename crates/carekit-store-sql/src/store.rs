@@ -23,9 +23,9 @@ use carekit_core::store::{
     StateCount,
 };
 use carekit_core::{
-    AgentAccount, AgentDirectory, AgentId, AuditEntry, ChannelKind, Commit, ConversationId,
-    ConversationRecord, Customer, CustomerId, DeliveryState, MessageId, Store, StoreError,
-    ThreadKey, TokenId, TokenRecord,
+    AgentAccount, AgentDirectory, AgentId, AuditEntry, CannedId, CannedResponse, CannedResponses,
+    ChannelKind, Commit, ConversationId, ConversationRecord, Customer, CustomerId, DeliveryState,
+    MessageId, Store, StoreError, ThreadKey, TokenId, TokenRecord,
 };
 use chrono::{DateTime, Utc};
 #[cfg(feature = "postgres")]
@@ -141,6 +141,7 @@ impl SqlStoreBuilder {
             .map_err(map)?;
         schema::migrate(
             &mut probe,
+            Backend::Sqlite,
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
         )
         .await?;
@@ -213,6 +214,7 @@ impl SqlStoreBuilder {
                 .map_err(map)?;
             let result = schema::migrate(
                 &mut conn,
+                Backend::Postgres,
                 "SELECT COUNT(*)::BIGINT FROM information_schema.tables WHERE table_schema = current_schema()",
             )
             .await;
@@ -438,6 +440,32 @@ impl AgentDirectory for SqlStore {
     }
 }
 
+#[async_trait]
+impl CannedResponses for SqlStore {
+    async fn save_canned(&self, response: &CannedResponse) -> Result<(), StoreError> {
+        let (sql, params) = crate::canned::upsert(response)?;
+        self.execute_one(sql, params).await.map(drop)
+    }
+
+    async fn canned(&self, id: CannedId) -> Result<Option<CannedResponse>, StoreError> {
+        read!(self, canned_by(id))
+    }
+
+    async fn canned_all(&self) -> Result<Vec<CannedResponse>, StoreError> {
+        read!(self, canned_all())
+    }
+
+    async fn delete_canned(&self, id: CannedId) -> Result<bool, StoreError> {
+        let changed = self
+            .execute_one(
+                "DELETE FROM canned_responses WHERE id = $1".into(),
+                vec![id.to_string().into()],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+}
+
 fn text(row: &AnyRow, index: usize) -> Result<String, StoreError> {
     row.try_get::<String, _>(index).map_err(map)
 }
@@ -515,7 +543,8 @@ impl Store for SqlStore {
         filter: &ConversationFilter,
     ) -> Result<Vec<ConversationRecord>, StoreError> {
         let filter = filter.clone();
-        read!(self, blocking list_conversations(&filter))
+        let backend = self.backend();
+        read!(self, blocking list_conversations(backend, &filter))
     }
 
     async fn audit_trail(&self, id: ConversationId) -> Result<Vec<AuditEntry>, StoreError> {

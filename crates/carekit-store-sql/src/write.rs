@@ -101,6 +101,9 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
             micros(record.opened_at).into(),
             opt_micros(record.next_deadline).into(),
             data.into(),
+            record.assignee.clone().into(),
+            record.team.clone().into(),
+            i64::from(record.escalation_level).into(),
         ];
         match write {
             ConversationWrite::Insert(_) => {
@@ -119,8 +122,8 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
                 params.extend(columns);
                 db.execute(
                     "INSERT INTO conversations (id, version, channel, account, thread_key, status, priority, \
-                     customer_id, awaiting, opened_at, next_deadline, deadline_lease, data) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
+                     customer_id, awaiting, opened_at, next_deadline, deadline_lease, data, assignee, team, \
+                     escalation_level) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14, $15)",
                     params,
                 )
                 .await?;
@@ -135,7 +138,8 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
                     .execute(
                         "UPDATE conversations SET version = $1, channel = $2, account = $3, thread_key = $4, \
                          status = $5, priority = $6, customer_id = $7, awaiting = $8, opened_at = $9, \
-                         next_deadline = $10, deadline_lease = NULL, data = $11 WHERE id = $12 AND version = $13",
+                         next_deadline = $10, deadline_lease = NULL, data = $11, assignee = $12, team = $13, \
+                         escalation_level = $14 WHERE id = $15 AND version = $16",
                         params,
                     )
                     .await?;
@@ -147,6 +151,19 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
                 }
             }
             _ => return Err(StoreError::Backend("unknown conversation write".into())),
+        }
+        // The tags as rows, so a list can filter on one by index.
+        db.execute(
+            "DELETE FROM conversation_tags WHERE conversation_id = $1",
+            vec![record.id.to_string().into()],
+        )
+        .await?;
+        for tag in &record.tags {
+            db.execute(
+                "INSERT INTO conversation_tags (conversation_id, tag) VALUES ($1, $2)",
+                vec![record.id.to_string().into(), tag.into()],
+            )
+            .await?;
         }
     }
     for message in &commit.messages {
@@ -177,6 +194,17 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
                 (&conversation).into(),
                 micros(message.at).into(),
                 to_json(message)?.into(),
+            ],
+        )
+        .await?;
+        // The text a search finds (an FTS5 index or a tsvector follows it).
+        db.execute(
+            "INSERT INTO search_docs (doc_id, conversation_id, body) VALUES ($1, $2, $3) \
+             ON CONFLICT (doc_id) DO UPDATE SET body = excluded.body",
+            vec![
+                message.id.to_string().into(),
+                (&conversation).into(),
+                search_body(&message.text).into(),
             ],
         )
         .await?;
@@ -363,3 +391,17 @@ pub(crate) fn parse_id<T: FromStr>(s: &str) -> Result<T, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("bad id `{s}`")))
 }
+
+/// A message's text as the search index keeps it: NUL bytes (which
+/// Postgres text cannot hold, and which separate no words) become spaces,
+/// and at most [`SEARCH_BODY_BYTES`] are kept (a tsvector is bounded).
+fn search_body(text: &str) -> String {
+    let mut end = text.len().min(SEARCH_BODY_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].replace('\0', " ")
+}
+
+/// The most bytes of one message the search index keeps.
+const SEARCH_BODY_BYTES: usize = 256 * 1024;

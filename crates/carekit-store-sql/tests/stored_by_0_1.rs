@@ -101,6 +101,56 @@ async fn check(store: &SqlStore) {
         .await
         .unwrap();
     assert_eq!(all.len(), WRITTEN.len());
+    // Version 3 filled its columns, tag rows and search index from the old
+    // rows: each filter lists what `matches` keeps, and every message's
+    // text finds its conversation.
+    let mut filters = vec![
+        ConversationFilter::all().with_escalated(true),
+        ConversationFilter::all().with_escalated(false),
+    ];
+    for record in &all {
+        filters.extend(
+            record
+                .tags
+                .iter()
+                .map(|t| ConversationFilter::all().with_tag(t)),
+        );
+        filters.extend(
+            record
+                .assignee
+                .iter()
+                .map(|a| ConversationFilter::all().with_assignee(a)),
+        );
+        filters.extend(
+            record
+                .team
+                .iter()
+                .map(|t| ConversationFilter::all().with_team(t)),
+        );
+    }
+    for (.., text) in WRITTEN {
+        let search =
+            ConversationFilter::all().with_search(carekit_core::store::SearchQuery::new(text));
+        filters.push(search);
+    }
+    for filter in &filters {
+        let want: Vec<_> = all
+            .iter()
+            .filter(|r| filter.matches(r))
+            .map(|r| r.id)
+            .collect();
+        let got: Vec<_> = store
+            .list_conversations(filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(got, want, "{filter:?}");
+        if filter.search.is_some() {
+            assert!(!got.is_empty(), "{filter:?} finds its conversation");
+        }
+    }
     for (kind, handle, id, text) in WRITTEN {
         let customer = store
             .customer_by_identity(kind, handle)

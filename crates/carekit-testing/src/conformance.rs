@@ -8,7 +8,9 @@
 //! carekit_testing::store_conformance!(async { std::sync::Arc::new(MyStore::new()) });
 //! ```
 
-use carekit_core::store::{Claim, ConsentRecord, ConversationWrite, OutboxItem};
+use carekit_core::store::{
+    Claim, ConsentRecord, ConversationWrite, ListPosition, OutboxItem, SearchQuery,
+};
 use carekit_core::*;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
@@ -1219,6 +1221,266 @@ pub async fn cursor_swaps_are_atomic(store: S) {
     );
 }
 
+/// A varied set of conversations for the filter cases: assignees, teams,
+/// tags, escalations, deadlines, equal opening times, and messages in
+/// several languages. Returns them whole, as the store reads them.
+async fn filter_fixture(store: &S) -> Vec<ConversationRecord> {
+    let texts = [
+        "My delivery is LATE again!",
+        "El pedido llegó con retraso",
+        "задержка доставки",
+        "refund please, order 12345",
+        "Lieferung verspätet",
+        "great service, thanks",
+        "\"quoted\" words AND operators NEAR(x y) -minus *star",
+        "late late late",
+        "100% _under_ score\\back",
+        "Café au lait",
+    ];
+    let handles = [
+        "ann_lee", "bob", "Carla.M", "dan%", "eve_x", "fay", "gus", "hal", "ivy", "jo",
+    ];
+    let mut ids = Vec::new();
+    for (i, (text, handle)) in texts.iter().zip(handles).enumerate() {
+        let cust = customer(handle);
+        // Pairs opened at the same minute: the id breaks the tie.
+        let mut r = conversation(&cust, None, (i as i64 / 2) * 10);
+        r.assignee = (i % 3 != 0).then(|| format!("agent-{}", i % 3));
+        r.team = (i % 4 == 1).then(|| "billing".to_owned());
+        if i % 2 == 0 {
+            r.tags.insert("vip".into());
+        }
+        if i % 5 == 0 {
+            r.tags.insert("incident:inc-1".into());
+        }
+        r.escalation_level = u8::from(i % 3 == 2) * 2;
+        r.next_deadline = (i % 2 == 1).then(|| t(100 + i as i64));
+        r.priority = if i % 4 == 0 {
+            Priority::High
+        } else {
+            Priority::Normal
+        };
+        let m = message(&r, &format!("x-{i}"), (i as i64 / 2) * 10, text);
+        store
+            .apply(new_conversation_commit(&cust, &r, vec![m]))
+            .await
+            .unwrap();
+        ids.push(r.id);
+    }
+    // An update moves the indexed columns and tags: the list follows it.
+    let mut first = store.conversation(ids[0]).await.unwrap().unwrap();
+    let expected = first.version;
+    first.version += 1;
+    first.assignee = Some("agent-9".into());
+    first.tags.remove("vip");
+    first.tags.insert("moved".into());
+    first.escalation_level = 1;
+    let mut commit = Commit::new();
+    commit.conversations.push(ConversationWrite::Update {
+        record: first,
+        expected_version: expected,
+    });
+    store.apply(commit).await.unwrap();
+    let mut whole = Vec::new();
+    for id in ids {
+        whole.push(store.conversation(id).await.unwrap().unwrap());
+    }
+    whole
+}
+
+/// What `filter` must list: `matches` over whole records, in the order.
+fn expected(records: &[ConversationRecord], filter: &ConversationFilter) -> Vec<ConversationId> {
+    let mut found: Vec<&ConversationRecord> =
+        records.iter().filter(|r| filter.matches(r)).collect();
+    found.sort_by_key(|r| std::cmp::Reverse((r.opened_at, r.id)));
+    found
+        .into_iter()
+        .take(filter.limit.unwrap_or(usize::MAX))
+        .map(|r| r.id)
+        .collect()
+}
+
+async fn listed(store: &S, filter: &ConversationFilter) -> Vec<ConversationId> {
+    store
+        .list_conversations(filter)
+        .await
+        .unwrap_or_else(|e| panic!("{filter:?} failed: {e}"))
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+/// Every filter lists exactly what [`ConversationFilter::matches`] keeps,
+/// alone and in combinations drawn by a seeded generator.
+pub async fn list_filters_agree_with_matches(store: S) {
+    let records = filter_fixture(&store).await;
+    let singles = [
+        ConversationFilter::all().with_assignee("agent-1"),
+        ConversationFilter::all().with_assignee("agent-9"),
+        ConversationFilter::all().with_assignee("nobody"),
+        ConversationFilter::all().with_team("billing"),
+        ConversationFilter::all().with_tag("vip"),
+        ConversationFilter::all().with_tag("moved"),
+        ConversationFilter::all().with_tag("incident:inc-1"),
+        ConversationFilter::all().with_escalated(true),
+        ConversationFilter::all().with_escalated(false),
+        ConversationFilter::all().with_due_before(t(105)),
+        ConversationFilter::all().with_priority(Priority::High),
+    ];
+    for filter in &singles {
+        let want = expected(&records, filter);
+        assert_eq!(listed(&store, filter).await, want, "{filter:?}");
+    }
+    // Some of them select something, and not everything.
+    assert_eq!(
+        listed(&store, &ConversationFilter::all().with_assignee("agent-9")).await,
+        vec![records[0].id]
+    );
+    assert!(
+        listed(&store, &ConversationFilter::all().with_tag("vip"))
+            .await
+            .iter()
+            .all(|id| *id != records[0].id),
+        "a removed tag no longer lists"
+    );
+    // Combinations: a small linear congruential generator, seeded, so a
+    // failure repeats.
+    let mut seed: u64 = 0x5eed;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    for _ in 0..60 {
+        let mut f = ConversationFilter::all();
+        if next(2) == 0 {
+            f = f.with_assignee(format!("agent-{}", next(3)));
+        }
+        if next(3) == 0 {
+            f = f.with_team("billing");
+        }
+        if next(3) == 0 {
+            f = f.with_tag(["vip", "moved", "incident:inc-1"][next(3) as usize]);
+        }
+        if next(3) == 0 {
+            f = f.with_escalated(next(2) == 0);
+        }
+        if next(3) == 0 {
+            f = f.with_due_before(t(100 + next(12) as i64));
+        }
+        if next(3) == 0 {
+            f = f.with_search(SearchQuery::new(
+                ["late", "retraso", "a", "order 12345", "AND", "ann"][next(6) as usize],
+            ));
+        }
+        if next(3) == 0 {
+            let r = &records[next(records.len() as u64) as usize];
+            f = f.after(ListPosition::of(r));
+        }
+        if next(2) == 0 {
+            f = f.with_limit(1 + next(4) as usize);
+        }
+        let want = expected(&records, &f);
+        assert_eq!(listed(&store, &f).await, want, "{f:?}");
+    }
+}
+
+/// Pages of a listing, each after the last one's end, list every
+/// conversation once in order, also where opening times are equal.
+pub async fn pages_follow_the_listing_order(store: S) {
+    let records = filter_fixture(&store).await;
+    let all = expected(&records, &ConversationFilter::all());
+    assert_eq!(listed(&store, &ConversationFilter::all()).await, all);
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let mut filter = ConversationFilter::all().with_limit(3);
+        if let Some(position) = after {
+            filter = filter.after(position);
+        }
+        let page = store.list_conversations(&filter).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(ListPosition::of);
+        seen.extend(page.iter().map(|r| r.id));
+        assert!(seen.len() <= all.len(), "pages repeat conversations");
+    }
+    assert_eq!(seen, all);
+}
+
+/// A search finds whole words of any message (any language, any case),
+/// and part of a customer's handle; quotes, FTS operators, LIKE wildcards
+/// and SQL are only text, and every backend finds what `matches` finds.
+pub async fn search_finds_words_and_handles_and_survives_hostile_text(store: S) {
+    let records = filter_fixture(&store).await;
+    let search = |q: &str| ConversationFilter::all().with_search(SearchQuery::new(q));
+    for (q, index) in [
+        ("late", 0),
+        ("DELIVERY late", 0),
+        ("retraso", 1),
+        ("задержка", 2),
+        ("order 12345", 3),
+        ("verspätet", 4),
+        ("ann_l", 0),
+        ("CARLA.m", 2),
+        ("dan%", 3),
+    ] {
+        let found = listed(&store, &search(q)).await;
+        assert!(
+            found.contains(&records[index].id),
+            "{q:?} finds {index}: {found:?}"
+        );
+        assert_eq!(found, expected(&records, &search(q)), "{q:?}");
+    }
+    // Whole words, not parts of them; every word in one message.
+    assert!(listed(&store, &search("deliv")).await.is_empty());
+    assert!(listed(&store, &search("late refund")).await.is_empty());
+    let hostile = [
+        "\"",
+        "\"\"\"",
+        "'",
+        "' OR 1=1 --",
+        "'; DROP TABLE conversations; --",
+        "*",
+        "late*",
+        "NEAR(late delivery)",
+        "AND",
+        "late AND OR NOT",
+        "-minus",
+        "^late",
+        "body:late",
+        "(",
+        ")",
+        "%",
+        "_",
+        "\\",
+        "100%",
+        "{}[]",
+        "\u{0}",
+        "late\u{0}delivery",
+        "🙂🙂",
+        "   ",
+        &"late ".repeat(500),
+        &"x".repeat(5_000),
+    ];
+    for q in hostile {
+        let filter = search(q);
+        let found = store
+            .list_conversations(&filter)
+            .await
+            .unwrap_or_else(|e| panic!("search {q:?} failed: {e}"));
+        let found: Vec<_> = found.into_iter().map(|r| r.id).collect();
+        assert_eq!(found, expected(&records, &filter), "{q:?}");
+    }
+    assert_eq!(
+        listed(&store, &search("\"quoted\"")).await,
+        vec![records[6].id]
+    );
+    assert!(listed(&store, &search("_")).await.contains(&records[4].id));
+}
+
 /// Writes one `#[tokio::test]` per conformance case, each with a fresh
 /// store from `$make` (an expression evaluating to a future of
 /// `Arc<dyn Store>`). Use it inside a test module.
@@ -1244,7 +1506,10 @@ macro_rules! store_conformance {
             identities_move_between_customers_of_one_commit,
             accepted_outbox_items_never_regress,
             outbox_expectations_guard_the_whole_commit,
-            cursor_swaps_are_atomic
+            cursor_swaps_are_atomic,
+            list_filters_agree_with_matches,
+            pages_follow_the_listing_order,
+            search_finds_words_and_handles_and_survives_hostile_text
         );
     };
     (@cases $make:expr; $($case:ident),*) => {

@@ -613,7 +613,18 @@ impl Desk {
     /// and the message is public it stays dead-lettered until a person
     /// checked ([`Desk::retry_message_after_check`]).
     pub async fn retry_message(&self, message_id: MessageId) -> Result<(), DeskError> {
-        self.requeue(message_id, None).await
+        self.requeue(message_id, None, false).await
+    }
+
+    /// [`Desk::retry_message`] on behalf of `by`, who is named in the
+    /// audit trail. An unknown outcome is not cleared: the platform is
+    /// asked first, as without a person.
+    pub async fn retry_message_by(
+        &self,
+        message_id: MessageId,
+        by: crate::domain::Actor,
+    ) -> Result<(), DeskError> {
+        self.requeue(message_id, Some(by), false).await
     }
 
     /// Sends a failed or dead-lettered message again after `by` checked on
@@ -625,13 +636,14 @@ impl Desk {
         message_id: MessageId,
         by: crate::domain::Actor,
     ) -> Result<(), DeskError> {
-        self.requeue(message_id, Some(by)).await
+        self.requeue(message_id, Some(by), true).await
     }
 
     async fn requeue(
         &self,
         message_id: MessageId,
-        checked_by: Option<crate::domain::Actor>,
+        by: Option<crate::domain::Actor>,
+        checked: bool,
     ) -> Result<(), DeskError> {
         let read = self
             .inner
@@ -647,7 +659,7 @@ impl Desk {
         }
         let was = read.state;
         let mut item = read;
-        if checked_by.is_some() {
+        if checked {
             item.outcome_unknown = false;
         }
         // An unknown outcome goes back as `sending`: the next attempt asks
@@ -670,13 +682,17 @@ impl Desk {
             }
             c.commit.outbox.push(item.clone());
             c.commit.outbox_expect.push((message_id, was));
-            if let Some(by) = &checked_by {
-                c.note(AuditKind::Note {
+            match &by {
+                Some(by) if checked => c.note(AuditKind::Note {
                     text: format!(
                         "{} checked the platform: message {message_id} is not there; sending it again",
                         actor_name(by)
                     ),
-                });
+                }),
+                Some(by) => c.note(AuditKind::Note {
+                    text: format!("{} sent message {message_id} again", actor_name(by)),
+                }),
+                None => {}
             }
             c.note(AuditKind::Delivery {
                 message_id,

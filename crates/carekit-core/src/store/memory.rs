@@ -5,6 +5,7 @@ use super::{
     Claim, Commit, ConsentRecord, ConversationFilter, ConversationStats, ConversationStatsBuilder,
     ConversationWrite, MessageLocation, OutboxItem, StateCount, Store, StoreError, count_states,
 };
+use crate::canned::{CannedId, CannedResponse, CannedResponses};
 use crate::channel::{ChannelKind, DeliveryState};
 use crate::domain::{AuditEntry, ConversationRecord, Customer, Message, Status};
 use crate::ids::{ConversationId, CustomerId, MessageId, ThreadKey};
@@ -38,6 +39,7 @@ struct Inner {
     deadline_leases: HashMap<ConversationId, DateTime<Utc>>,
     agents: Vec<AgentAccount>,
     tokens: Vec<TokenRecord>,
+    canned: Vec<CannedResponse>,
 }
 
 /// Keeps everything in memory behind one lock. Fast, and lost on exit: use
@@ -393,19 +395,22 @@ impl Store for MemoryStore {
         filter: &ConversationFilter,
     ) -> Result<Vec<ConversationRecord>, StoreError> {
         let inner = self.lock();
-        let mut found: Vec<&ConversationRecord> = inner
+        // Everything but the search reads the stored row; only the
+        // candidates are made whole (current customer, messages), which a
+        // search reads.
+        let mut cheap = filter.clone();
+        cheap.search = None;
+        let mut candidates: Vec<&ConversationRecord> = inner
             .conversations
             .values()
-            .filter(|c| {
-                let customer = inner.customers.get(&c.customer.id).unwrap_or(&c.customer);
-                filter.matches(c) && filter.customer.is_none_or(|id| customer.id == id)
-            })
+            .filter(|c| cheap.matches(c))
             .collect();
-        found.sort_by_key(|c| std::cmp::Reverse((c.opened_at, c.id)));
-        Ok(found
+        candidates.sort_by_key(|c| std::cmp::Reverse((c.opened_at, c.id)));
+        Ok(candidates
             .into_iter()
-            .take(filter.limit.unwrap_or(usize::MAX))
             .filter_map(|c| inner.full(c.id))
+            .filter(|c| filter.matches(c))
+            .take(filter.limit.unwrap_or(usize::MAX))
             .collect())
     }
 
@@ -631,5 +636,44 @@ impl AgentDirectory for MemoryStore {
             token.last_used_at = Some(at);
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl CannedResponses for MemoryStore {
+    async fn save_canned(&self, response: &CannedResponse) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner
+            .canned
+            .iter()
+            .any(|c| c.id != response.id && c.name == response.name)
+        {
+            return Err(StoreError::Constraint(format!(
+                "a canned response named {:?} exists",
+                response.name
+            )));
+        }
+        match inner.canned.iter_mut().find(|c| c.id == response.id) {
+            Some(stored) => *stored = response.clone(),
+            None => inner.canned.push(response.clone()),
+        }
+        Ok(())
+    }
+
+    async fn canned(&self, id: CannedId) -> Result<Option<CannedResponse>, StoreError> {
+        Ok(self.lock().canned.iter().find(|c| c.id == id).cloned())
+    }
+
+    async fn canned_all(&self) -> Result<Vec<CannedResponse>, StoreError> {
+        let mut all = self.lock().canned.clone();
+        all.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Ok(all)
+    }
+
+    async fn delete_canned(&self, id: CannedId) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.canned.len();
+        inner.canned.retain(|c| c.id != id);
+        Ok(inner.canned.len() < before)
     }
 }

@@ -207,7 +207,8 @@ impl Commit {
 }
 
 /// Which conversations to list. All fields narrow the result; the default
-/// lists everything, newest first.
+/// lists everything, newest first (by `opened_at`, then id, descending:
+/// the order pages follow).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ConversationFilter {
@@ -223,8 +224,128 @@ pub struct ConversationFilter {
     pub opened_from: Option<DateTime<Utc>>,
     /// Only conversations opened before.
     pub opened_to: Option<DateTime<Utc>>,
+    /// Only conversations assigned to this agent.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// Only conversations of this team.
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Only conversations with this tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// Only escalated conversations (`true`: escalation level above 0) or
+    /// only those never escalated (`false`).
+    #[serde(default)]
+    pub escalated: Option<bool>,
+    /// Only conversations whose next SLA deadline is before this instant.
+    #[serde(default)]
+    pub due_before: Option<DateTime<Utc>>,
+    /// Only conversations a search finds: see [`SearchQuery`].
+    #[serde(default)]
+    pub search: Option<SearchQuery>,
+    /// Only conversations after this position in the listing order (the
+    /// next page after a page that ended there).
+    #[serde(default)]
+    pub after: Option<ListPosition>,
     /// At most this many (newest first).
     pub limit: Option<usize>,
+}
+
+/// A place in the listing order of conversations: `(opened_at, id)`,
+/// descending. A page ends at its last conversation's position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ListPosition {
+    /// The conversation's `opened_at`.
+    pub opened_at: DateTime<Utc>,
+    /// The conversation's id (breaks ties between equal times).
+    pub id: ConversationId,
+}
+
+impl ListPosition {
+    /// The position of `record`.
+    pub fn of(record: &ConversationRecord) -> Self {
+        Self {
+            opened_at: record.opened_at,
+            id: record.id,
+        }
+    }
+}
+
+/// What a search looks for: a conversation matches when one of its
+/// customer's handles contains the query (case-insensitive), or when one
+/// of its messages contains every word of the query as a whole word
+/// (case-insensitive). Words are runs of letters and digits, so quotes,
+/// operators (`AND`, `*`, `-`, `NEAR`) and other punctuation are never
+/// syntax: they separate words or are themselves matched as words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    text: String,
+}
+
+impl SearchQuery {
+    /// The most words a query keeps (the rest are ignored).
+    pub const MAX_WORDS: usize = 16;
+
+    /// A query for `text`, trimmed, NUL bytes read as spaces (no store
+    /// keeps them in what it searches).
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into().replace('\0', " ").trim().to_owned(),
+        }
+    }
+
+    /// The query as given, trimmed.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The query lowercased: what a handle must contain.
+    pub fn handle_needle(&self) -> String {
+        self.text.to_lowercase()
+    }
+
+    /// The words a message must hold, lowercased, at most
+    /// [`MAX_WORDS`](Self::MAX_WORDS), each once.
+    pub fn words(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for word in words_of(&self.text) {
+            if out.len() == Self::MAX_WORDS {
+                break;
+            }
+            if !out.contains(&word) {
+                out.push(word);
+            }
+        }
+        out
+    }
+
+    /// Whether `record` is found: by a handle of its customer or by the
+    /// text of one of its messages.
+    pub fn finds(&self, record: &ConversationRecord) -> bool {
+        let needle = self.handle_needle();
+        if !needle.is_empty()
+            && record
+                .customer
+                .identities
+                .iter()
+                .any(|i| i.handle.to_lowercase().contains(&needle))
+        {
+            return true;
+        }
+        let words = self.words();
+        !words.is_empty()
+            && record.messages.iter().any(|m| {
+                let have: Vec<String> = words_of(&m.text).collect();
+                words.iter().all(|w| have.contains(w))
+            })
+    }
+}
+
+/// The lowercased words of `text`: runs of letters and digits.
+fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
 }
 
 impl ConversationFilter {
@@ -252,6 +373,41 @@ impl ConversationFilter {
         self.customer = Some(customer);
         self
     }
+    /// Sets the assignee filter (an agent's id).
+    pub fn with_assignee(mut self, agent: impl Into<String>) -> Self {
+        self.assignee = Some(agent.into());
+        self
+    }
+    /// Sets the team filter.
+    pub fn with_team(mut self, team: impl Into<String>) -> Self {
+        self.team = Some(team.into());
+        self
+    }
+    /// Sets the tag filter.
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+    /// Only escalated conversations (`true`) or only never-escalated ones.
+    pub fn with_escalated(mut self, escalated: bool) -> Self {
+        self.escalated = Some(escalated);
+        self
+    }
+    /// Only conversations whose next SLA deadline is before `at`.
+    pub fn with_due_before(mut self, at: DateTime<Utc>) -> Self {
+        self.due_before = Some(at);
+        self
+    }
+    /// Only conversations `query` finds (see [`SearchQuery`]).
+    pub fn with_search(mut self, query: SearchQuery) -> Self {
+        self.search = Some(query);
+        self
+    }
+    /// Only conversations after `position` in the listing order.
+    pub fn after(mut self, position: ListPosition) -> Self {
+        self.after = Some(position);
+        self
+    }
     /// Sets the opened-at range.
     pub fn opened_between(
         mut self,
@@ -268,8 +424,10 @@ impl ConversationFilter {
         self
     }
 
-    /// Whether `record` passes the filter (limit aside). Stores that filter
-    /// in memory use this so every backend agrees.
+    /// Whether `record` passes the filter (limit aside). `record` must be
+    /// whole: its current customer and its messages (a search reads both).
+    /// Stores that filter in memory use this, and the SQL stores are held
+    /// to it by the conformance suite, so every backend agrees.
     pub fn matches(&self, record: &ConversationRecord) -> bool {
         self.status
             .as_deref()
@@ -279,6 +437,23 @@ impl ConversationFilter {
             && self.customer.is_none_or(|c| record.customer.id == c)
             && self.opened_from.is_none_or(|t| record.opened_at >= t)
             && self.opened_to.is_none_or(|t| record.opened_at < t)
+            && self
+                .assignee
+                .as_deref()
+                .is_none_or(|a| record.assignee.as_deref() == Some(a))
+            && self
+                .team
+                .as_deref()
+                .is_none_or(|t| record.team.as_deref() == Some(t))
+            && self.tag.as_ref().is_none_or(|t| record.tags.contains(t))
+            && self
+                .escalated
+                .is_none_or(|e| (record.escalation_level > 0) == e)
+            && self
+                .due_before
+                .is_none_or(|t| record.next_deadline.is_some_and(|d| d < t))
+            && self.after.is_none_or(|p| ListPosition::of(record) < p)
+            && self.search.as_ref().is_none_or(|q| q.finds(record))
     }
 }
 

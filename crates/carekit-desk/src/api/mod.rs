@@ -8,6 +8,11 @@
 pub(crate) mod config_view;
 pub(crate) mod shared;
 
+mod canned;
+mod care;
+mod page;
+
+use shared::parse_id;
 pub(crate) use shared::{ApiError, ApiState};
 
 use crate::metrics::Gauge;
@@ -20,6 +25,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use carekit_core::desk::{HandoffRequest, ReplyRequest};
+use carekit_core::store::{ListPosition, SearchQuery};
 use carekit_core::{
     AuditEntry, AuditKind, ChannelKind, ConversationFilter, ConversationId, ConversationRecord,
     DeliveryState, DeskError, Direction, Escalation, Message, Priority, Scope, Status, Visibility,
@@ -50,6 +56,28 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/conversations/{id}/tags", post(change_tag))
         .route("/api/conversations/{id}/notes", post(add_note))
         .route("/api/conversations/{id}/priority", post(set_priority))
+        .route(
+            "/api/conversations/{id}/messages/{message_id}/hide",
+            post(care::hide),
+        )
+        .route(
+            "/api/conversations/{id}/messages/{message_id}/unhide",
+            post(care::unhide),
+        )
+        .route(
+            "/api/conversations/{id}/messages/{message_id}/retry",
+            post(care::retry),
+        )
+        .route(
+            "/api/conversations/{id}/canned/{canned_id}",
+            get(canned::preview),
+        )
+        .route("/api/canned", get(canned::list).post(canned::create))
+        .route(
+            "/api/canned/{id}",
+            get(canned::read).put(canned::update).delete(canned::delete),
+        )
+        .route("/api/incidents/{id}/outreach", post(care::outreach))
         .route("/api/customers/{id}/merge", post(merge_customers))
         .route("/api/crisis", get(crisis).post(set_crisis))
         .route("/api/reports/summary", get(summary))
@@ -78,21 +106,36 @@ pub(crate) fn router(state: ApiState) -> Router {
         .with_state(state)
 }
 
-fn parse_id(id: &str) -> Result<ConversationId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no conversation {id}")))
-}
-
 /// `GET /api/conversations` query.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ListQuery {
     status: Option<String>,
     channel: Option<String>,
     priority: Option<String>,
     /// `channel:handle`, e.g. `twitter:1111` or `sms:+14155552671`.
     customer: Option<String>,
-    limit: Option<usize>,
+    /// An agent's id.
+    assignee: Option<String>,
+    team: Option<String>,
+    tag: Option<String>,
+    /// `yes` or `no`.
+    escalated: Option<String>,
+    /// RFC 3339 time or `YYYY-MM-DD`: the next SLA deadline is before it.
+    due_before: Option<String>,
+    /// Search over customer handles and message text.
+    q: Option<String>,
+    /// Where the previous page ended (its `next_cursor`).
+    cursor: Option<String>,
+    limit: Option<String>,
 }
+
+/// A page holds this many conversations unless `limit` asks for fewer…
+const DEFAULT_PAGE: usize = 50;
+/// …and never more than this.
+const MAX_PAGE: usize = 200;
+/// The longest search query, in bytes.
+const MAX_QUERY_BYTES: usize = 500;
 
 /// One conversation in a list.
 #[derive(Debug, Serialize)]
@@ -189,39 +232,86 @@ fn summary_of(c: &ConversationRecord, trail: &[AuditEntry]) -> Summary {
     }
 }
 
-async fn list(
-    State(state): State<ApiState>,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let mut filter = ConversationFilter::all().with_limit(q.limit.unwrap_or(100).min(1000));
-    if let Some(status) = q.status {
-        filter = filter.with_status(status);
+fn bad_filter(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, message)
+}
+
+/// The filter a list query asks for (its page aside).
+fn list_filter(q: &ListQuery) -> Result<ConversationFilter, ApiError> {
+    let mut filter = ConversationFilter::all();
+    if let Some(status) = &q.status {
+        filter = filter.with_status(status.clone());
     }
-    if let Some(channel) = q.channel {
-        let kind: ChannelKind = channel.parse().map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("unknown channel {channel:?}"),
-            )
-        })?;
+    if let Some(channel) = &q.channel {
+        let kind: ChannelKind = channel
+            .parse()
+            .map_err(|_| bad_filter(format!("unknown channel {channel:?}")))?;
         filter = filter.with_channel(kind);
     }
-    if let Some(priority) = q.priority {
-        let p: Priority = priority.parse().map_err(|_| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("unknown priority {priority:?}"),
-            )
-        })?;
+    if let Some(priority) = &q.priority {
+        let p: Priority = priority
+            .parse()
+            .map_err(|_| bad_filter(format!("unknown priority {priority:?}")))?;
         filter = filter.with_priority(p);
     }
-    if let Some(customer) = q.customer {
-        let bad = || {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("customer must be channel:handle, got {customer:?}"),
-            )
-        };
+    for (what, value) in [
+        ("assignee", &q.assignee),
+        ("team", &q.team),
+        ("tag", &q.tag),
+    ] {
+        if let Some(v) = value
+            && (v.is_empty() || v.len() > 128)
+        {
+            return Err(bad_filter(format!("{what} is 1 to 128 characters")));
+        }
+    }
+    if let Some(agent) = &q.assignee {
+        filter = filter.with_assignee(agent.clone());
+    }
+    if let Some(team) = &q.team {
+        filter = filter.with_team(team.clone());
+    }
+    if let Some(tag) = &q.tag {
+        filter = filter.with_tag(tag.clone());
+    }
+    if let Some(escalated) = &q.escalated {
+        filter = filter.with_escalated(match escalated.as_str() {
+            "yes" | "true" => true,
+            "no" | "false" => false,
+            _ => return Err(bad_filter("escalated is yes or no")),
+        });
+    }
+    if let Some(due) = &q.due_before {
+        filter = filter.with_due_before(instant("due_before", due, false)?);
+    }
+    if let Some(text) = &q.q {
+        if text.len() > MAX_QUERY_BYTES {
+            return Err(bad_filter(format!("q is at most {MAX_QUERY_BYTES} bytes")));
+        }
+        if !text.trim().is_empty() {
+            filter = filter.with_search(SearchQuery::new(text.clone()));
+        }
+    }
+    Ok(filter)
+}
+
+async fn list(
+    State(state): State<ApiState>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = query.map_err(|e| bad_filter(e.body_text()))?;
+    let limit = match &q.limit {
+        Some(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| bad_filter("limit is a number above 0"))?
+            .min(MAX_PAGE),
+        None => DEFAULT_PAGE,
+    };
+    let mut filter = list_filter(&q)?;
+    if let Some(customer) = &q.customer {
+        let bad = || bad_filter(format!("customer must be channel:handle, got {customer:?}"));
         let (channel, handle) = customer.split_once(':').ok_or_else(bad)?;
         let kind: ChannelKind = channel.parse().map_err(|_| bad())?;
         match state
@@ -232,16 +322,32 @@ async fn list(
             .map_err(DeskError::from)?
         {
             Some(c) => filter = filter.with_customer(c.id),
-            None => return Ok(Json(json!({ "conversations": [] }))),
+            None => return Ok(Json(json!({ "conversations": [], "next_cursor": null }))),
         }
     }
-    let records = state.desk.conversations(&filter).await?;
+    if let Some(cursor) = &q.cursor {
+        let position = page::decode(cursor, &filter)?;
+        filter = filter.after(position);
+    }
+    // One more than the page: whether there is a next page.
+    let mut records = state
+        .desk
+        .conversations(&filter.clone().with_limit(limit + 1))
+        .await?;
+    let more = records.len() > limit;
+    records.truncate(limit);
+    let next_cursor = match records.last() {
+        Some(last) if more => Some(page::encode(ListPosition::of(last), &filter)),
+        _ => None,
+    };
     let mut out = Vec::with_capacity(records.len());
     for c in &records {
         let trail = state.desk.audit_trail(c.id).await?;
         out.push(summary_of(c, &trail));
     }
-    Ok(Json(json!({ "conversations": out })))
+    Ok(Json(
+        json!({ "conversations": out, "next_cursor": next_cursor }),
+    ))
 }
 
 #[derive(Debug, Serialize)]
@@ -330,10 +436,12 @@ async fn raw_message(
         .into_response())
 }
 
-/// `POST …/reply`
+/// `POST …/reply`: `text`, or `canned` (a canned response's id) whose
+/// text is rendered for the conversation and the caller.
 #[derive(Debug, Deserialize)]
 struct ReplyBody {
-    text: String,
+    text: Option<String>,
+    canned: Option<String>,
     /// Accepted from older clients and ignored: the audit trail names the
     /// token's agent, whatever a body claims.
     #[serde(rename = "agent")]
@@ -348,7 +456,20 @@ async fn reply(
     Json(body): Json<ReplyBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let id = parse_id(&id)?;
-    let mut request = ReplyRequest::agent(caller.agent.id.to_string(), body.text);
+    let text = match (body.text, body.canned) {
+        (Some(text), None) => text,
+        (None, Some(canned_id)) => {
+            let conversation = state.desk.conversation(id).await?;
+            canned::render_for(&state, &canned_id, &conversation, &caller).await?
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "a reply has either text or canned (a canned response's id)",
+            ));
+        }
+    };
+    let mut request = ReplyRequest::agent(caller.agent.id.to_string(), text);
     if let Some(v) = body.visibility {
         request = request.with_visibility(v);
     }

@@ -7,7 +7,7 @@ use crate::metrics::Metrics;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use carekit_core::{AgentDirectory, Desk, DeskError};
+use carekit_core::{AgentDirectory, CannedResponses, ConversationId, Desk, DeskError};
 use std::sync::Arc;
 
 /// What the API handlers share.
@@ -16,6 +16,10 @@ pub(crate) struct ApiState {
     pub desk: Desk,
     /// Agent accounts and tokens.
     pub directory: Arc<dyn AgentDirectory>,
+    /// Canned responses.
+    pub canned: Arc<dyn CannedResponses>,
+    /// The crisis detector (its incidents, for outreach), when configured.
+    pub insight: crate::Insight,
     /// `CAREKIT_API_TOKEN`, which only bootstraps the first admin; `None`
     /// when it is empty.
     pub bootstrap: Option<BearerToken>,
@@ -25,6 +29,12 @@ pub(crate) struct ApiState {
     pub inbox: Option<crate::inbox::Inbox>,
     /// What `GET /api/admin/config` answers (secrets redacted).
     pub config: Arc<serde_json::Value>,
+}
+
+/// A conversation id from a path: 404 when it is not one.
+pub(crate) fn parse_id(id: &str) -> Result<ConversationId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no conversation {id}")))
 }
 
 /// A JSON error body: `{"error": "..."}`.
@@ -86,8 +96,14 @@ impl From<DeskError> for ApiError {
             | DeskError::Unsupported { .. }
             | DeskError::NoChannel(_)
             | DeskError::NoIdentity(_)
-            | DeskError::HideDisabled
             | DeskError::Channel(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            DeskError::HideDisabled => {
+                return ApiError::new(
+                    StatusCode::CONFLICT,
+                    "hiding is disabled on this desk ([desk] allow_hide = false)",
+                )
+                .with("kind", "hide_disabled");
+            }
             DeskError::OptedOut(_) => StatusCode::CONFLICT,
             DeskError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

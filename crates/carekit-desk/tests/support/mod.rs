@@ -116,6 +116,8 @@ pub struct Limits {
     pub inbox_dir: Option<std::path::PathBuf>,
     /// More TOML, appended (whole sections such as `[acknowledge]`).
     pub extra: String,
+    /// More lines inside `[desk]` (such as `allow_hide = true`).
+    pub desk_extra: String,
     /// More lines inside `[twitter]`.
     pub twitter_extra: String,
     /// `[email] max_body_bytes`; `None` keeps its 25 MiB default.
@@ -137,6 +139,7 @@ impl Default for Limits {
             tick_ms: 20,
             inbox_dir: None,
             extra: String::new(),
+            desk_extra: String::new(),
             extra_secrets: Vec::new(),
             email_max_body_bytes: None,
             twitter_extra: String::new(),
@@ -241,6 +244,7 @@ impl TestDesk {
             {schema_line}
             [desk]
             tick_ms = {tick}
+            {desk_extra}
             [twitter]
             brand_user_id = "{BRAND}"
             api_base = "{x}"
@@ -263,6 +267,7 @@ impl TestDesk {
             {extra}
             "#,
             extra = limits.extra,
+            desk_extra = limits.desk_extra,
             twitter_extra = limits.twitter_extra,
             email_limit = limits
                 .email_max_body_bytes
