@@ -194,6 +194,15 @@ enum Outcome {
 }
 
 impl Outreach {
+    /// The same notice sent as `agent_id` (a person who chose to send a
+    /// prepared notice), with its words, channels and limit unchanged.
+    pub fn sent_by(&self, agent_id: impl Into<String>) -> Outreach {
+        Outreach {
+            author: Author::Agent(agent_id.into()),
+            ..self.clone()
+        }
+    }
+
     /// A notice with `text`, sent as automation, default channel order.
     pub fn builder(text: impl Into<String>) -> OutreachBuilder {
         OutreachBuilder {

@@ -300,3 +300,35 @@ async fn each_channel_gets_its_own_words_and_the_limit_stops_the_rest() {
         "an empty channel text is refused"
     );
 }
+
+#[tokio::test]
+async fn a_prepared_notice_sent_by_a_person_keeps_its_words_and_limit_and_names_them() {
+    let w = world();
+    let first = customer(&w, &[(ChannelKind::Sms, "+14155550121")], None).await;
+    let second = customer(&w, &[(ChannelKind::Sms, "+14155550122")], None).await;
+    let prepared = Outreach::builder("We know about the outage.")
+        .text_on(ChannelKind::Sms, "Outage known, fix soon.")
+        .max_customers(1)
+        .build()
+        .unwrap();
+    let report = prepared
+        .sent_by("ana")
+        .to_customers(&w.desk, &[first, second])
+        .await
+        .unwrap();
+    assert_eq!(report.queued.len(), 1);
+    assert_eq!(report.skipped_over_limit, [second]);
+    let queued = &report.queued[0];
+    let record = w.desk.conversation(queued.conversation_id).await.unwrap();
+    let message = record.message(queued.message_id).unwrap();
+    assert_eq!(message.author, Author::Agent("ana".into()));
+    assert_eq!(message.text, "Outage known, fix soon.");
+    // The prepared notice itself still speaks as automation.
+    let report = prepared.to_customers(&w.desk, &[second]).await.unwrap();
+    let queued = &report.queued[0];
+    let record = w.desk.conversation(queued.conversation_id).await.unwrap();
+    assert_eq!(
+        record.message(queued.message_id).unwrap().author,
+        Author::Bot
+    );
+}

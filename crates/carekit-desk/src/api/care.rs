@@ -169,7 +169,8 @@ pub(crate) struct OutreachBody {
     /// token's agent, whatever a body claims.
     #[serde(default, rename = "agent")]
     _agent: Option<serde::de::IgnoredAny>,
-    text: String,
+    /// The notice; absent: the one prepared in `[outreach]`.
+    text: Option<String>,
     subject: Option<String>,
     /// Count the customers it would reach, send nothing.
     #[serde(default)]
@@ -177,7 +178,8 @@ pub(crate) struct OutreachBody {
 }
 
 /// `POST /api/incidents/{id}/outreach` (`manage`): a private notice to
-/// every customer with a conversation in the incident, sent as the caller.
+/// every customer with a conversation in the incident, sent as the caller:
+/// the body's text, or the notice prepared in `[outreach]`.
 /// `dry_run` answers how many customers it would consider and sends
 /// nothing.
 pub(crate) async fn outreach(
@@ -186,12 +188,30 @@ pub(crate) async fn outreach(
     Path(incident): Path<String>,
     Json(body): Json<OutreachBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    if body.text.trim().is_empty() || body.text.len() > carekit_core::domain::MAX_TEXT_BYTES {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "an outreach notice is 1 byte to the longest a message may be",
-        ));
-    }
+    let notice = match (&body.text, state.insight.outreach()) {
+        (Some(text), _) => {
+            if text.trim().is_empty() || text.len() > carekit_core::domain::MAX_TEXT_BYTES {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "an outreach notice is 1 byte to the longest a message may be",
+                ));
+            }
+            let mut builder = Outreach::builder(text.clone()).agent(caller.agent.id.to_string());
+            if let Some(subject) = body.subject.clone() {
+                builder = builder.subject(subject);
+            }
+            builder
+                .build()
+                .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?
+        }
+        (None, Some(prepared)) => prepared.sent_by(caller.agent.id.to_string()),
+        (None, None) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "give a text: no notice is prepared in [outreach]",
+            ));
+        }
+    };
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("no incident {incident}"));
     let found = state
         .insight
@@ -216,13 +236,6 @@ pub(crate) async fn outreach(
             "customers": customers.len(),
         })));
     }
-    let mut builder = Outreach::builder(body.text).agent(caller.agent.id.to_string());
-    if let Some(subject) = body.subject {
-        builder = builder.subject(subject);
-    }
-    let notice = builder
-        .build()
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let report = notice.to_incident(&state.desk, &found).await.map_err(|e| {
         tracing::warn!(error = %e, incident = %found.id, "outreach failed");
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
