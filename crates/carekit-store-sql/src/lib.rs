@@ -31,6 +31,7 @@
 )]
 
 mod backend;
+mod changes;
 mod codec;
 #[cfg(feature = "sqlite")]
 mod connection;

@@ -1,12 +1,13 @@
 //! Versioned schema. Both backends share the DDL: integers are BIGINT
 //! (microseconds for instants), text is TEXT, nested values are JSON text.
 
+use crate::backend::Backend;
 use crate::error::map;
 use carekit_core::StoreError;
 use sqlx::{AnyConnection, Row};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 
 const V1: &[&str] = &[
     "CREATE TABLE dedupe (channel TEXT NOT NULL, external_id TEXT NOT NULL, PRIMARY KEY (channel, external_id))",
@@ -44,10 +45,56 @@ const V2: &[&str] = &[
     "CREATE INDEX api_tokens_agent ON api_tokens (agent_id, created_at)",
 ];
 
+/// Version 3: the change feed (see `changes.rs`). A change's position is
+/// `(xid, id)`: on Postgres the writing transaction's id and a sequence
+/// number, on SQLite 0 and an `AUTOINCREMENT` row id (one writer commits in
+/// order, and ids are never reused after a prune). `changes_pruned` holds
+/// the newest position deleted, so a read from before it can say so.
+const V3: Step = Step {
+    sqlite: &[
+        "CREATE TABLE changes (id INTEGER PRIMARY KEY AUTOINCREMENT, xid BIGINT NOT NULL, \
+         at BIGINT NOT NULL, conversation_id TEXT, kind TEXT NOT NULL, data TEXT NOT NULL)",
+        "CREATE INDEX changes_position ON changes (xid, id)",
+        "CREATE TABLE changes_pruned (one BIGINT PRIMARY KEY, xid BIGINT NOT NULL, id BIGINT NOT NULL)",
+        "INSERT INTO changes_pruned (one, xid, id) VALUES (1, 0, 0)",
+    ],
+    postgres: &[
+        "CREATE TABLE changes (id BIGSERIAL PRIMARY KEY, xid BIGINT NOT NULL, \
+         at BIGINT NOT NULL, conversation_id TEXT, kind TEXT NOT NULL, data TEXT NOT NULL)",
+        "CREATE INDEX changes_position ON changes (xid, id)",
+        "CREATE TABLE changes_pruned (one BIGINT PRIMARY KEY, xid BIGINT NOT NULL, id BIGINT NOT NULL)",
+        "INSERT INTO changes_pruned (one, xid, id) VALUES (1, 0, 0)",
+    ],
+};
+
+/// One migration step's statements, for each backend.
+struct Step {
+    sqlite: &'static [&'static str],
+    postgres: &'static [&'static str],
+}
+
+impl Step {
+    /// A step whose statements both backends run.
+    const fn shared(statements: &'static [&'static str]) -> Self {
+        Self {
+            sqlite: statements,
+            postgres: statements,
+        }
+    }
+
+    fn statements(&self, backend: Backend) -> &'static [&'static str] {
+        match backend {
+            Backend::Sqlite => self.sqlite,
+            Backend::Postgres => self.postgres,
+        }
+    }
+}
+
 /// Brings the schema to [`VERSION`], or refuses: a newer schema, or a
 /// database holding tables that are not carekit's.
 pub(crate) async fn migrate(
     conn: &mut AnyConnection,
+    backend: Backend,
     table_count_sql: &str,
 ) -> Result<(), StoreError> {
     sqlx::query(
@@ -92,12 +139,12 @@ pub(crate) async fn migrate(
     }
     if version < VERSION {
         let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(map)?;
-        let steps: [(i64, &[&str]); 2] = [(1, V1), (2, V2)];
+        let steps: [(i64, Step); 3] = [(1, Step::shared(V1)), (2, Step::shared(V2)), (3, V3)];
         for (step, statements) in steps {
             if version >= step {
                 continue;
             }
-            for statement in statements {
+            for statement in statements.statements(backend) {
                 sqlx::query(statement)
                     .execute(&mut *tx)
                     .await

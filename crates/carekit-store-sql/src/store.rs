@@ -19,8 +19,8 @@ use crate::writer::SqliteWriter;
 use async_trait::async_trait;
 use carekit_core::people::normalize_login;
 use carekit_core::store::{
-    Claim, ConsentRecord, ConversationFilter, ConversationStats, MessageLocation, OutboxItem,
-    StateCount,
+    ChangeEntry, ChangePage, ChangePosition, Claim, ConsentRecord, ConversationFilter,
+    ConversationStats, MessageLocation, OutboxItem, Presence, StateCount,
 };
 use carekit_core::{
     AgentAccount, AgentDirectory, AgentId, AuditEntry, ChannelKind, Commit, ConversationId,
@@ -141,6 +141,7 @@ impl SqlStoreBuilder {
             .map_err(map)?;
         schema::migrate(
             &mut probe,
+            Backend::Sqlite,
             "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
         )
         .await?;
@@ -213,6 +214,7 @@ impl SqlStoreBuilder {
                 .map_err(map)?;
             let result = schema::migrate(
                 &mut conn,
+                Backend::Postgres,
                 "SELECT COUNT(*)::BIGINT FROM information_schema.tables WHERE table_schema = current_schema()",
             )
             .await;
@@ -335,6 +337,16 @@ impl SqlStore {
             Writer::Postgres(_) => Backend::Postgres,
             #[cfg(feature = "sqlite")]
             Writer::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// The Postgres pool, for tests that hold transactions of their own.
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> Option<AnyPool> {
+        match &self.writer {
+            Writer::Postgres(pool) => Some(pool.clone()),
+            #[cfg(feature = "sqlite")]
+            Writer::Sqlite(_) => None,
         }
     }
 
@@ -536,6 +548,33 @@ impl Store for SqlStore {
 
     async fn outbox_item(&self, id: MessageId) -> Result<Option<OutboxItem>, StoreError> {
         read!(self, outbox_item(id))
+    }
+
+    async fn changes_after(
+        &self,
+        after: ChangePosition,
+        limit: usize,
+    ) -> Result<ChangePage, StoreError> {
+        read!(self, changes_after(after, limit))
+    }
+
+    async fn change_head(&self) -> Result<ChangePosition, StoreError> {
+        read!(self, change_head())
+    }
+
+    async fn announce(&self, presence: &Presence) -> Result<(), StoreError> {
+        let (sql, params) =
+            crate::changes::insert(self.backend(), &ChangeEntry::presence(presence))?;
+        self.execute_one(sql.to_owned(), params).await.map(drop)
+    }
+
+    async fn prune_changes(&self, keep: usize) -> Result<u64, StoreError> {
+        let Some(through) = read!(self, change_newest(keep))? else {
+            return Ok(0);
+        };
+        let [mark, delete] = crate::changes::prune(through);
+        self.execute_one(mark.0.to_owned(), mark.1).await?;
+        self.execute_one(delete.0.to_owned(), delete.1).await
     }
 
     async fn claim_outbox(&self, claim: &Claim) -> Result<Vec<OutboxItem>, StoreError> {

@@ -242,6 +242,10 @@ pub enum ChangeKind {
         /// Until when.
         until: DateTime<Utc>,
     },
+    /// A change a newer carekit wrote that this build does not know (during
+    /// a rolling upgrade): skipped by live views, never an error.
+    #[serde(other)]
+    Unknown,
 }
 
 impl ChangeKind {
@@ -261,6 +265,7 @@ impl ChangeKind {
             ChangeKind::Note => "note",
             ChangeKind::HandedOff { .. } => "handed_off",
             ChangeKind::Presence { .. } => "presence",
+            ChangeKind::Unknown => "unknown",
         }
     }
 }
@@ -461,6 +466,9 @@ mod tests {
         ] {
             assert!(garbage.parse::<ChangePosition>().is_err(), "{garbage:?}");
         }
+        let later: ChangeKind =
+            serde_json::from_str(r#"{"type": "sentiment_shift", "score": 3}"#).unwrap();
+        assert_eq!(later, ChangeKind::Unknown);
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(json, "\"812-9\"");
         assert_eq!(serde_json::from_str::<ChangePosition>(&json).unwrap(), p);
