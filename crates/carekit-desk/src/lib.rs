@@ -36,6 +36,7 @@ mod credentials;
 mod error;
 pub mod inbox;
 mod insight;
+mod live;
 pub mod metrics;
 pub mod notify;
 mod people;

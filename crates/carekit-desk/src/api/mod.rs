@@ -5,9 +5,10 @@
 //! set. Webhooks are authenticated by their platform signatures instead,
 //! and health and metrics carry no customer data.
 
+mod events;
 pub(crate) mod shared;
 
-pub(crate) use shared::{ApiError, ApiState};
+pub(crate) use shared::{ApiError, ApiState, parse_id};
 
 use crate::metrics::Gauge;
 use crate::people::Caller;
@@ -49,6 +50,8 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/conversations/{id}/tags", post(change_tag))
         .route("/api/conversations/{id}/notes", post(add_note))
         .route("/api/conversations/{id}/priority", post(set_priority))
+        .route("/api/conversations/{id}/presence", post(events::presence))
+        .route("/api/events", get(events::stream))
         .route("/api/customers/{id}/merge", post(merge_customers))
         .route("/api/crisis", get(crisis).post(set_crisis))
         .route("/api/reports/summary", get(summary))
@@ -74,11 +77,6 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/bootstrap", post(people::bootstrap))
         .merge(api)
         .with_state(state)
-}
-
-fn parse_id(id: &str) -> Result<ConversationId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no conversation {id}")))
 }
 
 /// `GET /api/conversations` query.
@@ -277,9 +275,10 @@ fn message_view(m: &Message) -> MessageView<'_> {
 
 async fn detail(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = parse_id(&id)?;
+    let id = caller.readable(&id)?;
     let c = state.desk.conversation(id).await?;
     let trail = state.desk.audit_trail(id).await?;
     let messages: Vec<_> = c.messages.iter().map(message_view).collect();
@@ -295,9 +294,10 @@ async fn detail(
 /// kept off the JSON views so lists stay small.
 async fn raw_message(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((id, message_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = caller.readable(&id)?;
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -7,7 +7,7 @@ use crate::metrics::Metrics;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use carekit_core::{AgentDirectory, Desk, DeskError};
+use carekit_core::{AgentDirectory, ConversationId, Desk, DeskError};
 use std::sync::Arc;
 
 /// What the API handlers share.
@@ -23,6 +23,14 @@ pub(crate) struct ApiState {
     pub metrics_token: Option<BearerToken>,
     pub metrics: Metrics,
     pub inbox: Option<crate::inbox::Inbox>,
+    /// This process's view of the store's change feed (`/api/events`).
+    pub live: crate::live::LiveFeed,
+}
+
+/// A conversation id from a path: 404 for anything else.
+pub(crate) fn parse_id(id: &str) -> Result<ConversationId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no conversation {id}")))
 }
 
 /// A JSON error body: `{"error": "..."}`.
@@ -42,6 +50,11 @@ impl ApiError {
             message: message.into(),
             detail: serde_json::Map::new(),
         }
+    }
+
+    /// The status it answers with.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
     }
 
     pub(crate) fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {

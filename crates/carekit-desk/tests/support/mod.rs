@@ -118,6 +118,8 @@ pub struct Limits {
     pub extra: String,
     /// More lines inside `[twitter]`.
     pub twitter_extra: String,
+    /// More lines inside `[desk]`.
+    pub desk_extra: String,
     /// `[email] max_body_bytes`; `None` keeps its 25 MiB default.
     pub email_max_body_bytes: Option<usize>,
     /// More secrets, beside [`secrets`].
@@ -140,6 +142,7 @@ impl Default for Limits {
             extra_secrets: Vec::new(),
             email_max_body_bytes: None,
             twitter_extra: String::new(),
+            desk_extra: String::new(),
             adapters: Vec::new(),
             clock: None,
         }
@@ -241,6 +244,7 @@ impl TestDesk {
             {schema_line}
             [desk]
             tick_ms = {tick}
+            {desk_extra}
             [twitter]
             brand_user_id = "{BRAND}"
             api_base = "{x}"
@@ -264,6 +268,7 @@ impl TestDesk {
             "#,
             extra = limits.extra,
             twitter_extra = limits.twitter_extra,
+            desk_extra = limits.desk_extra,
             email_limit = limits
                 .email_max_body_bytes
                 .map(|n| format!("max_body_bytes = {n}"))
