@@ -144,7 +144,7 @@ impl Desk {
     /// (for metrics and printing). Slow subscribers miss events rather than
     /// slowing the desk. For what every worker on the store changed, in
     /// commit order, read the store's change feed
-    /// ([`Store::changes_after`](crate::Store::changes_after)).
+    /// ([`Store::changes_after`]).
     pub fn subscribe(&self) -> broadcast::Receiver<DeskEvent> {
         self.inner.events.subscribe()
     }

@@ -70,5 +70,41 @@ mod tests {
                 .changes
                 .is_empty()
         );
+
+        let start = clock.now();
+        let customer = Customer::new(Identity::new(ChannelKind::Sms, "+14155550123"), start);
+        let record = ConversationRecord::new(
+            ChannelKind::Sms,
+            "brand",
+            Visibility::Private,
+            customer,
+            start,
+        );
+        let mut commit = Commit::new();
+        commit
+            .conversations
+            .push(store::ConversationWrite::Insert(record.clone()));
+        store.apply(commit).await.unwrap();
+        let head = store.change_head().await.unwrap();
+        let presence = desk
+            .announce_presence(record.id, agent, store::Activity::Viewing)
+            .await
+            .unwrap();
+        assert_eq!(presence.at, start);
+        assert_eq!(
+            presence.until,
+            start + chrono::Duration::seconds(super::PRESENCE_TTL_SECONDS)
+        );
+        let page = store.changes_after(head, 10).await.unwrap();
+        assert_eq!(page.changes.len(), 1);
+        assert_eq!(page.changes[0].conversation, Some(record.id));
+        assert_eq!(
+            page.changes[0].kind,
+            ChangeKind::Presence {
+                agent,
+                activity: store::Activity::Viewing,
+                until: presence.until
+            }
+        );
     }
 }
