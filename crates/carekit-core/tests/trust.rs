@@ -636,6 +636,22 @@ impl Store for FailingRecords {
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<ConversationId>, StoreError> {
         self.inner.claim_due(claim).await
     }
+    async fn changes_after(
+        &self,
+        after: store::ChangePosition,
+        limit: usize,
+    ) -> Result<store::ChangePage, StoreError> {
+        self.inner.changes_after(after, limit).await
+    }
+    async fn change_head(&self) -> Result<store::ChangePosition, StoreError> {
+        self.inner.change_head().await
+    }
+    async fn announce(&self, presence: &store::Presence) -> Result<(), StoreError> {
+        self.inner.announce(presence).await
+    }
+    async fn prune_changes(&self, keep: usize) -> Result<u64, StoreError> {
+        self.inner.prune_changes(keep).await
+    }
 }
 
 fn failing(constraint: bool) -> Arc<FailingRecords> {

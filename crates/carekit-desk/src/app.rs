@@ -36,6 +36,8 @@ pub struct DeskServer {
     pub(crate) background: Vec<Background>,
     pub(crate) insight: crate::Insight,
     pub(crate) adapters: Vec<Arc<dyn ServerAdapter>>,
+    /// The change feed's poller and its event-stream clients.
+    pub(crate) live: crate::live::LiveFeed,
 }
 
 impl std::fmt::Debug for DeskServer {
@@ -338,6 +340,17 @@ impl DeskServerBuilder {
             }
             None => None,
         };
+        // /api/events: one poller of the store's change feed per process.
+        let live = crate::live::LiveFeed::new();
+        {
+            let live = live.clone();
+            let store = store.clone();
+            let every = std::time::Duration::from_millis(config.desk.events_poll_ms.max(1));
+            let kept = config.desk.events_kept;
+            background.push(Box::new(move |stop: server::Shutdown| {
+                Box::pin(live.run(store, every, kept, stop.wait()))
+            }));
+        }
         // Body limits per route: each webhook's own, or the server's.
         let limit = |bytes: usize| tower_http::limit::RequestBodyLimitLayer::new(bytes);
         for mount in mounts {
@@ -367,6 +380,7 @@ impl DeskServerBuilder {
                     metrics: metrics.clone(),
                     inbox,
                     config: Arc::new(api::config_view::effective(&config, &secrets)),
+                    live: live.clone(),
                 })
                 .layer(limit(config.server.max_body_bytes)),
             ),
@@ -381,6 +395,7 @@ impl DeskServerBuilder {
             background,
             insight,
             adapters,
+            live,
         })
     }
 }

@@ -453,6 +453,12 @@ pub struct EngineConfig {
     pub crisis_terms: Vec<String>,
     /// Followers at which a public post escalates.
     pub large_audience: u64,
+    /// How often this worker reads the store's change feed for
+    /// `/api/events`: the most a change waits before its clients hear of it.
+    pub events_poll_ms: u64,
+    /// How many changes the feed keeps for clients that resume
+    /// (`Last-Event-ID`); older ones are pruned about once a minute.
+    pub events_kept: usize,
 }
 
 impl Default for EngineConfig {
@@ -468,6 +474,8 @@ impl Default for EngineConfig {
             repeated_contact: 3,
             crisis_terms: Vec::new(),
             large_audience: 10_000,
+            events_poll_ms: 200,
+            events_kept: carekit_core::store::DEFAULT_CHANGES_KEPT,
         }
     }
 }

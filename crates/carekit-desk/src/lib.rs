@@ -39,6 +39,7 @@ mod digest;
 mod error;
 pub mod inbox;
 mod insight;
+mod live;
 pub mod metrics;
 pub mod notify;
 mod people;

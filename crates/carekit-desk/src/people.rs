@@ -20,7 +20,7 @@
 //! - `CAREKIT_API_TOKEN` only bootstraps: `POST /api/bootstrap` makes the
 //!   first admin once. After that the configured token opens nothing.
 
-use crate::api::shared::{ApiError, ApiState};
+use crate::api::shared::{ApiError, ApiState, parse_id};
 use crate::auth::BearerToken;
 use axum::Json;
 use axum::extract::{Extension, MatchedPath, Path, Query, Request, State};
@@ -78,6 +78,28 @@ impl Caller {
     /// Who the audit trail names: the agent's id, never a name from a body.
     pub fn actor(&self) -> Actor {
         Actor::Agent(self.agent.id.to_string())
+    }
+
+    /// Whether the caller may read `conversation` (or a change that names
+    /// none): the one rule the conversation routes and the event stream
+    /// share. Today every token with `read` reads every conversation.
+    pub fn may_read(&self, conversation: Option<carekit_core::ConversationId>) -> bool {
+        let _ = conversation;
+        self.scopes.contains(&Scope::Read)
+    }
+
+    /// The conversation a path names, if the caller may read it: 404
+    /// otherwise, the same answer as for one that does not exist.
+    pub fn readable(&self, id: &str) -> Result<carekit_core::ConversationId, ApiError> {
+        let id = parse_id(id)?;
+        if self.may_read(Some(id)) {
+            Ok(id)
+        } else {
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no conversation {id}"),
+            ))
+        }
     }
 
     /// Refuses with 403 naming the scope when the token lacks it.
@@ -230,7 +252,9 @@ fn scope_for(method: &Method, path: &str) -> Option<Option<Scope>> {
         {
             Scope::Read
         }
-        "/api/crisis" if read => Scope::Read,
+        "/api/crisis" | "/api/events" if read => Scope::Read,
+        // Typing needs `reply` too (see `api::events::presence`).
+        "/api/conversations/{id}/presence" => Scope::Read,
         "/api/canned" | "/api/canned/{id}" | "/api/conversations/{id}/canned/{canned_id}"
             if read =>
         {
@@ -305,7 +329,25 @@ async fn caller(state: &ApiState, headers: &HeaderMap) -> Result<Caller, ApiErro
         .directory
         .token_by_digest(&token_digest(secret))
         .await
-        .map_err(store_failed)?
+        .map_err(store_failed)?;
+    resolve(state, token).await
+}
+
+/// The caller of a long request (the event stream) read again: 401 once its
+/// token is revoked or its agent disabled, with the scopes it has now.
+pub(crate) async fn recheck(state: &ApiState, caller: &Caller) -> Result<Caller, ApiError> {
+    let token = state
+        .directory
+        .token(caller.token.id)
+        .await
+        .map_err(store_failed)?;
+    resolve(state, token).await
+}
+
+/// The caller a stored token stands for: 401 for none, a revoked token or a
+/// disabled agent's.
+async fn resolve(state: &ApiState, token: Option<TokenRecord>) -> Result<Caller, ApiError> {
+    let token = token
         .filter(|t| t.revoked_at.is_none())
         .ok_or_else(unauthorized)?;
     let agent = state
@@ -948,6 +990,8 @@ mod tests {
             ),
             ("/api/incidents/{id}/outreach", Scope::Manage),
             ("/api/canned", Scope::Manage),
+            // Typing needs `reply` too (see `api::events::presence`).
+            ("/api/conversations/{id}/presence", Scope::Read),
         ] {
             assert_eq!(scope_for(&Method::POST, path), Some(Some(scope)), "{path}");
         }
@@ -968,6 +1012,11 @@ mod tests {
                 "{path}"
             );
         }
+        assert_eq!(
+            scope_for(&Method::GET, "/api/events"),
+            Some(Some(Scope::Read))
+        );
+        assert_eq!(scope_for(&Method::POST, "/api/events"), None);
         assert_eq!(scope_for(&Method::GET, "/api/unknown"), None);
     }
 

@@ -90,6 +90,7 @@ impl DeskServer {
             desk,
             router,
             background,
+            live,
             ..
         } = self;
         let grace = Duration::from_millis(config.server.shutdown_grace_ms);
@@ -144,6 +145,8 @@ impl DeskServer {
             });
         }
         drop(listener);
+        // Event streams never finish on their own: end them first.
+        live.close();
         tracing::info!("stopping: finishing in-flight requests");
         if tokio::time::timeout(grace, graceful.shutdown())
             .await

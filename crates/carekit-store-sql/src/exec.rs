@@ -3,6 +3,7 @@
 //! Postgres, and rusqlite on the SQLite writer thread, where every call
 //! completes without waiting.
 
+use crate::backend::Backend;
 use crate::error::map;
 use carekit_core::StoreError;
 use sqlx::Row as _;
@@ -83,6 +84,8 @@ impl Cells {
 /// Runs statements inside a transaction someone else opened. Parameters are
 /// written `$1`, `$2`, … in both backends.
 pub(crate) trait Exec {
+    /// Which database the statements run on (for the few that differ).
+    fn backend(&self) -> Backend;
     /// Runs a statement; the number of rows it changed.
     fn execute(
         &mut self,
@@ -112,6 +115,14 @@ fn bind_all<'q>(
 }
 
 impl Exec for sqlx::AnyConnection {
+    fn backend(&self) -> Backend {
+        if self.backend_name().eq_ignore_ascii_case("postgresql") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     async fn execute(&mut self, sql: &str, params: Vec<Val>) -> Result<u64, StoreError> {
         let done = bind_all(sqlx::query(sql), params)
             .execute(&mut *self)
@@ -208,6 +219,10 @@ mod sqlite {
     }
 
     impl Exec for Direct<'_> {
+        fn backend(&self) -> crate::backend::Backend {
+            crate::backend::Backend::Sqlite
+        }
+
         async fn execute(&mut self, sql: &str, params: Vec<Val>) -> Result<u64, StoreError> {
             let mut statement = self.prepare(sql, params)?;
             let changed = statement.raw_execute().map_err(map_sqlite)?;

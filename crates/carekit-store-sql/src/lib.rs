@@ -32,6 +32,7 @@
 
 mod backend;
 mod canned;
+mod changes;
 mod codec;
 #[cfg(feature = "sqlite")]
 mod connection;

@@ -17,6 +17,9 @@ use carekit_core::{
 use chrono::{DateTime, Utc};
 
 pub(crate) use crate::canned::{canned_all, canned_by};
+pub(crate) use crate::changes::{
+    after as changes_after, head as change_head, newest as change_newest,
+};
 pub(crate) use crate::directory::{agent_by, agents_all, token_by, tokens_of};
 
 /// The first row, if there is one.

@@ -7,7 +7,7 @@ use carekit_core::StoreError;
 use sqlx::{AnyConnection, Row};
 
 /// The schema version this build writes.
-pub(crate) const VERSION: i64 = 3;
+pub(crate) const VERSION: i64 = 4;
 
 const V1: &[&str] = &[
     "CREATE TABLE dedupe (channel TEXT NOT NULL, external_id TEXT NOT NULL, PRIMARY KEY (channel, external_id))",
@@ -164,6 +164,33 @@ const V3: &[(Option<Backend>, &str)] = &[
     ),
 ];
 
+/// Version 4: the change feed (see `changes.rs`). A change's position is
+/// `(xid, id)`: on Postgres the writing transaction's id and a sequence
+/// number, on SQLite 0 and an `AUTOINCREMENT` row id (one writer commits in
+/// order, and ids are never reused after a prune). `changes_pruned` holds
+/// the newest position deleted, so a read from before it can say so.
+const V4: &[(Option<Backend>, &str)] = &[
+    (
+        Some(Backend::Sqlite),
+        "CREATE TABLE changes (id INTEGER PRIMARY KEY AUTOINCREMENT, xid BIGINT NOT NULL, \
+         at BIGINT NOT NULL, conversation_id TEXT, kind TEXT NOT NULL, data TEXT NOT NULL)",
+    ),
+    (
+        Some(Backend::Postgres),
+        "CREATE TABLE changes (id BIGSERIAL PRIMARY KEY, xid BIGINT NOT NULL, \
+         at BIGINT NOT NULL, conversation_id TEXT, kind TEXT NOT NULL, data TEXT NOT NULL)",
+    ),
+    (None, "CREATE INDEX changes_position ON changes (xid, id)"),
+    (
+        None,
+        "CREATE TABLE changes_pruned (one BIGINT PRIMARY KEY, xid BIGINT NOT NULL, id BIGINT NOT NULL)",
+    ),
+    (
+        None,
+        "INSERT INTO changes_pruned (one, xid, id) VALUES (1, 0, 0)",
+    ),
+];
+
 /// Brings the schema to [`VERSION`], or refuses: a newer schema, or a
 /// database holding tables that are not carekit's.
 pub(crate) async fn migrate(
@@ -222,7 +249,12 @@ pub(crate) async fn migrate(
                 .map(|(_, statement)| *statement)
                 .collect::<Vec<_>>()
         };
-        let steps: [(i64, Vec<&str>); 3] = [(1, shared(V1)), (2, shared(V2)), (3, for_backend(V3))];
+        let steps: [(i64, Vec<&str>); 4] = [
+            (1, shared(V1)),
+            (2, shared(V2)),
+            (3, for_backend(V3)),
+            (4, for_backend(V4)),
+        ];
         for (step, statements) in steps {
             if version >= step {
                 continue;

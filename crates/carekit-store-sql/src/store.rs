@@ -19,8 +19,8 @@ use crate::writer::SqliteWriter;
 use async_trait::async_trait;
 use carekit_core::people::normalize_login;
 use carekit_core::store::{
-    Claim, ConsentRecord, ConversationFilter, ConversationStats, MessageLocation, OutboxItem,
-    StateCount,
+    ChangeEntry, ChangePage, ChangePosition, Claim, ConsentRecord, ConversationFilter,
+    ConversationStats, MessageLocation, OutboxItem, Presence, StateCount,
 };
 use carekit_core::{
     AgentAccount, AgentDirectory, AgentId, AuditEntry, CannedId, CannedResponse, CannedResponses,
@@ -340,6 +340,16 @@ impl SqlStore {
         }
     }
 
+    /// The Postgres pool, for tests that hold transactions of their own.
+    #[cfg(test)]
+    pub(crate) fn pool(&self) -> Option<AnyPool> {
+        match &self.writer {
+            Writer::Postgres(pool) => Some(pool.clone()),
+            #[cfg(feature = "sqlite")]
+            Writer::Sqlite(_) => None,
+        }
+    }
+
     /// Closes the connections.
     pub async fn close(&self) {
         match &self.writer {
@@ -565,6 +575,33 @@ impl Store for SqlStore {
 
     async fn outbox_item(&self, id: MessageId) -> Result<Option<OutboxItem>, StoreError> {
         read!(self, outbox_item(id))
+    }
+
+    async fn changes_after(
+        &self,
+        after: ChangePosition,
+        limit: usize,
+    ) -> Result<ChangePage, StoreError> {
+        read!(self, changes_after(after, limit))
+    }
+
+    async fn change_head(&self) -> Result<ChangePosition, StoreError> {
+        read!(self, change_head())
+    }
+
+    async fn announce(&self, presence: &Presence) -> Result<(), StoreError> {
+        let (sql, params) =
+            crate::changes::insert(self.backend(), &ChangeEntry::presence(presence))?;
+        self.execute_one(sql.to_owned(), params).await.map(drop)
+    }
+
+    async fn prune_changes(&self, keep: usize) -> Result<u64, StoreError> {
+        let Some(through) = read!(self, change_newest(keep))? else {
+            return Ok(0);
+        };
+        let [mark, delete] = crate::changes::prune(through);
+        self.execute_one(mark.0.to_owned(), mark.1).await?;
+        self.execute_one(delete.0.to_owned(), delete.1).await
     }
 
     async fn claim_outbox(&self, claim: &Claim) -> Result<Vec<OutboxItem>, StoreError> {

@@ -17,7 +17,8 @@ pub(crate) const OUTBOX_SHAPE: &[Kind] = &[Kind::Text, Kind::Text, Kind::Int, Ki
 /// Writes everything in `commit`, or fails with `Duplicate` (a dedupe key
 /// was stored before), `Conflict` (a version or outbox state changed since
 /// it was read) or `Constraint` (an identity or thread key held elsewhere).
-/// The caller rolls back on error.
+/// The commit's rows of the change feed are written in the same
+/// transaction. The caller rolls back on error.
 pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), StoreError> {
     for (channel, external_id) in &commit.dedupe {
         let inserted = db
@@ -366,7 +367,8 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
             )));
         }
     }
-    Ok(())
+    // Last, so that a commit refused above has written no change either.
+    crate::changes::record(db, commit).await
 }
 
 /// An outbox row read with [`OUTBOX_COLUMNS`].

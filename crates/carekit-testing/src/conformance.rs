@@ -1481,6 +1481,193 @@ pub async fn search_finds_words_and_handles_and_survives_hostile_text(store: S) 
     assert!(listed(&store, &search("_")).await.contains(&records[4].id));
 }
 
+/// Reads the feed after `after` until it holds `n` changes: a store may
+/// hold a committed change back while an older transaction is still running
+/// (Postgres, under other tests' load), never longer.
+async fn feed_of(
+    store: &S,
+    after: carekit_core::store::ChangePosition,
+    n: usize,
+) -> carekit_core::store::ChangePage {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let page = store.changes_after(after, n.max(1) * 2).await.unwrap();
+        if page.changes.len() >= n || std::time::Instant::now() > deadline {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// The change feed: each commit's changes in commit order, positions
+/// strictly increasing, a failed commit writes none, presence joins the
+/// feed, reads resume after a position exactly, and pruning reports a gap
+/// to a reader from before it. Concurrent commits reach a polling reader
+/// each exactly once.
+pub async fn change_feed_follows_commits(store: S) {
+    use carekit_core::store::{Activity, ChangeKind, ChangePosition, Presence};
+    assert_eq!(store.change_head().await.unwrap(), ChangePosition::ORIGIN);
+    let empty = store
+        .changes_after(ChangePosition::ORIGIN, 10)
+        .await
+        .unwrap();
+    assert!(empty.changes.is_empty() && !empty.gap);
+
+    let c = customer("feed");
+    let record = conversation(&c, Some("feed-thread"), 0);
+    let inbound = message(&record, "feed-1", 1, "where is my parcel");
+    let mut commit = new_conversation_commit(&c, &record, vec![inbound.clone()]);
+    commit.dedupe.push((ChannelKind::Twitter, "feed-1".into()));
+    commit.audit.push(AuditEntry::new(
+        record.id,
+        t(1),
+        AuditKind::Assigned {
+            agent: Some("ana".into()),
+            team: None,
+            by: Actor::System,
+        },
+    ));
+    commit.audit.push(AuditEntry::new(
+        record.id,
+        t(1),
+        AuditKind::Note {
+            text: "not in the feed".into(),
+        },
+    ));
+    store.apply(commit.clone()).await.unwrap();
+    // A replay fails whole: none of its changes are written.
+    assert!(store.apply(commit).await.is_err());
+
+    let page = feed_of(&store, ChangePosition::ORIGIN, 3).await;
+    assert!(!page.gap);
+    let kinds: Vec<&str> = page.changes.iter().map(|c| c.kind.name()).collect();
+    assert_eq!(kinds, ["opened", "message", "assigned"], "{page:?}");
+    assert!(
+        page.changes
+            .iter()
+            .all(|ch| ch.conversation == Some(record.id))
+    );
+    assert_eq!(
+        page.changes[1].kind,
+        ChangeKind::Message {
+            message: inbound.id,
+            direction: Direction::Inbound,
+            visibility: Visibility::Public,
+        }
+    );
+    assert!(
+        page.changes
+            .windows(2)
+            .all(|w| w[0].position < w[1].position)
+    );
+    assert_eq!(store.change_head().await.unwrap(), page.changes[2].position);
+
+    // An outbound message past queued is a delivery change.
+    let mut sent = Message::new(
+        record.id,
+        Direction::Outbound,
+        Author::Bot,
+        Visibility::Public,
+        "on its way",
+        t(2),
+    );
+    sent.delivery = Some(DeliveryState::Sent);
+    let mut commit = Commit::new();
+    commit.messages.push(sent.clone());
+    store.apply(commit).await.unwrap();
+    let agent = AgentId::new();
+    store
+        .announce(&Presence::new(
+            record.id,
+            agent,
+            Activity::Typing,
+            t(3),
+            t(4),
+        ))
+        .await
+        .unwrap();
+    let after = page.changes[2].position;
+    let rest = feed_of(&store, after, 2).await;
+    assert_eq!(rest.changes.len(), 2, "{rest:?}");
+    assert_eq!(
+        rest.changes[0].kind,
+        ChangeKind::Delivery {
+            message: sent.id,
+            state: DeliveryState::Sent
+        }
+    );
+    assert_eq!(
+        rest.changes[1].kind,
+        ChangeKind::Presence {
+            agent,
+            activity: Activity::Typing,
+            until: t(4)
+        }
+    );
+    assert!(rest.changes[0].position > after);
+    // The limit is honoured, and a read resumes right after it.
+    let one = store.changes_after(after, 1).await.unwrap();
+    assert_eq!(one.changes.len(), 1);
+    let next = store
+        .changes_after(one.changes[0].position, 10)
+        .await
+        .unwrap();
+    assert_eq!(next.changes, rest.changes[1..].to_vec());
+
+    // Concurrent commits: a reader polling meanwhile gets each once, in order.
+    let start = store.change_head().await.unwrap();
+    let mut writers = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let store = store.clone();
+        let record = record.clone();
+        writers.spawn(async move {
+            let mut commit = Commit::new();
+            commit
+                .messages
+                .push(message(&record, &format!("feed-c{n}"), 10 + n, "again"));
+            store.apply(commit).await.unwrap();
+        });
+    }
+    let mut seen = Vec::new();
+    let mut position = start;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen.len() < 16 {
+        assert!(std::time::Instant::now() < deadline, "saw only {seen:?}");
+        let page = store.changes_after(position, 3).await.unwrap();
+        for change in page.changes {
+            assert!(change.position > position);
+            position = change.position;
+            seen.push(change.position);
+        }
+        tokio::task::yield_now().await;
+    }
+    while writers.join_next().await.is_some() {}
+    // Written last (the replay above must not have slipped in later).
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let last = store.changes_after(position, 10).await.unwrap();
+    assert!(last.changes.is_empty(), "nothing twice: {last:?}");
+
+    // Pruning keeps the newest; a reader from before the pruned part is told.
+    let total = 3 + 2 + 16;
+    let pruned = store.prune_changes(5).await.unwrap();
+    assert_eq!(pruned, total - 5);
+    let from_start = store
+        .changes_after(ChangePosition::ORIGIN, 100)
+        .await
+        .unwrap();
+    assert!(from_start.gap);
+    assert_eq!(from_start.changes.len(), 5);
+    assert_eq!(from_start.changes.last().unwrap().position, position);
+    let recent = store
+        .changes_after(seen[seen.len() - 6], 100)
+        .await
+        .unwrap();
+    assert!(!recent.gap, "nothing after it was pruned");
+    assert_eq!(recent.changes.len(), 5);
+    assert_eq!(store.change_head().await.unwrap(), position);
+    assert_eq!(store.prune_changes(5).await.unwrap(), 0);
+}
+
 /// Writes one `#[tokio::test]` per conformance case, each with a fresh
 /// store from `$make` (an expression evaluating to a future of
 /// `Arc<dyn Store>`). Use it inside a test module.
@@ -1509,7 +1696,8 @@ macro_rules! store_conformance {
             cursor_swaps_are_atomic,
             list_filters_agree_with_matches,
             pages_follow_the_listing_order,
-            search_finds_words_and_handles_and_survives_hostile_text
+            search_finds_words_and_handles_and_survives_hostile_text,
+            change_feed_follows_commits
         );
     };
     (@cases $make:expr; $($case:ident),*) => {

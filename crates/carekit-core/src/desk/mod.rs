@@ -22,6 +22,7 @@ mod notify;
 mod ops;
 mod outbound;
 mod outbox;
+mod presence;
 mod proactive;
 mod replace;
 mod shared;
@@ -39,6 +40,7 @@ pub use merge::MergeOutcome;
 pub use notify::{LogNotifier, Notification, Notifier, NotifyRoute, RoutedNotifier};
 pub use ops::{HandoffOutcome, HandoffRequest, HideRequest, ReplyRequest};
 pub use outbox::{ChannelHealth, OutboxReport, TickReport};
+pub use presence::PRESENCE_TTL_SECONDS;
 pub use shared::{ASSIGNMENT_KEY, CRISIS_KEY, CrisisSwitch, SHARED_STATE_MAX_AGE, health_key};
 pub use survey::{SurveyAnswer, SurveyRequest};
 
@@ -142,9 +144,11 @@ impl Desk {
         &self.inner.worker
     }
 
-    /// Subscribes to what the desk does, as it happens (for dashboards,
-    /// metrics and printing). Slow subscribers miss events rather than
-    /// slowing the desk.
+    /// Subscribes to what this desk (this process) does, as it happens
+    /// (for metrics and printing). Slow subscribers miss events rather than
+    /// slowing the desk. For what every worker on the store changed, in
+    /// commit order, read the store's change feed
+    /// ([`Store::changes_after`]).
     pub fn subscribe(&self) -> broadcast::Receiver<DeskEvent> {
         self.inner.events.subscribe()
     }

@@ -2,8 +2,9 @@
 //! the conformance suite holds the SQL stores to.
 
 use super::{
-    Claim, Commit, ConsentRecord, ConversationFilter, ConversationStats, ConversationStatsBuilder,
-    ConversationWrite, MessageLocation, OutboxItem, StateCount, Store, StoreError, count_states,
+    Change, ChangeEntry, ChangePage, ChangePosition, Claim, Commit, ConsentRecord,
+    ConversationFilter, ConversationStats, ConversationStatsBuilder, ConversationWrite,
+    MessageLocation, OutboxItem, Presence, StateCount, Store, StoreError, changes_of, count_states,
 };
 use crate::canned::{CannedId, CannedResponse, CannedResponses};
 use crate::channel::{ChannelKind, DeliveryState};
@@ -40,6 +41,12 @@ struct Inner {
     agents: Vec<AgentAccount>,
     tokens: Vec<TokenRecord>,
     canned: Vec<CannedResponse>,
+    /// The change feed, oldest first; positions are `(0, n)`.
+    changes: std::collections::VecDeque<Change>,
+    /// The last position given out.
+    change_seq: u64,
+    /// The newest position pruned.
+    changes_pruned: ChangePosition,
 }
 
 /// Keeps everything in memory behind one lock. Fast, and lost on exit: use
@@ -181,7 +188,16 @@ impl Inner {
         Ok(())
     }
 
+    fn append_change(&mut self, entry: ChangeEntry) {
+        self.change_seq += 1;
+        let position = ChangePosition::new(0, self.change_seq);
+        self.changes.push_back(entry.at_position(position));
+    }
+
     fn write(&mut self, commit: Commit) {
+        for entry in changes_of(&commit) {
+            self.append_change(entry);
+        }
         for key in commit.dedupe {
             self.dedupe.insert(key);
         }
@@ -439,6 +455,42 @@ impl Store for MemoryStore {
 
     async fn outbox_item(&self, id: MessageId) -> Result<Option<OutboxItem>, StoreError> {
         Ok(self.lock().outbox.get(&id).cloned())
+    }
+
+    async fn changes_after(
+        &self,
+        after: ChangePosition,
+        limit: usize,
+    ) -> Result<ChangePage, StoreError> {
+        let inner = self.lock();
+        let start = inner.changes.partition_point(|c| c.position <= after);
+        let changes = inner.changes.range(start..).take(limit).cloned().collect();
+        Ok(ChangePage::new(changes, after < inner.changes_pruned))
+    }
+
+    async fn change_head(&self) -> Result<ChangePosition, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .changes
+            .back()
+            .map_or(inner.changes_pruned, |c| c.position))
+    }
+
+    async fn announce(&self, presence: &Presence) -> Result<(), StoreError> {
+        self.lock().append_change(ChangeEntry::presence(presence));
+        Ok(())
+    }
+
+    async fn prune_changes(&self, keep: usize) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let mut pruned = 0;
+        while inner.changes.len() > keep {
+            if let Some(change) = inner.changes.pop_front() {
+                inner.changes_pruned = inner.changes_pruned.max(change.position);
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
     }
 
     async fn claim_outbox(&self, claim: &Claim) -> Result<Vec<OutboxItem>, StoreError> {

@@ -16,12 +16,21 @@
 //!
 //! On `Conflict` the desk re-reads and decides again.
 //!
+//! Every commit also writes its rows of the change feed ([`changes_of`]) in
+//! the same transaction; [`Store::changes_after`] reads them back in commit
+//! order for live views, whichever worker wrote them.
+//!
 //! [`Status::Closed`]: crate::Status::Closed
 
+mod changes;
 mod memory;
 mod outbox;
 mod stats;
 
+pub use changes::{
+    Activity, Change, ChangeEntry, ChangeKind, ChangePage, ChangePosition, ChangePositionError,
+    DEFAULT_CHANGES_KEPT, Presence, changes_of,
+};
 pub use memory::MemoryStore;
 pub use outbox::{Claim, Lease, OutboxItem};
 pub use stats::{
@@ -550,6 +559,32 @@ pub trait Store: Send + Sync {
     /// and which no other worker holds, earliest deadline first, leasing each
     /// until `claim.now + claim.lease`. Writing the conversation releases it.
     async fn claim_due(&self, claim: &Claim) -> Result<Vec<ConversationId>, StoreError>;
+
+    /// Up to `limit` changes after `after`, oldest first, in commit order:
+    /// a reader that passes the position of the last change it saw gets
+    /// every later change exactly once. A change is readable once every
+    /// commit that could be ordered before it has finished, so a commit
+    /// that started earlier and finished later is never skipped.
+    async fn changes_after(
+        &self,
+        after: ChangePosition,
+        limit: usize,
+    ) -> Result<ChangePage, StoreError>;
+
+    /// The position of the newest readable change ([`ChangePosition::ORIGIN`]
+    /// when there is none): a reader that wants only what happens from now
+    /// on starts here.
+    async fn change_head(&self) -> Result<ChangePosition, StoreError>;
+
+    /// Writes a presence announcement into the change feed. It changes no
+    /// conversation; its `until` tells readers when to forget it, and it
+    /// is pruned with the other changes.
+    async fn announce(&self, presence: &Presence) -> Result<(), StoreError>;
+
+    /// Deletes every readable change but the newest `keep`; a later read
+    /// from a position before the deleted ones reports
+    /// [`ChangePage::gap`]. The number of changes deleted.
+    async fn prune_changes(&self, keep: usize) -> Result<u64, StoreError>;
 
     /// How many outbox items are in each of `states` (in that order; 0 for
     /// a state with none), counted by the store (`GROUP BY` in SQL) so a

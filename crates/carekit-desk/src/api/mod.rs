@@ -6,14 +6,14 @@
 //! and health and metrics carry no customer data.
 
 pub(crate) mod config_view;
+mod events;
 pub(crate) mod shared;
 
 mod canned;
 mod care;
 mod page;
 
-use shared::parse_id;
-pub(crate) use shared::{ApiError, ApiState};
+pub(crate) use shared::{ApiError, ApiState, parse_id};
 
 use crate::metrics::Gauge;
 use crate::people::Caller;
@@ -78,6 +78,8 @@ pub(crate) fn router(state: ApiState) -> Router {
             get(canned::read).put(canned::update).delete(canned::delete),
         )
         .route("/api/incidents/{id}/outreach", post(care::outreach))
+        .route("/api/conversations/{id}/presence", post(events::presence))
+        .route("/api/events", get(events::stream))
         .route("/api/customers/{id}/merge", post(merge_customers))
         .route("/api/crisis", get(crisis).post(set_crisis))
         .route("/api/reports/summary", get(summary))
@@ -385,9 +387,10 @@ fn message_view(m: &Message) -> MessageView<'_> {
 
 async fn detail(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let id = parse_id(&id)?;
+    let id = caller.readable(&id)?;
     let c = state.desk.conversation(id).await?;
     let trail = state.desk.audit_trail(id).await?;
     let messages: Vec<_> = c.messages.iter().map(message_view).collect();
@@ -403,9 +406,10 @@ async fn detail(
 /// kept off the JSON views so lists stay small.
 async fn raw_message(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((id, message_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let id = parse_id(&id)?;
+    let id = caller.readable(&id)?;
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,

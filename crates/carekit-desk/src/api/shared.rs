@@ -29,6 +29,8 @@ pub(crate) struct ApiState {
     pub inbox: Option<crate::inbox::Inbox>,
     /// What `GET /api/admin/config` answers (secrets redacted).
     pub config: Arc<serde_json::Value>,
+    /// This process's view of the store's change feed (`/api/events`).
+    pub live: crate::live::LiveFeed,
 }
 
 /// A conversation id from a path: 404 when it is not one.
@@ -54,6 +56,11 @@ impl ApiError {
             message: message.into(),
             detail: serde_json::Map::new(),
         }
+    }
+
+    /// The status it answers with.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.status
     }
 
     pub(crate) fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
