@@ -64,6 +64,11 @@
 //!
 //! See `docs/email.md` in the repository for the threading rules in full.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
+pub mod fake;
 mod error;
 mod imap;
 mod intake;

@@ -52,6 +52,11 @@
 //! See `docs/facebook.md` in the repository for setup, the full mapping and
 //! the caveats.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
+pub mod fake;
 mod channel;
 mod config;
 mod error;

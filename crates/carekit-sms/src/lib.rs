@@ -15,6 +15,11 @@
 //!
 //! Other providers implement [`SmsProvider`].
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
+pub mod fake;
 mod channel;
 mod error;
 mod phone;

@@ -43,6 +43,11 @@
 //!
 //! See `docs/twitter.md` in the repository for setup, limits and caveats.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
+pub mod fake;
 mod auth;
 mod channel;
 mod client;
