@@ -8,11 +8,11 @@
 
 mod support;
 
+use carekit_twitter::fake::{FakeX, Ledger};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use support::process::{DeskProcess, Redelivery, customer_id, deliver_tweet, free_port, tweet_id};
-use carekit_twitter::fake::{FakeX, Ledger};
 use support::{API_TOKEN, BRAND, X_CONSUMER_SECRET};
 
 const ROUNDS: usize = 20;

@@ -12,11 +12,11 @@
 
 mod support;
 
+use carekit_twitter::fake::{FakeX, Ledger, Platform};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use support::process::{DeskProcess, Redelivery, customer_id, deliver_tweet, free_port, tweet_id};
-use carekit_twitter::fake::{FakeX, Ledger, Platform};
 use support::{API_TOKEN, BRAND, X_CONSUMER_SECRET, postgres_url};
 
 const WORKERS: usize = 3;

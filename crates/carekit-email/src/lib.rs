@@ -66,10 +66,10 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod error;
 #[cfg(feature = "fake")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
 pub mod fake;
-mod error;
 mod imap;
 mod intake;
 mod message_id;

@@ -78,12 +78,8 @@ impl FakeGraph {
             ledger: ledger.clone(),
             platform: Platform::Graph,
             authorized: has_token,
-            unauthorized_body: || {
-                json!({"error": {"message": "Error validating access token: The user has not authorized application.", "type": "OAuthException", "code": 190}})
-            },
-            rate_limited_body: || {
-                json!({"error": {"message": "(#4) Application request limit reached", "type": "OAuthException", "code": 4}})
-            },
+            unauthorized_body: || json!({"error": {"message": "Error validating access token: The user has not authorized application.", "type": "OAuthException", "code": 190}}),
+            rate_limited_body: || json!({"error": {"message": "(#4) Application request limit reached", "type": "OAuthException", "code": 4}}),
         };
         let addr = serve(gate.wrap(routes)).await?;
         Ok(Self { addr, ledger })

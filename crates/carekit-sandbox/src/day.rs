@@ -3,11 +3,11 @@
 use crate::platforms::{FakePlatforms, PAGE};
 use crate::script::{Action, AgentAction, Step, standard_day};
 use crate::signer::{Accounts, WebhookSigner};
-use carekit_desk::{DayReport, DeskConfig, DeskServer, DeskServerError, Secrets};
-use carekit_testing::fake_platform::{Delivered, FaultKind, Faults, Platform, SignedWebhook};
 use carekit_core::channel::DeliveryState;
 use carekit_core::{ChannelKind, Clock, FakeClock};
+use carekit_desk::{DayReport, DeskConfig, DeskServer, DeskServerError, Secrets};
 use carekit_insight::ReportOptions;
+use carekit_testing::fake_platform::{Delivered, FaultKind, Faults, Platform, SignedWebhook};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

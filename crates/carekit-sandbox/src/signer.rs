@@ -44,10 +44,7 @@ impl WebhookSigner {
                 get("X_CONSUMER_SECRET"),
                 accounts.brand_user_id,
             ),
-            facebook: carekit_facebook::fake::Webhooks::new(
-                get("FB_APP_SECRET"),
-                accounts.page_id,
-            ),
+            facebook: carekit_facebook::fake::Webhooks::new(get("FB_APP_SECRET"), accounts.page_id),
             sms: carekit_sms::fake::Webhooks::new(
                 get("TWILIO_AUTH_TOKEN"),
                 accounts.public_url,

@@ -128,11 +128,11 @@ async fn send(State(state): State<TwilioState>, body: Bytes) -> Response {
         .ledger
         .record(Platform::Twilio, "sms", to.clone(), text.clone());
     let sid = format!("SM{id:0>32}");
-    state
-        .sent
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push((sid.clone(), to.clone(), text.clone()));
+    state.sent.lock().unwrap_or_else(|p| p.into_inner()).push((
+        sid.clone(),
+        to.clone(),
+        text.clone(),
+    ));
     (
         StatusCode::CREATED,
         Json(json!({"sid": sid, "status": "queued", "to": to, "body": text, "num_segments": "1"})),

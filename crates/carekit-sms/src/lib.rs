@@ -17,11 +17,11 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod channel;
+mod error;
 #[cfg(feature = "fake")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
 pub mod fake;
-mod channel;
-mod error;
 mod phone;
 mod provider;
 pub mod segments;

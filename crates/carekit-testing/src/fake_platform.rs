@@ -82,6 +82,13 @@ pub struct Received {
     pub body: Vec<u8>,
 }
 
+impl Received {
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        self.uri.split('?').next().unwrap_or_default()
+    }
+}
+
 /// Random platform failures and a rate limit, to prove nothing is lost,
 /// posted twice, or sent faster than a platform allows.
 #[derive(Clone, Copy, Debug)]
@@ -423,11 +430,7 @@ async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Respons
     });
     let request = Request::from_parts(parts, axum::body::Body::from(bytes));
     if !(gate.authorized)(&request) || gate.ledger.is_revoked(gate.platform) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json((gate.unauthorized_body)()),
-        )
-            .into_response();
+        return (StatusCode::UNAUTHORIZED, Json((gate.unauthorized_body)())).into_response();
     }
     let writes = request.method() == Method::POST;
     if writes && !gate.ledger.within_limit(gate.platform) {

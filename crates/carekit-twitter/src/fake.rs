@@ -28,11 +28,11 @@
 //! ```
 
 use crate::webhook::signature;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
-use axum::Router;
 pub use carekit_testing::fake_platform::{
     Delivered, FaultKind, Faults, Ledger, Platform, Received, SignedWebhook,
 };
@@ -83,12 +83,8 @@ impl FakeX {
             ledger: ledger.clone(),
             platform: Platform::X,
             authorized: has_authorization,
-            unauthorized_body: || {
-                json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
-            },
-            rate_limited_body: || {
-                json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
-            },
+            unauthorized_body: || json!({"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}),
+            rate_limited_body: || json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}),
         };
         let addr = serve(gate.wrap(routes)).await?;
         Ok(Self { addr, ledger })

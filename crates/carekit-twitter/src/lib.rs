@@ -45,13 +45,13 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "fake")]
-#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
-pub mod fake;
 mod auth;
 mod channel;
 mod client;
 mod error;
+#[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
+pub mod fake;
 mod ids;
 pub mod length;
 mod normalize;
