@@ -2,7 +2,7 @@
 //! without a mail server (feature `fake`).
 //!
 //! [`FakeSmtp`] accepts, on 127.0.0.1, the RFC 5321 commands a submission
-//! client such as [`SmtpReplier`](crate::SmtpReplier) uses, in plain text,
+//! client such as [`EmailChannel`](crate::EmailChannel) uses, in plain text,
 //! and records each message's recipients and decoded text body in a
 //! [`Ledger`]. The ledger's faults become SMTP's own: a transient `451`
 //! (server error, rate limited), a `421` that closes the connection
