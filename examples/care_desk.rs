@@ -13,7 +13,7 @@
 //! ```
 
 use carekit_desk::report::{attainment, csat, secs};
-use carekit_desk::sandbox::{Action, Happening, SandboxDay, StepResult};
+use carekit_sandbox::{Action, Happening, SandboxDay, StepResult};
 use std::io::Write as _;
 use std::path::PathBuf;
 

@@ -114,7 +114,7 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 }
 
 fn sign(body: &[u8]) -> String {
-    carekit_desk::sandbox::x_signature(SECRET, body)
+    carekit_twitter::webhook::signature(SECRET, body)
 }
 
 /// A mention from a new customer, signed. Live webhooks arrive moments

@@ -44,7 +44,6 @@ pub mod metrics;
 pub mod notify;
 mod people;
 pub mod report;
-pub mod sandbox;
 mod server;
 
 pub use app::{DeskServer, DeskServerBuilder};

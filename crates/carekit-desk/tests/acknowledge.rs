@@ -21,14 +21,8 @@ async fn post_tweet(desk: &TestDesk, id: &str, user: &str, screen: &str, text: &
 /// The texts posted to X as replies, by the tweet they answer.
 async fn replies(desk: &TestDesk) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for r in desk
-        .platforms
-        .x
-        .received_requests()
-        .await
-        .unwrap_or_default()
-    {
-        if r.url.path() != "/2/tweets" {
+    for r in desk.platforms.x.received() {
+        if r.path() != "/2/tweets" {
             continue;
         }
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();

@@ -8,17 +8,17 @@
 
 mod support;
 
+use carekit_twitter::fake::{FakeX, Ledger};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use support::process::{DeskProcess, Redelivery, customer_id, deliver_tweet, free_port, tweet_id};
-use support::{API_TOKEN, BRAND, X_CONSUMER_SECRET, XTimeline};
-use wiremock::MockServer;
+use support::{API_TOKEN, BRAND, X_CONSUMER_SECRET};
 
 const ROUNDS: usize = 20;
 
-fn replied_to(request: &wiremock::Request) -> Option<String> {
-    let body: Value = serde_json::from_slice(&request.body).ok()?;
+fn replied_to(request: &[u8]) -> Option<String> {
+    let body: Value = serde_json::from_slice(request).ok()?;
     body["reply"]["in_reply_to_tweet_id"]
         .as_str()
         .map(str::to_owned)
@@ -26,8 +26,7 @@ fn replied_to(request: &wiremock::Request) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_twenty_times_under_webhook_load() {
-    let x = MockServer::start().await;
-    XTimeline::default().mount(&x).await;
+    let x = FakeX::start(Ledger::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -55,7 +54,7 @@ async fn sigkill_twenty_times_under_webhook_load() {
             window_seconds = 1
             "#,
             db = dir.path().join("desk.db").display(),
-            x = x.uri()
+            x = x.base_url()
         ),
     )
     .unwrap();
@@ -121,10 +120,10 @@ async fn sigkill_twenty_times_under_webhook_load() {
     }
     assert!(drained, "the outbox resumed and drained after the restarts");
 
-    let posted = x.received_requests().await.unwrap();
+    let posted = x.received();
     let mut replies: BTreeMap<String, usize> = BTreeMap::new();
     for r in &posted {
-        if let Some(parent) = replied_to(r) {
+        if let Some(parent) = replied_to(&r.body) {
             *replies.entry(parent).or_insert(0) += 1;
         }
     }

@@ -9,11 +9,10 @@ mod support;
 
 use carekit_core::{Commit, DeliveryState, MessageId, Store};
 use carekit_store_sql::SqlStore;
+use carekit_testing::fake_platform::{FaultKind, Platform};
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::*;
-use wiremock::matchers::{body_string_contains, method, path, path_regex};
-use wiremock::{Mock, ResponseTemplate};
 
 /// Where a test desk keeps its data: a SQLite file, and Postgres in a
 /// schema of its own when the variable is set.
@@ -366,13 +365,6 @@ async fn hiding_when_enabled_needs_a_reason_and_names_the_caller() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("desk.db").display());
     let desk = start(&url, None, "allow_hide = true").await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"/444444444_777$"))
-        .and(body_string_contains("is_hidden"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "success": true })))
-        .with_priority(1)
-        .mount(&desk.platforms.graph)
-        .await;
     let (lee, lee_token) = person(&desk, "lee", "lead", None).await;
     let body = page_comment(
         "444444444_777",
@@ -430,6 +422,20 @@ async fn hiding_when_enabled_needs_a_reason_and_names_the_caller() {
     }
     assert_eq!(hides[0]["kind"]["reason"], "spam link");
     assert!(!trail.to_string().contains("mallory"));
+    let hidden: Vec<String> = desk
+        .platforms
+        .graph
+        .ledger()
+        .delivered()
+        .into_iter()
+        .filter(|d| d.kind == "hide")
+        .map(|d| d.text)
+        .collect();
+    assert_eq!(
+        hidden,
+        ["true", "false"],
+        "Graph was asked to hide, then to show"
+    );
     desk.stop().await;
 }
 
@@ -438,16 +444,6 @@ async fn a_retry_follows_the_outbox_trust_rules() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("desk.db").display());
     let desk = start(&url, None, "").await;
-    // X refuses this text for good.
-    Mock::given(method("POST"))
-        .and(path("/2/tweets"))
-        .and(body_string_contains("refused text"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(
-            json!({ "title": "Invalid Request", "detail": "refused", "type": "about:blank", "status": 400 }),
-        ))
-        .with_priority(1)
-        .mount(&desk.platforms.x)
-        .await;
     let (ana, ana_token) = person(&desk, "ana", "agent", None).await;
     assert_eq!(
         desk.post_tweet(tweet(
@@ -461,6 +457,10 @@ async fn a_retry_follows_the_outbox_trust_rules() {
     );
     desk.conversations(1).await;
     let conversation = conversation_of(&desk, "3101").await;
+    // X refuses the reply and its first retry for good.
+    let ledger = desk.platforms.x.ledger();
+    ledger.fail_next(Platform::X, FaultKind::Refused);
+    ledger.fail_next(Platform::X, FaultKind::Refused);
     let (status, answer) = desk
         .api_post_as(
             &ana_token,

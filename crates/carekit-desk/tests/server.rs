@@ -337,9 +337,7 @@ async fn drive_every_route(desk: &TestDesk) {
     wait_for(|| async {
         desk.platforms
             .twilio
-            .received_requests()
-            .await
-            .unwrap_or_default()
+            .received()
             .iter()
             .any(|r| String::from_utf8_lossy(&r.body).contains("replacement+ships+today"))
     })
@@ -372,16 +370,11 @@ async fn drive_every_route(desk: &TestDesk) {
         "{detail:#}"
     );
     wait_for(|| async {
-        let requests = desk
-            .platforms
-            .x
-            .received_requests()
-            .await
-            .unwrap_or_default();
-        let public = requests.iter().any(|r| r.url.path() == "/2/tweets");
+        let requests = desk.platforms.x.received();
+        let public = requests.iter().any(|r| r.path() == "/2/tweets");
         let dm = requests
             .iter()
-            .any(|r| r.url.path().starts_with("/2/dm_conversations/with/1111/"));
+            .any(|r| r.path().starts_with("/2/dm_conversations/with/1111/"));
         public && dm
     })
     .await;

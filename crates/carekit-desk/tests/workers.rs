@@ -12,15 +12,12 @@
 
 mod support;
 
+use carekit_twitter::fake::{FakeX, Ledger, Platform};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::process::{DeskProcess, Redelivery, customer_id, deliver_tweet, free_port, tweet_id};
-use support::{API_TOKEN, BRAND, X_CONSUMER_SECRET, XTimeline, postgres_url};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use support::{API_TOKEN, BRAND, X_CONSUMER_SECRET, postgres_url};
 
 const WORKERS: usize = 3;
 const KILLS: usize = 6;
@@ -29,45 +26,15 @@ const MIN_PER_ROUND: usize = 80;
 const AGENTS: [&str; 3] = ["ana", "ben", "chloe"];
 const HOLDING: &str = "We know about the outage and post updates here.";
 
-/// X with a revocable token: while revoked, every call is refused with
-/// X's documented 401 problem, as after a user revokes the app.
-#[derive(Clone)]
-struct RevocableX {
-    timeline: XTimeline,
-    revoked: Arc<AtomicBool>,
-    /// Replies X accepted, by the tweet they answer.
-    accepted: Arc<Mutex<BTreeMap<String, usize>>>,
-}
-
-impl RevocableX {
-    fn accepted(&self) -> BTreeMap<String, usize> {
-        self.accepted.lock().unwrap().clone()
-    }
-}
-
-impl wiremock::Respond for RevocableX {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        if self.revoked.load(Ordering::SeqCst) {
-            return ResponseTemplate::new(401).set_body_json(json!({
-                "title": "Unauthorized",
-                "type": "about:blank",
-                "status": 401,
-                "detail": "Unauthorized"
-            }));
+/// Replies X accepted, by the tweet they answer.
+fn accepted(x: &FakeX) -> BTreeMap<String, usize> {
+    let mut by_parent = BTreeMap::new();
+    for d in x.ledger().delivered() {
+        if d.kind == "reply" && !d.recipient.is_empty() {
+            *by_parent.entry(d.recipient).or_insert(0) += 1;
         }
-        if request.method == wiremock::http::Method::POST {
-            let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
-            if let Some(parent) = body["reply"]["in_reply_to_tweet_id"].as_str() {
-                *self
-                    .accepted
-                    .lock()
-                    .unwrap()
-                    .entry(parent.to_owned())
-                    .or_insert(0) += 1;
-            }
-        }
-        self.timeline.respond(request)
     }
+    by_parent
 }
 
 /// Delivers until one of the running desks acknowledges, as X retries.
@@ -155,22 +122,9 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
     let Some(url) = postgres_url("three_desk_processes_on_one_postgres_are_one_desk") else {
         return;
     };
-    let x = MockServer::start().await;
-    let fake = RevocableX {
-        timeline: XTimeline::default(),
-        revoked: Arc::new(AtomicBool::new(false)),
-        accepted: Arc::default(),
-    };
-    Mock::given(method("POST"))
-        .and(path("/2/tweets"))
-        .respond_with(fake.clone())
-        .mount(&x)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/2/users/{BRAND}/tweets")))
-        .respond_with(fake.clone())
-        .mount(&x)
-        .await;
+    // X with a revocable token: while revoked, every call is refused with
+    // X's documented 401 problem, as after a user revokes the app.
+    let x = FakeX::start(Ledger::default()).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let schema = format!("desk_workers_{}", std::process::id());
@@ -219,7 +173,7 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
                 window_seconds = 1
                 "#,
                 agents = agents.join(", "),
-                x = x.uri()
+                x = x.base_url()
             ),
         )
         .unwrap();
@@ -267,7 +221,7 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
     let mut next = load.last();
     drained(&desks[0], "the load").await;
 
-    let posted = fake.accepted();
+    let posted = accepted(&x);
     for &n in &acked {
         let detail = conversation_of(&desks[(n % 3) as usize], n).await;
         let inbound = detail["messages"]
@@ -334,19 +288,19 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
 
     // 3. X revokes the token. The first send that meets the 401 degrades X
     //    for all three; their sends are held, not spent.
-    fake.revoked.store(true, Ordering::SeqCst);
+    x.ledger().revoke(Platform::X, true);
     next += 1;
     let first = next;
     assert!(deliver_tweet(&http, &desks[0].base, first, complaint).await);
     let took = x_degraded_everywhere(&desks, true).await;
-    let refused_before = x.received_requests().await.unwrap().len();
+    let refused_before = x.received().len();
     let queued: Vec<u64> = (1..=6).map(|k| next + k).collect();
     next += queued.len() as u64;
     for (k, &n) in queued.iter().enumerate() {
         assert!(deliver_tweet(&http, &desks[k % WORKERS].base, n, complaint).await);
     }
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let calls_while_degraded = x.received_requests().await.unwrap().len() - refused_before;
+    let calls_while_degraded = x.received().len() - refused_before;
     assert_eq!(
         calls_while_degraded, 0,
         "no worker called X while it was degraded"
@@ -358,11 +312,11 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
     );
 
     // The app is authorised again; the operator reloads worker 1 only.
-    fake.revoked.store(false, Ordering::SeqCst);
+    x.ledger().revoke(Platform::X, false);
     desks[1].hangup();
     let released = x_degraded_everywhere(&desks, false).await;
     drained(&desks[2], "the reload").await;
-    let posted = fake.accepted();
+    let posted = accepted(&x);
     for n in std::iter::once(first).chain(queued.iter().copied()) {
         assert_eq!(
             posted.get(&tweet_id(n)).copied().unwrap_or(0),

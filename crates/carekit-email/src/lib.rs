@@ -64,7 +64,12 @@
 //!
 //! See `docs/email.md` in the repository for the threading rules in full.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod error;
+#[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
+pub mod fake;
 mod imap;
 mod intake;
 mod message_id;

@@ -52,9 +52,14 @@
 //! See `docs/facebook.md` in the repository for setup, the full mapping and
 //! the caveats.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod channel;
 mod config;
 mod error;
+#[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
+pub mod fake;
 pub mod graph;
 mod normalize;
 pub mod signature;

@@ -15,8 +15,13 @@
 //!
 //! Other providers implement [`SmsProvider`].
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod channel;
 mod error;
+#[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
+pub mod fake;
 mod phone;
 mod provider;
 pub mod segments;

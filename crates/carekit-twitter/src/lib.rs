@@ -43,10 +43,15 @@
 //!
 //! See `docs/twitter.md` in the repository for setup, limits and caveats.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod auth;
 mod channel;
 mod client;
 mod error;
+#[cfg(feature = "fake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fake")))]
+pub mod fake;
 mod ids;
 pub mod length;
 mod normalize;

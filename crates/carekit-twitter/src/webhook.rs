@@ -203,13 +203,17 @@ pub fn check_crc_token(crc_token: &str) -> Result<(), CrcTokenError> {
 /// sign an event either.
 pub fn crc_response_token(consumer_secret: &str, crc_token: &str) -> Result<String, CrcTokenError> {
     check_crc_token(crc_token)?;
+    Ok(signature(consumer_secret, crc_token.as_bytes()))
+}
+
+/// The `x-twitter-webhooks-signature` X sends with `body`: `sha256=` +
+/// base64 HMAC-SHA256(consumer secret, body). [`verify_signature`] checks
+/// it; the `fake` feature signs its webhooks with it.
+pub fn signature(consumer_secret: &str, body: &[u8]) -> String {
     let mut mac = HmacSha256::new_from_slice(consumer_secret.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(crc_token.as_bytes());
-    Ok(format!(
-        "sha256={}",
-        BASE64.encode(mac.finalize().into_bytes())
-    ))
+    mac.update(body);
+    format!("sha256={}", BASE64.encode(mac.finalize().into_bytes()))
 }
 
 /// Checks a `sha256=<base64>` signature over `body`, in constant time.

@@ -1,4 +1,4 @@
-//! A desk server on a free port with local fake platforms (wiremock), and
+//! A desk server on a free port with the adapters' fake platforms, and
 //! signed webhook payloads in each platform's documented shape.
 #![allow(dead_code, unused_imports)]
 
@@ -6,8 +6,6 @@ use carekit_desk::{DeskConfig, DeskServer, Secrets};
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 pub mod process;
 
@@ -52,57 +50,26 @@ pub fn secrets() -> Secrets {
         .with("EMAIL_INBOUND_SECRET", EMAIL_SECRET)
 }
 
-/// The fakes the desk's adapters call.
+/// The fakes the desk's adapters call: each adapter's own (its `fake`
+/// feature), sharing one ledger.
 pub struct Platforms {
-    pub x: MockServer,
-    pub graph: MockServer,
-    pub twilio: MockServer,
+    pub x: carekit_twitter::fake::FakeX,
+    pub graph: carekit_facebook::fake::FakeGraph,
+    pub twilio: carekit_sms::fake::FakeTwilio,
 }
 
 impl Platforms {
     pub async fn start() -> Self {
-        let x = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/2/tweets"))
-            .respond_with(
-                ResponseTemplate::new(201)
-                    .set_body_json(json!({"data": {"id": "1900000000000000001", "text": "ok"}})),
-            )
-            .mount(&x)
-            .await;
-        Mock::given(method("POST"))
-            .and(path_regex(r"^/2/dm_conversations/with/\d+/messages$"))
-            .respond_with(ResponseTemplate::new(201).set_body_json(
-                json!({"data": {"dm_conversation_id": "1-2", "dm_event_id": "1900000000000000002"}}),
-            ))
-            .mount(&x)
-            .await;
-        let graph = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path_regex(r"/me/messages$"))
-            .respond_with(
-                ResponseTemplate::new(200).set_body_json(
-                    json!({"recipient_id": "6000000000000001", "message_id": "m_abc"}),
-                ),
-            )
-            .mount(&graph)
-            .await;
-        Mock::given(method("POST"))
-            .and(path_regex(r"/comments$"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "444444444_999"})))
-            .mount(&graph)
-            .await;
-        let twilio = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path(format!(
-                "/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
-            )))
-            .respond_with(ResponseTemplate::new(201).set_body_json(
-                json!({"sid": "SM0123456789abcdef0123456789abcdef", "status": "queued", "num_segments": "1"}),
-            ))
-            .mount(&twilio)
-            .await;
-        Self { x, graph, twilio }
+        let ledger = carekit_testing::fake_platform::Ledger::default();
+        Self {
+            x: carekit_twitter::fake::FakeX::start(ledger.clone())
+                .await
+                .unwrap(),
+            graph: carekit_facebook::fake::FakeGraph::start(ledger.clone(), PAGE)
+                .await
+                .unwrap(),
+            twilio: carekit_sms::fake::FakeTwilio::start(ledger).await.unwrap(),
+        }
     }
 }
 
@@ -273,9 +240,9 @@ impl TestDesk {
                 .email_max_body_bytes
                 .map(|n| format!("max_body_bytes = {n}"))
                 .unwrap_or_default(),
-            x = platforms.x.uri(),
-            graph = platforms.graph.uri(),
-            twilio = platforms.twilio.uri(),
+            x = platforms.x.base_url(),
+            graph = platforms.graph.base_url(),
+            twilio = platforms.twilio.base_url(),
             max_body = limits.max_body_bytes,
             request_timeout = limits.request_timeout_ms,
             header_line = limits
@@ -469,9 +436,28 @@ impl Drop for TestDesk {
     }
 }
 
-// The signatures each adapter checks, from the library (one implementation
-// for the sandbox, the load generator and these tests).
-pub use carekit_desk::sandbox::{meta_signature, twilio_signature, x_signature};
+// The signatures each adapter checks, from each adapter's own signing code
+// (the code its fake signs with, for the sandbox, the load generator and
+// these tests).
+pub use carekit_twitter::webhook::signature as x_signature;
+
+/// Meta's `X-Hub-Signature-256` of `body`.
+pub fn meta_signature(app_secret: &str, body: &[u8]) -> String {
+    carekit_facebook::signature::sign(app_secret.as_bytes(), body)
+}
+
+/// Twilio's `X-Twilio-Signature` of a form posted to `url`.
+pub fn twilio_signature<K: AsRef<str>, V: AsRef<str>>(
+    auth_token: &str,
+    url: &str,
+    params: &[(K, V)],
+) -> String {
+    let params: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+        .collect();
+    carekit_sms::signature::compute(auth_token, url, &params)
+}
 
 /// An Account Activity `tweet_create_events` delivery.
 pub fn tweet(id: &str, user_id: &str, screen_name: &str, text: &str) -> Vec<u8> {
@@ -554,64 +540,4 @@ pub fn email(message_id: &str, from: &str, subject: &str, body: &str) -> Vec<u8>
         "From: Dana <{from}>\r\nTo: support@acme.example\r\nSubject: {subject}\r\nDate: Mon, 02 Mar 2026 09:00:00 +0000\r\nMessage-ID: <{message_id}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
     )
     .into_bytes()
-}
-
-/// An X fake with memory: `POST /2/tweets` posts, and
-/// `GET /2/users/{id}/tweets` lists what was posted (newest first), as the
-/// desk's crash reconciliation reads it.
-#[derive(Clone, Default)]
-pub struct XTimeline {
-    posted: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
-}
-
-impl XTimeline {
-    pub async fn mount(&self, server: &MockServer) {
-        Mock::given(method("POST"))
-            .and(path("/2/tweets"))
-            .respond_with(self.clone())
-            .mount(server)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(format!("/2/users/{BRAND}/tweets")))
-            .respond_with(self.clone())
-            .mount(server)
-            .await;
-    }
-}
-
-impl wiremock::Respond for XTimeline {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let mut posted = self.posted.lock().unwrap();
-        if request.method == wiremock::http::Method::POST {
-            let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
-            let id = (1_900_000_000_000_000_000u64 + posted.len() as u64).to_string();
-            posted.push(json!({
-                "id": id,
-                "text": body["text"],
-                "referenced_tweets": [{ "type": "replied_to", "id": body["reply"]["in_reply_to_tweet_id"] }]
-            }));
-            ResponseTemplate::new(201)
-                .set_body_json(json!({ "data": { "id": id, "text": body["text"] } }))
-        } else {
-            // Newest first, 100 a page; the token is the offset.
-            let offset: usize = request
-                .url
-                .query_pairs()
-                .find(|(k, _)| k == "pagination_token")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            let data: Vec<Value> = posted
-                .iter()
-                .rev()
-                .skip(offset)
-                .take(100)
-                .cloned()
-                .collect();
-            let mut meta = json!({ "result_count": data.len() });
-            if offset + 100 < posted.len() {
-                meta["next_token"] = json!((offset + 100).to_string());
-            }
-            ResponseTemplate::new(200).set_body_json(json!({ "data": data, "meta": meta }))
-        }
-    }
 }

@@ -3,7 +3,7 @@
 //! the README's main command shows, and that no configured secret reaches
 //! the logs, the report or the errors of a full run.
 
-use carekit_desk::sandbox::{
+use carekit_sandbox::{
     Action, AgentAction, CSAT_QUESTION, Inbound, Platform, SandboxDay, StepResult,
 };
 use chrono::Timelike;

@@ -1,12 +1,13 @@
 //! Runs a scripted day against the real desk server and the fake platforms.
 
-use super::fakes::{Delivered, FakePlatforms, FaultKind, Faults, PAGE, Platform};
-use super::script::{Action, AgentAction, Step, standard_day};
-use super::signer::{Accounts, WebhookSigner};
-use crate::{DayReport, DeskConfig, DeskServer, DeskServerError, Secrets};
+use crate::platforms::{FakePlatforms, PAGE};
+use crate::script::{Action, AgentAction, Step, standard_day};
+use crate::signer::{Accounts, WebhookSigner};
 use carekit_core::channel::DeliveryState;
 use carekit_core::{ChannelKind, Clock, FakeClock};
+use carekit_desk::{DayReport, DeskConfig, DeskServer, DeskServerError, Secrets};
 use carekit_insight::ReportOptions;
+use carekit_testing::fake_platform::{Delivered, FaultKind, Faults, Platform, SignedWebhook};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -647,7 +648,7 @@ impl Client {
         Ok(token)
     }
 
-    async fn webhook(&self, request: &super::SignedRequest) -> Result<u16, DeskServerError> {
+    async fn webhook(&self, request: &SignedWebhook) -> Result<u16, DeskServerError> {
         let mut builder = self
             .http
             .post(format!("{}{}", self.base, request.path))

@@ -4,7 +4,7 @@
 use carekit_core::ChannelKind;
 use chrono::{DateTime, Duration, Utc};
 
-/// Something a customer sends, in plain terms; [`super::WebhookSigner`]
+/// Something a customer sends, in plain terms; [`crate::WebhookSigner`]
 /// turns it into the platform's webhook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

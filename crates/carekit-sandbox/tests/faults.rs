@@ -6,7 +6,7 @@
 //! private messages at least once with the duplicates counted, and no call
 //! may land while a platform's limit is spent.
 
-use carekit_desk::sandbox::{
+use carekit_sandbox::{
     Action, AgentAction, FaultKind, Faults, Inbound, SandboxDay, Step, StepResult,
 };
 use chrono::{Duration, TimeZone, Utc};
