@@ -328,8 +328,21 @@ async fn three_desk_processes_on_one_postgres_are_one_desk() {
     }
 
     // 4. Round-robin across the three processes is even.
-    let all = desks[0].get("/api/conversations?limit=1000").await;
-    let all = all["conversations"].as_array().unwrap();
+    let mut all: Vec<serde_json::Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = desks[0]
+            .get(&match &cursor {
+                Some(c) => format!("/api/conversations?limit=200&cursor={c}"),
+                None => "/api/conversations?limit=200".to_owned(),
+            })
+            .await;
+        all.extend(page["conversations"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
     assert_eq!(all.len() as u64, next, "one conversation per customer");
     let mut per_agent: BTreeMap<String, usize> = BTreeMap::new();
     for c in all {

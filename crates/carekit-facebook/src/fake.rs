@@ -37,24 +37,29 @@ use axum::routing::{get, post};
 pub use carekit_testing::fake_platform::{
     Delivered, FaultKind, Faults, Ledger, Platform, Received, SignedWebhook,
 };
-use carekit_testing::fake_platform::{Gate, has_authorization, serve};
+use carekit_testing::fake_platform::{FakeServer, Gate, has_authorization};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 /// The running fake Graph API, answering as one page. Clones share it; it
 /// lives as long as the runtime.
 #[derive(Clone, Debug)]
 pub struct FakeGraph {
-    addr: SocketAddr,
-    ledger: Ledger,
+    server: FakeServer,
 }
 
 #[derive(Clone)]
 struct GraphState {
     ledger: Ledger,
     page_id: String,
+}
+
+impl std::ops::Deref for FakeGraph {
+    type Target = FakeServer;
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
 }
 
 impl FakeGraph {
@@ -82,23 +87,8 @@ impl FakeGraph {
             rate_limited_body: || json!({"error": {"message": "(#4) Application request limit reached", "type": "OAuthException", "code": 4}}),
             refused_body: || json!({"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100, "fbtrace_id": "AbCdEfGh"}}),
         };
-        let addr = serve(gate.wrap(routes)).await?;
-        Ok(Self { addr, ledger })
-    }
-
-    /// The API's base URL (`http://127.0.0.1:port`).
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The ledger it records in.
-    pub fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-
-    /// The requests it received, in order.
-    pub fn received(&self) -> Vec<Received> {
-        self.ledger.received_by(Platform::Graph)
+        let server = FakeServer::start(gate, routes).await?;
+        Ok(Self { server })
     }
 }
 

@@ -37,11 +37,10 @@ use axum::routing::post;
 pub use carekit_testing::fake_platform::{
     Delivered, FaultKind, Faults, Ledger, Platform, Received, SignedWebhook,
 };
-use carekit_testing::fake_platform::{Gate, has_authorization, serve};
+use carekit_testing::fake_platform::{FakeServer, Gate, has_authorization};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// A message the fake sent: (sid, to, body).
@@ -51,8 +50,7 @@ type Sent = (String, String, String);
 /// runtime.
 #[derive(Clone, Debug)]
 pub struct FakeTwilio {
-    addr: SocketAddr,
-    ledger: Ledger,
+    server: FakeServer,
     sent: Arc<Mutex<Vec<Sent>>>,
 }
 
@@ -60,6 +58,13 @@ pub struct FakeTwilio {
 struct TwilioState {
     ledger: Ledger,
     sent: Arc<Mutex<Vec<Sent>>>,
+}
+
+impl std::ops::Deref for FakeTwilio {
+    type Target = FakeServer;
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
 }
 
 impl FakeTwilio {
@@ -86,23 +91,8 @@ impl FakeTwilio {
             rate_limited_body: || json!({"code": 20429, "message": "Too Many Requests", "status": 429}),
             refused_body: || json!({"code": 21211, "message": "The 'To' number is not a valid phone number.", "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400}),
         };
-        let addr = serve(gate.wrap(routes)).await?;
-        Ok(Self { addr, ledger, sent })
-    }
-
-    /// The API's base URL (`http://127.0.0.1:port`).
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The ledger it records in.
-    pub fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-
-    /// The requests it received, in order.
-    pub fn received(&self) -> Vec<Received> {
-        self.ledger.received_by(Platform::Twilio)
+        let server = FakeServer::start(gate, routes).await?;
+        Ok(Self { server, sent })
     }
 
     /// The SIDs it gave the messages it accepted, oldest first.

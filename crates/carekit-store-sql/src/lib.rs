@@ -33,6 +33,8 @@
 mod backend;
 mod canned;
 mod changes;
+#[cfg(all(test, feature = "postgres"))]
+mod changes_order_tests;
 mod codec;
 #[cfg(feature = "sqlite")]
 mod connection;

@@ -460,6 +460,46 @@ async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Respons
     }
 }
 
+/// A running fake: where it listens and the ledger it records in. Each
+/// platform's fake dereferences to one.
+#[derive(Clone, Debug)]
+pub struct FakeServer {
+    addr: SocketAddr,
+    ledger: Ledger,
+    platform: Platform,
+}
+
+impl FakeServer {
+    /// Serves `routes` behind `gate` on a free port of 127.0.0.1.
+    ///
+    /// # Errors
+    /// No port could be bound.
+    pub async fn start(gate: Gate, routes: Router) -> std::io::Result<Self> {
+        let (ledger, platform) = (gate.ledger.clone(), gate.platform);
+        let addr = serve(gate.wrap(routes)).await?;
+        Ok(Self {
+            addr,
+            ledger,
+            platform,
+        })
+    }
+
+    /// The API's base URL (`http://127.0.0.1:port`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The ledger it records in.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The requests it received, in order.
+    pub fn received(&self) -> Vec<Received> {
+        self.ledger.received_by(self.platform)
+    }
+}
+
 /// Whether `request` has an `Authorization` header.
 pub fn has_authorization(request: &Request) -> bool {
     request.headers().contains_key("authorization")

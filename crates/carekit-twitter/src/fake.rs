@@ -36,11 +36,10 @@ use axum::routing::{get, post};
 pub use carekit_testing::fake_platform::{
     Delivered, FaultKind, Faults, Ledger, Platform, Received, SignedWebhook,
 };
-use carekit_testing::fake_platform::{Gate, has_authorization, serve};
+use carekit_testing::fake_platform::{FakeServer, Gate, has_authorization};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// A tweet the fake posted: (id, text, the tweet it answers).
@@ -50,8 +49,7 @@ type Posted = (String, String, String);
 /// runtime.
 #[derive(Clone, Debug)]
 pub struct FakeX {
-    addr: SocketAddr,
-    ledger: Ledger,
+    server: FakeServer,
 }
 
 #[derive(Clone)]
@@ -59,6 +57,13 @@ struct XState {
     ledger: Ledger,
     /// What was posted, oldest first.
     timeline: Arc<Mutex<Vec<Posted>>>,
+}
+
+impl std::ops::Deref for FakeX {
+    type Target = FakeServer;
+    fn deref(&self) -> &FakeServer {
+        &self.server
+    }
 }
 
 impl FakeX {
@@ -87,23 +92,8 @@ impl FakeX {
             rate_limited_body: || json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}),
             refused_body: || json!({"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.", "type": "https://api.twitter.com/2/problems/invalid-request"}),
         };
-        let addr = serve(gate.wrap(routes)).await?;
-        Ok(Self { addr, ledger })
-    }
-
-    /// The API's base URL (`http://127.0.0.1:port`).
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The ledger it records in.
-    pub fn ledger(&self) -> &Ledger {
-        &self.ledger
-    }
-
-    /// The requests it received, in order.
-    pub fn received(&self) -> Vec<Received> {
-        self.ledger.received_by(Platform::X)
+        let server = FakeServer::start(gate, routes).await?;
+        Ok(Self { server })
     }
 }
 

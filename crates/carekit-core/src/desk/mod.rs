@@ -27,6 +27,7 @@ mod proactive;
 mod replace;
 mod shared;
 mod survey;
+mod survey_plan;
 mod thread;
 
 pub use acknowledge::{AutoAcknowledge, AutoAcknowledgeBuilder, Mood};
