@@ -64,16 +64,15 @@ impl CannedResponse {
         by: impl Into<String>,
         now: DateTime<Utc>,
     ) -> Result<Self, CannedError> {
-        let response = Self {
+        let blank = Self {
             id: CannedId::new(),
-            name: name.into().trim().to_owned(),
-            text: text.into(),
-            updated_by: by.into(),
+            name: String::new(),
+            text: String::new(),
+            updated_by: String::new(),
             created_at: now,
             updated_at: now,
         };
-        response.check()?;
-        Ok(response)
+        blank.changed(name, text, by, now)
     }
 
     /// The same response with a new name and text, changed by `by` at `now`,

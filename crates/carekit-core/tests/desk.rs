@@ -1184,3 +1184,57 @@ async fn replacing_the_channel_releases_the_sends_held_for_credentials() {
     assert_eq!(fresh.sent().len(), 2);
     assert_eq!(s.twitter.sent().len(), 0);
 }
+
+/// A library user who never runs the desk server still gets a bounded
+/// change feed: the tick prunes it to `keep_changes`, once a minute of the
+/// desk's clock.
+#[tokio::test]
+async fn the_tick_keeps_the_change_feed_bounded_once_a_minute() {
+    use carekit_core::store::ChangePosition;
+    let clock = clock();
+    let desk = Desk::builder()
+        .clock(Arc::new(clock.clone()))
+        .keep_changes(3)
+        .build()
+        .unwrap();
+    let feed_len = |desk: &Desk| {
+        let store = desk.store().clone();
+        async move {
+            store
+                .changes_after(ChangePosition::ORIGIN, 10_000)
+                .await
+                .unwrap()
+                .changes
+                .len()
+        }
+    };
+    for n in 0..6 {
+        let event = sample_event(
+            ChannelKind::Twitter,
+            &format!("t-{n}"),
+            &format!("user{n}"),
+            "where is my parcel",
+            clock.now(),
+        );
+        desk.ingest(event).await.unwrap();
+    }
+    let written = feed_len(&desk).await;
+    assert!(written > 3, "each ingest wrote changes: {written}");
+    desk.tick().await.unwrap();
+    assert_eq!(feed_len(&desk).await, 3, "pruned to the newest 3");
+    for n in 6..9 {
+        let event = sample_event(
+            ChannelKind::Twitter,
+            &format!("t-{n}"),
+            &format!("user{n}"),
+            "still waiting",
+            clock.now(),
+        );
+        desk.ingest(event).await.unwrap();
+    }
+    desk.tick().await.unwrap();
+    assert!(feed_len(&desk).await > 3, "not again within the minute");
+    clock.advance(chrono::Duration::seconds(61));
+    desk.tick().await.unwrap();
+    assert_eq!(feed_len(&desk).await, 3, "pruned again a minute later");
+}

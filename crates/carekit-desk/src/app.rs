@@ -234,6 +234,7 @@ impl DeskServerBuilder {
             .clock(clock.clone())
             .worker_name(config.desk.worker.clone())
             .allow_hide(config.desk.allow_hide)
+            .keep_changes(config.desk.events_kept)
             .outbox(
                 carekit_core::desk::OutboxConfig::default()
                     .with_lease(Duration::seconds(config.desk.outbox_lease_seconds.max(1))),
@@ -346,9 +347,8 @@ impl DeskServerBuilder {
             let live = live.clone();
             let store = store.clone();
             let every = std::time::Duration::from_millis(config.desk.events_poll_ms.max(1));
-            let kept = config.desk.events_kept;
             background.push(Box::new(move |stop: server::Shutdown| {
-                Box::pin(live.run(store, every, kept, stop.wait()))
+                Box::pin(live.run(store, every, stop.wait()))
             }));
         }
         // Body limits per route: each webhook's own, or the server's.

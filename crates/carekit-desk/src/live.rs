@@ -12,9 +12,6 @@ use tokio::sync::{broadcast, watch};
 
 /// At most this many changes per read of the store.
 pub(crate) const PAGE: usize = 500;
-/// The poller prunes the feed once in this many polls (a minute at the
-/// default 200 ms), keeping the newest `[desk] events_kept` changes.
-const PRUNE_EVERY_POLLS: u64 = 300;
 /// How many changes the broadcast holds for a slow client before it has to
 /// catch up from the store.
 const BROADCAST_CAPACITY: usize = 4096;
@@ -87,13 +84,11 @@ impl LiveFeed {
     }
 
     /// Polls `store` every `every` until `stop`, broadcasting each change
-    /// once, in the feed's order, and prunes the feed to its newest `kept`
-    /// changes now and then.
+    /// once, in the feed's order. (The desk's tick prunes the feed.)
     pub(crate) async fn run(
         self,
         store: Arc<dyn Store>,
         every: Duration,
-        kept: usize,
         stop: impl Future<Output = ()> + Send,
     ) {
         tokio::pin!(stop);
@@ -112,22 +107,38 @@ impl LiveFeed {
             }
         };
         self.inner.position.send_replace(position);
-        let mut polls: u64 = 0;
         loop {
             tokio::select! {
                 () = &mut stop => break,
                 _ = interval.tick() => {}
             }
-            position = self.drain(store.as_ref(), position).await;
-            polls += 1;
-            if polls.is_multiple_of(PRUNE_EVERY_POLLS) {
-                match store.prune_changes(kept).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(pruned = n, "change feed pruned"),
-                    Err(e) => tracing::warn!(error = %e, "cannot prune the change feed"),
-                }
-            }
+            position = self.follow(store.as_ref(), position).await;
         }
+    }
+
+    /// One poll: with clients, broadcasts what is new; with none, only
+    /// moves to the feed's head, so an idle worker reads no changes. The
+    /// clients are counted again after the head is read: a client that
+    /// subscribes after that count starts at or after the head, so it
+    /// misses nothing committed after it subscribed.
+    async fn follow(&self, store: &dyn Store, position: ChangePosition) -> ChangePosition {
+        let listened = || self.inner.changes.receiver_count() > 0;
+        if listened() {
+            return self.drain(store, position).await;
+        }
+        let head = match store.change_head().await {
+            Ok(head) => head,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the change feed's head");
+                return position;
+            }
+        };
+        if listened() {
+            return self.drain(store, position).await;
+        }
+        let head = head.max(position);
+        self.inner.position.send_replace(head);
+        head
     }
 
     /// Broadcasts every readable change after `position`; the position
@@ -188,13 +199,13 @@ mod tests {
         let feed = LiveFeed::new();
         let mut rx = feed.subscribe();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let poller =
-            tokio::spawn(
-                feed.clone()
-                    .run(store.clone(), Duration::from_millis(5), 1000, async {
-                        let _ = stop_rx.await;
-                    }),
-            );
+        let poller = tokio::spawn(feed.clone().run(
+            store.clone(),
+            Duration::from_millis(5),
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
         // Wait for the poller to start at the head: the earlier change is
         // not broadcast.
         while feed.position() == ChangePosition::ORIGIN {
@@ -219,6 +230,42 @@ mod tests {
         }
         assert!(seen.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(seen[0], ChangePosition::new(0, 2));
+        stop_tx.send(()).unwrap();
+        poller.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn with_no_client_the_poller_follows_the_head_and_a_later_client_gets_only_what_follows()
+    {
+        let store = Arc::new(MemoryStore::new());
+        let feed = LiveFeed::new();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let poller = tokio::spawn(feed.clone().run(
+            store.clone(),
+            Duration::from_millis(5),
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
+        for n in 1..=3 {
+            store.announce(&presence(n)).await.unwrap();
+        }
+        let head = store.change_head().await.unwrap();
+        while feed.position() < head {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let mut rx = feed.subscribe();
+        store.announce(&presence(4)).await.unwrap();
+        let after = store.change_head().await.unwrap();
+        match tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Live::Change(change) => assert_eq!(change.position, after),
+            Live::Reset(_) => panic!("no reset expected"),
+        }
+        assert!(rx.try_recv().is_err(), "nothing from before the client");
         stop_tx.send(()).unwrap();
         poller.await.unwrap();
     }

@@ -132,43 +132,13 @@ async fn one_conversation(desk: &TestDesk) -> String {
     list[0]["id"].as_str().unwrap().to_owned()
 }
 
-/// An agent made by the admin: its id.
-async fn make_agent(desk: &TestDesk, login: &str, role: &str, password: Option<&str>) -> String {
-    let mut body =
-        json!({ "login": login, "name": login.to_uppercase(), "role": role, "teams": ["social"] });
-    if let Some(p) = password {
-        body["password"] = json!(p);
-    }
-    let (status, answer) = desk.api_post("/api/agents", body).await;
-    assert_eq!(status, 201, "{answer}");
-    assert!(!answer.to_string().contains("argon2"), "no hash in answers");
-    answer["agent"]["id"].as_str().unwrap().to_owned()
-}
-
-/// A token the admin makes for `agent` with `scopes` (`None`: the role's):
-/// its secret and id.
-async fn make_token(desk: &TestDesk, agent: &str, scopes: Option<&[&str]>) -> (String, String) {
-    let mut body = json!({ "label": "test" });
-    if let Some(scopes) = scopes {
-        body["scopes"] = json!(scopes);
-    }
-    let (status, answer) = desk
-        .api_post(&format!("/api/agents/{agent}/tokens"), body)
-        .await;
-    assert_eq!(status, 201, "{answer}");
-    (
-        answer["token"]["token"].as_str().unwrap().to_owned(),
-        answer["token"]["id"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn scopes_revocation_and_audit(place: Place) {
     let desk = place.start(Limits::default()).await;
     let id = one_conversation(&desk).await;
-    let bob = make_agent(&desk, "bob", "agent", Some(BOB_PASSWORD)).await;
-    let (read_only, read_only_id) = make_token(&desk, &bob, Some(&["read"])).await;
-    let (bob_token, _) = make_token(&desk, &bob, None).await;
-    let (no_handoff, _) = make_token(&desk, &bob, Some(&["read", "reply"])).await;
+    let bob = desk.make_agent("bob", "agent", Some(BOB_PASSWORD)).await;
+    let (read_only, read_only_id) = desk.make_token(&bob, Some(&["read"])).await;
+    let (bob_token, _) = desk.make_token(&bob, None).await;
+    let (no_handoff, _) = desk.make_token(&bob, Some(&["read", "reply"])).await;
     let reply = |text: &str| json!({ "text": text, "agent": "mallory" });
 
     // Without the reply scope: reads, but cannot reply.
@@ -407,7 +377,7 @@ async fn login_is_throttled(place: Place) {
         })
         .await;
     for login in ["carol", "dave", "gina"] {
-        make_agent(&desk, login, "agent", Some(BOB_PASSWORD)).await;
+        desk.make_agent(login, "agent", Some(BOB_PASSWORD)).await;
     }
     let (a, b, c) = (from(1), from(2), from(3));
     let base = &desk.base;
@@ -542,8 +512,8 @@ async fn secrets_never_reach_logs_or_debug_and_other_desks_tokens_are_refused() 
     .unwrap();
     let place = sqlite();
     let desk = place.start(Limits::default()).await;
-    let bob = make_agent(&desk, "bob", "lead", Some(BOB_PASSWORD)).await;
-    let (issued, _) = make_token(&desk, &bob, None).await;
+    let bob = desk.make_agent("bob", "lead", Some(BOB_PASSWORD)).await;
+    let (issued, _) = desk.make_token(&bob, None).await;
     let (status, logged_in) = login(&desk.http, &desk.base, "bob", BOB_PASSWORD).await;
     assert_eq!(status, 200);
     let session = logged_in["token"]["token"].as_str().unwrap().to_owned();
@@ -603,10 +573,10 @@ async fn secrets_never_reach_logs_or_debug_and_other_desks_tokens_are_refused() 
 async fn status_and_assignment(place: Place) {
     let desk = place.start(Limits::default()).await;
     let id = one_conversation(&desk).await;
-    let bob = make_agent(&desk, "bob", "agent", Some(BOB_PASSWORD)).await;
-    let carol = make_agent(&desk, "carol", "agent", None).await;
-    let (bob_token, _) = make_token(&desk, &bob, None).await;
-    let (read_only, _) = make_token(&desk, &bob, Some(&["read"])).await;
+    let bob = desk.make_agent("bob", "agent", Some(BOB_PASSWORD)).await;
+    let carol = desk.make_agent("carol", "agent", None).await;
+    let (bob_token, _) = desk.make_token(&bob, None).await;
+    let (read_only, _) = desk.make_token(&bob, Some(&["read"])).await;
     let path = |what: &str| format!("/api/conversations/{id}/{what}");
     let detail = || async { desk.api(&format!("/api/conversations/{id}")).await.1 };
 

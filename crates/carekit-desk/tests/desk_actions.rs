@@ -73,15 +73,8 @@ async fn person(
             .unwrap()
             .to_owned()
     };
-    let mut body = json!({ "label": "test" });
-    if let Some(scopes) = scopes {
-        body["scopes"] = json!(scopes);
-    }
-    let (status, answer) = desk
-        .api_post(&format!("/api/agents/{id}/tokens"), body)
-        .await;
-    assert_eq!(status, 201, "{answer}");
-    (id, answer["token"]["token"].as_str().unwrap().to_owned())
+    let (token, _) = desk.make_token(&id, scopes).await;
+    (id, token)
 }
 
 async fn send(
@@ -746,4 +739,154 @@ fn urlencoding(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The new routes' bodies and paths as an attacker writes them: each gets
+/// a 4xx (never a 500), and nothing refused is stored or sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_bodies_and_paths_get_typed_refusals_and_change_nothing() {
+    use carekit_core::canned::{MAX_CANNED_NAME_BYTES, MAX_CANNED_TEXT_BYTES};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("desk.db").display());
+    let desk = start(&url, None, "allow_hide = true").await;
+    let (_, lee_token) = person(&desk, "lee", "lead", None).await;
+    let body = page_comment(
+        "444444444_778",
+        "7000000000000002",
+        "Ihr Service ist schrecklich",
+    );
+    let status = desk
+        .post(
+            "/webhooks/facebook",
+            &[
+                ("x-hub-signature-256", meta_signature(FB_APP_SECRET, &body)),
+                ("content-type", "application/json".into()),
+            ],
+            body,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let conversation = desk.conversations(1).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let message = detail(&desk, &conversation).await["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let post = |path: String, body: Value| {
+        let (desk, token) = (&desk, lee_token.clone());
+        async move { desk.api_post_as(&token, &path, body).await }
+    };
+    let refused = |status: u16, what: &str| {
+        assert!((400..500).contains(&status), "{what}: {status}");
+    };
+    // Canned responses.
+    for (body, what) in [
+        (
+            json!({ "name": "n".repeat(MAX_CANNED_NAME_BYTES + 1), "text": "Hi" }),
+            "long name",
+        ),
+        (
+            json!({ "name": "ok", "text": "t".repeat(MAX_CANNED_TEXT_BYTES + 1) }),
+            "long text",
+        ),
+        (
+            json!({ "name": "ok\r\nX-Evil: 1", "text": "Hi" }),
+            "a line break in the name",
+        ),
+        (
+            json!({ "name": "ok", "text": "Hi", "by": "mallory" }),
+            "an unknown field",
+        ),
+        (
+            json!({ "name": 7, "text": "Hi" }),
+            "a name that is no string",
+        ),
+        (json!([]), "no object"),
+    ] {
+        let (status, _) = post("/api/canned".into(), body).await;
+        refused(status, what);
+    }
+    let raw = desk
+        .http
+        .post(desk.url("/api/canned"))
+        .bearer_auth(&lee_token)
+        .header("content-type", "application/json")
+        .body(vec![b'{', 0xff, 0xfe, b'}'])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    refused(raw, "a body that is not UTF-8");
+    for path in ["/api/canned/not-an-id", "/api/canned/../../etc/passwd"] {
+        let (status, _) = desk.api_as(&lee_token, path).await;
+        refused(status, path);
+    }
+    let (_, list) = desk.api_as(&lee_token, "/api/canned").await;
+    assert_eq!(
+        list["canned"],
+        json!([]),
+        "nothing refused was stored: {list}"
+    );
+    // Hide: a reason too long, a message of no conversation, a garbage id.
+    let hide = format!("/api/conversations/{conversation}/messages/{message}/hide");
+    let (status, _) = post(hide.clone(), json!({ "reason": "r".repeat(1_001) })).await;
+    assert_eq!(status, 422, "a reason of more than 1,000 bytes");
+    for path in [
+        format!(
+            "/api/conversations/{conversation}/messages/{}/hide",
+            carekit_core::MessageId::new()
+        ),
+        format!(
+            "/api/conversations/{}/messages/{message}/hide",
+            carekit_core::ConversationId::new()
+        ),
+        format!("/api/conversations/{conversation}/messages/%00/hide"),
+    ] {
+        let (status, _) = post(path.clone(), json!({ "reason": "spam" })).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let trail = detail(&desk, &conversation).await["audit"].to_string();
+    assert!(!trail.contains("\"hidden\""), "nothing was hidden: {trail}");
+    assert!(
+        desk.platforms
+            .graph
+            .ledger()
+            .delivered()
+            .iter()
+            .all(|d| d.kind != "hide"),
+        "Graph was never asked to hide"
+    );
+    // Retry of a message that is not there.
+    let (status, _) = post(
+        format!(
+            "/api/conversations/{conversation}/messages/{}/retry",
+            carekit_core::MessageId::new()
+        ),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Outreach: a subject that would start another mail header, an empty
+    // notice, a huge one.
+    for (body, what, expected) in [
+        (
+            json!({ "text": "We know.", "subject": "Outage\r\nBcc: all@example.com" }),
+            "a header in the subject",
+            422,
+        ),
+        (json!({ "text": " " }), "an empty notice", 422),
+        // Over the server's body limit before the route reads it.
+        (
+            json!({ "text": "x".repeat(carekit_core::domain::MAX_TEXT_BYTES + 1) }),
+            "a huge notice",
+            413,
+        ),
+    ] {
+        let (status, answer) = post("/api/incidents/inc-x/outreach".into(), body).await;
+        assert_eq!(status, expected, "{what}: {answer}");
+    }
+    desk.stop().await;
 }

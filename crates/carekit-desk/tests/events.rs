@@ -143,30 +143,6 @@ fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("desk.db").display())
 }
 
-/// An agent made by the admin: its id.
-async fn make_agent(desk: &TestDesk, login: &str, role: &str) -> String {
-    let body = json!({ "login": login, "name": login.to_uppercase(), "role": role });
-    let (status, answer) = desk.api_post("/api/agents", body).await;
-    assert_eq!(status, 201, "{answer}");
-    answer["agent"]["id"].as_str().unwrap().to_owned()
-}
-
-/// A token for `agent` with `scopes` (`None`: the role's): secret and id.
-async fn make_token(desk: &TestDesk, agent: &str, scopes: Option<&[&str]>) -> (String, String) {
-    let mut body = json!({ "label": "events" });
-    if let Some(scopes) = scopes {
-        body["scopes"] = json!(scopes);
-    }
-    let (status, answer) = desk
-        .api_post(&format!("/api/agents/{agent}/tokens"), body)
-        .await;
-    assert_eq!(status, 201, "{answer}");
-    (
-        answer["token"]["token"].as_str().unwrap().to_owned(),
-        answer["token"]["id"].as_str().unwrap().to_owned(),
-    )
-}
-
 const SECRET_WORDS: &str = "my card 4111 and parcel 77 are lost";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,8 +260,8 @@ async fn only_tokens_that_read_get_a_stream_and_revoking_ends_it() {
         .err()
         .unwrap();
     assert_eq!(status, 401);
-    let writer = make_agent(&desk, "wren", "agent").await;
-    let (reply_only, _) = make_token(&desk, &writer, Some(&["reply"])).await;
+    let writer = desk.make_agent("wren", "agent", None).await;
+    let (reply_only, _) = desk.make_token(&writer, Some(&["reply"])).await;
     let (status, answer) = SseClient::open(&desk, Some(&reply_only), None)
         .await
         .err()
@@ -294,7 +270,7 @@ async fn only_tokens_that_read_get_a_stream_and_revoking_ends_it() {
     assert_eq!(answer["missing_scope"], "read");
 
     // A revoked token's stream ends within a few seconds.
-    let (reader, reader_id) = make_token(&desk, &writer, None).await;
+    let (reader, reader_id) = desk.make_token(&writer, None).await;
     let mut stream = SseClient::open(&desk, Some(&reader), None).await.unwrap();
     let (status, _) = desk
         .api_post(&format!("/api/tokens/{reader_id}/revoke"), json!({}))
@@ -320,7 +296,7 @@ async fn only_tokens_that_read_get_a_stream_and_revoking_ends_it() {
     assert!(revoked_at.elapsed() < Duration::from_secs(5));
 
     // A disabled agent's stream ends too.
-    let (second, _) = make_token(&desk, &writer, None).await;
+    let (second, _) = desk.make_token(&writer, None).await;
     let mut stream = SseClient::open(&desk, Some(&second), None).await.unwrap();
     let (status, _) = desk
         .api_post(&format!("/api/agents/{writer}/disable"), json!({}))
@@ -345,10 +321,10 @@ async fn presence_names_the_authenticated_agent() {
         .as_str()
         .unwrap()
         .to_owned();
-    let xavier = make_agent(&desk, "xavier", "agent").await;
-    let yara = make_agent(&desk, "yara", "agent").await;
-    let (x_token, _) = make_token(&desk, &xavier, None).await;
-    let (y_token, _) = make_token(&desk, &yara, None).await;
+    let xavier = desk.make_agent("xavier", "agent", None).await;
+    let yara = desk.make_agent("yara", "agent", None).await;
+    let (x_token, _) = desk.make_token(&xavier, None).await;
+    let (y_token, _) = desk.make_token(&yara, None).await;
     let mut y_stream = SseClient::open(&desk, Some(&y_token), None).await.unwrap();
 
     // X claims to be Y in the body: ignored.
@@ -371,7 +347,7 @@ async fn presence_names_the_authenticated_agent() {
     assert!(seen.data["until"].is_string());
 
     // Typing needs `reply`; viewing needs only `read`.
-    let (read_only, _) = make_token(&desk, &yara, Some(&["read"])).await;
+    let (read_only, _) = desk.make_token(&yara, Some(&["read"])).await;
     let (status, answer) = desk
         .api_post_as(&read_only, &path, json!({ "activity": "typing" }))
         .await;

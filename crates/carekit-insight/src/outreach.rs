@@ -25,6 +25,10 @@ use carekit_core::{
 };
 use serde::Serialize;
 
+/// The longest email subject a notice may have: the line length RFC 5322
+/// allows (998 characters; counted here in bytes).
+pub const MAX_SUBJECT_BYTES: usize = 998;
+
 /// Why outreach failed as a whole (single refusals are in the report).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -32,6 +36,15 @@ pub enum OutreachError {
     /// The notice is empty.
     #[error("outreach text is empty")]
     EmptyText,
+    /// A text is longer than any message may be
+    /// ([`MAX_TEXT_BYTES`](carekit_core::domain::MAX_TEXT_BYTES)).
+    #[error("outreach text is longer than a message may be")]
+    TooLong,
+    /// The email subject is longer than an RFC 5322 line
+    /// ([`MAX_SUBJECT_BYTES`]) or holds a control character (a line break
+    /// would start another header).
+    #[error("outreach subject must be one line of at most {MAX_SUBJECT_BYTES} bytes")]
+    BadSubject,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -97,6 +110,20 @@ impl OutreachBuilder {
             || self.outreach.texts.iter().any(|(_, t)| t.trim().is_empty())
         {
             return Err(OutreachError::EmptyText);
+        }
+        if std::iter::once(&self.outreach.text)
+            .chain(self.outreach.texts.iter().map(|(_, t)| t))
+            .any(|t| t.len() > carekit_core::domain::MAX_TEXT_BYTES)
+        {
+            return Err(OutreachError::TooLong);
+        }
+        if self
+            .outreach
+            .subject
+            .as_deref()
+            .is_some_and(|s| s.len() > MAX_SUBJECT_BYTES || s.chars().any(char::is_control))
+        {
+            return Err(OutreachError::BadSubject);
         }
         Ok(self.outreach)
     }

@@ -332,3 +332,49 @@ async fn a_prepared_notice_sent_by_a_person_keeps_its_words_and_limit_and_names_
         Author::Bot
     );
 }
+
+#[test]
+fn a_subject_is_one_line_and_texts_are_bounded() {
+    use carekit_insight::outreach::{MAX_SUBJECT_BYTES, OutreachError};
+    for subject in [
+        "Outage\r\nBcc: everyone@example.com".to_owned(),
+        "line\nbreak".to_owned(),
+        "s".repeat(MAX_SUBJECT_BYTES + 1),
+    ] {
+        assert!(
+            matches!(
+                Outreach::builder("We know.")
+                    .subject(subject.clone())
+                    .build(),
+                Err(OutreachError::BadSubject)
+            ),
+            "{subject:?}"
+        );
+    }
+    assert!(matches!(
+        Outreach::builder("x".repeat(carekit_core::domain::MAX_TEXT_BYTES + 1)).build(),
+        Err(OutreachError::TooLong)
+    ));
+    assert!(matches!(
+        Outreach::builder("ok")
+            .text_on(
+                ChannelKind::Sms,
+                "x".repeat(carekit_core::domain::MAX_TEXT_BYTES + 1)
+            )
+            .build(),
+        Err(OutreachError::TooLong)
+    ));
+    let longest = "é".repeat(MAX_SUBJECT_BYTES / 2);
+    assert!(
+        Outreach::builder("We know.")
+            .subject(longest)
+            .build()
+            .is_ok()
+    );
+    assert!(
+        Outreach::builder("We know.")
+            .subject("Ausfall: wir arbeiten daran 🚧")
+            .build()
+            .is_ok()
+    );
+}

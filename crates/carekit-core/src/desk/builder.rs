@@ -98,6 +98,7 @@ pub struct DeskBuilder {
     conflict_retries: usize,
     event_buffer: usize,
     crisis: Option<CrisisSwitch>,
+    changes_kept: usize,
 }
 
 impl std::fmt::Debug for DeskBuilder {
@@ -135,6 +136,7 @@ impl DeskBuilder {
             conflict_retries: 16,
             event_buffer: 1024,
             crisis: None,
+            changes_kept: crate::store::DEFAULT_CHANGES_KEPT,
         }
     }
     /// Where to persist (default: a fresh [`MemoryStore`]).
@@ -210,6 +212,15 @@ impl DeskBuilder {
         self
     }
 
+    /// How many of the store's newest changes the tick keeps in the change
+    /// feed (default [`DEFAULT_CHANGES_KEPT`](crate::store::DEFAULT_CHANGES_KEPT));
+    /// older ones are pruned about once a minute of the desk's clock, so
+    /// the feed stays bounded whoever reads it.
+    pub fn keep_changes(mut self, n: usize) -> Self {
+        self.changes_kept = n;
+        self
+    }
+
     /// Builds the desk.
     ///
     /// # Errors
@@ -258,6 +269,8 @@ impl DeskBuilder {
                 crisis: self.crisis.unwrap_or_default(),
                 unrecorded: Mutex::new(HashMap::new()),
                 ingest_stripes: super::ingest::Stripes::default(),
+                changes_kept: self.changes_kept,
+                changes_pruned_at: Mutex::new(None),
             }),
         })
     }

@@ -290,7 +290,10 @@ impl Desk {
             self.emit(event);
         }
         self.after_commit(&record, &escalations, &queued).await;
-        self.run_after(record.id, after).await;
+        // Boxed (see `run_after`): only when automation left work.
+        if !after.is_empty() {
+            self.run_after(record.id, after).await;
+        }
         Ok(Applied {
             value: (),
             record,

@@ -83,6 +83,10 @@ pub(crate) struct Inner {
         Mutex<HashMap<crate::ids::MessageId, (crate::store::OutboxItem, crate::channel::Delivery)>>,
     /// Ingests of one thread queue here instead of racing to a conflict.
     pub(crate) ingest_stripes: ingest::Stripes,
+    /// The change feed's newest changes the tick keeps.
+    pub(crate) changes_kept: usize,
+    /// When the tick last pruned the change feed (desk's clock).
+    pub(crate) changes_pruned_at: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 /// The care desk engine. Cheap to clone: clones share one engine.

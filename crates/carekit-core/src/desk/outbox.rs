@@ -91,6 +91,9 @@ enum Outcome {
     Deferred,
 }
 
+/// How often the tick prunes the change feed (desk's clock).
+const CHANGES_PRUNE_EVERY: chrono::Duration = chrono::Duration::minutes(1);
+
 impl Desk {
     /// Sends what is due in the outbox, once. Run it in a loop (see
     /// [`Desk::run`]) or from your own scheduler; several workers may share
@@ -744,7 +747,36 @@ impl Desk {
                 }
             }
         }
+        self.prune_changes_when_due(now).await;
         Ok(report)
+    }
+
+    /// Prunes the store's change feed to its newest `changes_kept` changes,
+    /// at most once a minute of the desk's clock. Every worker may do it:
+    /// pruning twice keeps the same changes. A failure is logged, and the
+    /// next minute tries again.
+    async fn prune_changes_when_due(&self, now: chrono::DateTime<chrono::Utc>) {
+        {
+            let mut last = self
+                .inner
+                .changes_pruned_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| now - at < CHANGES_PRUNE_EVERY) {
+                return;
+            }
+            *last = Some(now);
+        }
+        match self
+            .inner
+            .store
+            .prune_changes(self.inner.changes_kept)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(pruned = n, "change feed pruned"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune the change feed"),
+        }
     }
 
     /// Runs the outbox and the deadline tick until `shutdown` completes,

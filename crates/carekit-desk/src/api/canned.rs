@@ -101,13 +101,9 @@ pub(crate) async fn create(
     let now = state.desk.clock().now();
     let response = CannedResponse::new(body.name, body.text, caller.agent.id.to_string(), now)
         .map_err(invalid)?;
-    state
-        .canned
-        .save_canned(&response)
+    save(&state, &caller, response, "created")
         .await
-        .map_err(store_failed)?;
-    tracing::info!(canned = %response.id, by = %caller.agent.id, "canned response created");
-    Ok((StatusCode::CREATED, Json(json!({ "canned": response }))))
+        .map(|answer| (StatusCode::CREATED, answer))
 }
 
 /// `PUT /api/canned/{id}` (`manage`): a new name and text.
@@ -122,12 +118,22 @@ pub(crate) async fn update(
     let response = stored
         .changed(body.name, body.text, caller.agent.id.to_string(), now)
         .map_err(invalid)?;
+    save(&state, &caller, response, "changed").await
+}
+
+/// Stores a checked response and answers it, logging who `did` what.
+async fn save(
+    state: &ApiState,
+    caller: &Caller,
+    response: CannedResponse,
+    did: &str,
+) -> Result<Json<serde_json::Value>, ApiError> {
     state
         .canned
         .save_canned(&response)
         .await
         .map_err(store_failed)?;
-    tracing::info!(canned = %response.id, by = %caller.agent.id, "canned response changed");
+    tracing::info!(canned = %response.id, by = %caller.agent.id, "canned response {did}");
     Ok(Json(json!({ "canned": response })))
 }
 

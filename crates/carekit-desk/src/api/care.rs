@@ -190,12 +190,6 @@ pub(crate) async fn outreach(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let notice = match (&body.text, state.insight.outreach()) {
         (Some(text), _) => {
-            if text.trim().is_empty() || text.len() > carekit_core::domain::MAX_TEXT_BYTES {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "an outreach notice is 1 byte to the longest a message may be",
-                ));
-            }
             let mut builder = Outreach::builder(text.clone()).agent(caller.agent.id.to_string());
             if let Some(subject) = body.subject.clone() {
                 builder = builder.subject(subject);

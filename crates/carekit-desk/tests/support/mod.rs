@@ -358,6 +358,38 @@ impl TestDesk {
         json_answer(self.http.post(self.url(path)).json(&body), &self.token).await
     }
 
+    /// An agent the admin makes (in team `social`, with `password` when
+    /// given): its id. No answer shows a password hash.
+    #[allow(dead_code)]
+    pub async fn make_agent(&self, login: &str, role: &str, password: Option<&str>) -> String {
+        let mut body = json!({ "login": login, "name": login.to_uppercase(), "role": role, "teams": ["social"] });
+        if let Some(p) = password {
+            body["password"] = json!(p);
+        }
+        let (status, answer) = self.api_post("/api/agents", body).await;
+        assert_eq!(status, 201, "{answer}");
+        assert!(!answer.to_string().contains("argon2"), "no hash in answers");
+        answer["agent"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A token the admin makes for `agent` with `scopes` (`None`: the
+    /// role's): its secret and id.
+    #[allow(dead_code)]
+    pub async fn make_token(&self, agent: &str, scopes: Option<&[&str]>) -> (String, String) {
+        let mut body = json!({ "label": "test" });
+        if let Some(scopes) = scopes {
+            body["scopes"] = json!(scopes);
+        }
+        let (status, answer) = self
+            .api_post(&format!("/api/agents/{agent}/tokens"), body)
+            .await;
+        assert_eq!(status, 201, "{answer}");
+        (
+            answer["token"]["token"].as_str().unwrap().to_owned(),
+            answer["token"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// Every inbound message stored, as `channel: text`, sorted.
     pub async fn stored(&self) -> Vec<String> {
         let (_, list) = self.api("/api/conversations").await;
