@@ -469,12 +469,15 @@ async fn last_event_id_resumes_with_exactly_the_missed_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_id_older_than_the_feed_keeps_gets_a_reset() {
     let dir = tempfile::tempdir().unwrap();
+    // The tick prunes the feed once a minute of the desk's clock: the test
+    // moves that clock on once the messages are in.
+    let clock = carekit_core::FakeClock::new(chrono::Utc::now());
     let desk = TestDesk::start_with(
         &sqlite_url(&dir),
         None,
         Limits {
-            // Prunes every 300 polls: about every 1.5 s here.
             desk_extra: "events_poll_ms = 5\nevents_kept = 2".into(),
+            clock: Some(std::sync::Arc::new(clock.clone())),
             ..Limits::default()
         },
     )
@@ -494,6 +497,7 @@ async fn an_id_older_than_the_feed_keeps_gets_a_reset() {
         .wait_for("message", Duration::from_secs(5), |_| true)
         .await;
     let old = first.id.unwrap();
+    clock.advance(chrono::Duration::minutes(2));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut late = SseClient::open(&desk, Some(&desk.token), Some(&old))
