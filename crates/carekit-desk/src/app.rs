@@ -36,6 +36,9 @@ pub struct DeskServer {
     pub(crate) background: Vec<Background>,
     pub(crate) insight: crate::Insight,
     pub(crate) adapters: Vec<Arc<dyn ServerAdapter>>,
+    /// The channels the notifier and digests send through, kept current
+    /// by credential swaps.
+    pub(crate) followed: Vec<crate::credentials::FollowedChannel>,
     /// The change feed's poller and its event-stream clients.
     pub(crate) live: crate::live::LiveFeed,
 }
@@ -114,6 +117,7 @@ impl DeskServer {
             config: self.config.clone(),
             desk: self.desk.clone(),
             adapters: self.adapters.clone(),
+            followed: self.followed.clone(),
         }
     }
 
@@ -288,12 +292,20 @@ impl DeskServerBuilder {
             clock: &clock,
             store: &store,
         };
-        let mut built_channels = Vec::new();
+        let mut followed = Vec::new();
         for built in crate::adapters::build_all(&adapters, &ctx)? {
-            built_channels.push(built.channel.clone());
+            followed.push(crate::credentials::FollowedChannel::new(
+                built.channel.clone(),
+            ));
             builder = builder.channel(built.channel);
             mounts.push(built.mount);
         }
+        // Senders outside the desk (notifier, digests) follow credential
+        // swaps through these.
+        let built_channels: Vec<Arc<dyn Channel>> = followed
+            .iter()
+            .map(|f| Arc::new(f.clone()) as Arc<dyn Channel>)
+            .collect();
         // [[notify]]: escalations to people, email through [email]'s sender.
         if let Some(notifier) = crate::notify::from_config(&config, &secrets, &built_channels)? {
             builder = builder.notifier(notifier);
@@ -395,6 +407,7 @@ impl DeskServerBuilder {
             background,
             insight,
             adapters,
+            followed,
             live,
         })
     }

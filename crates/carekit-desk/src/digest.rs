@@ -67,7 +67,8 @@ pub(crate) fn from_config(
         let mut builder = Digester::builder(sender)
             .schedule(schedule)
             .cursor(cursor)
-            .send_empty(d.send_empty);
+            .send_empty(d.send_empty)
+            .time_zone(time_zone(&d.time_zone, &at)?);
         if d.covers == DigestCovers::Team {
             builder = builder.team(d.team.clone());
         }

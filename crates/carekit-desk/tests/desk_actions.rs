@@ -7,7 +7,7 @@
 
 mod support;
 
-use carekit_core::{Commit, DeliveryState, MessageId, Store};
+use carekit_core::{Clock, Commit, DeliveryState, MessageId, Store};
 use carekit_store_sql::SqlStore;
 use carekit_testing::fake_platform::{FaultKind, Platform};
 use serde_json::{Value, json};
@@ -889,4 +889,152 @@ async fn hostile_bodies_and_paths_get_typed_refusals_and_change_nothing() {
         assert_eq!(status, expected, "{what}: {answer}");
     }
     desk.stop().await;
+}
+
+/// A spike of angry tweets opens an incident; `GET /api/crisis` lists it
+/// with its conversations; outreach to it needs `manage`, counts its
+/// customers on a dry run and then sends each of them one private notice,
+/// as an X direct message, recorded as the caller's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outreach_reaches_every_customer_of_a_detected_incident_once() {
+    for (url, schema, _dir) in places("outreach_to_an_incident").await {
+        let clock = carekit_core::FakeClock::new(carekit_testing::at("2026-03-02T09:00:00Z"));
+        let desk = TestDesk::start_with(
+            &url,
+            schema.as_deref(),
+            Limits {
+                extra: "[crisis]\nwindow_minutes = 1\nbaseline_windows = 2\nmin_volume = 3\n\
+                        by_topic = false\ntick_seconds = 1\n"
+                    .into(),
+                clock: Some(std::sync::Arc::new(clock.clone())),
+                ..Limits::default()
+            },
+        )
+        .await;
+        // The detector's first tick starts its history; three quiet
+        // minutes make the baseline.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        clock.advance(chrono::Duration::minutes(3));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (status, before) = desk.api("/api/crisis").await;
+        assert_eq!(status, 200, "{before}");
+        assert_eq!(before["incidents"], json!([]), "{before}");
+
+        let angry = ["4101", "4102", "4103", "4104"];
+        for (n, user) in angry.iter().enumerate() {
+            let epoch = clock.now().timestamp_millis();
+            let status = desk
+                .post_tweet(tweet_at(
+                    &format!("18000000000000041{n:02}"),
+                    user,
+                    &format!("angry{n}"),
+                    "@acme your app is down again, this is terrible, worst service ever",
+                    epoch,
+                ))
+                .await;
+            assert_eq!(status, 200);
+        }
+        desk.conversations(angry.len()).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let incident = loop {
+            clock.advance(chrono::Duration::seconds(1));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let (_, crisis) = desk.api("/api/crisis").await;
+            if let Some(first) = crisis["incidents"].as_array().and_then(|l| l.first()) {
+                break first.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no incident: {crisis}"
+            );
+        };
+        assert_eq!(incident["open"], true, "{incident}");
+        assert_eq!(incident["channel"], "twitter", "{incident}");
+        let mut members: Vec<String> = incident["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        members.sort();
+        let mut expected = Vec::new();
+        for user in angry {
+            expected.push(conversation_of(&desk, user).await);
+        }
+        expected.sort();
+        assert_eq!(members, expected);
+        let id = incident["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/incidents/{id}/outreach");
+        let text = "We are sorry: the app was down this morning. It is back; reply here if you are still affected.";
+
+        // An agent without `manage` may not; a lead may.
+        let (_, ana) = person(&desk, "ana", "agent", None).await;
+        let (status, _) = desk.api_post_as(&ana, &path, json!({ "text": text })).await;
+        assert_eq!(status, 403);
+        let (lena, lena_token) = person(&desk, "lena", "lead", None).await;
+        let (status, dry) = desk
+            .api_post_as(&lena_token, &path, json!({ "text": text, "dry_run": true }))
+            .await;
+        assert_eq!(status, 200, "{dry}");
+        assert_eq!(dry["customers"], 4, "{dry}");
+        assert_eq!(dry["conversations"], 4, "{dry}");
+        let dms = |desk: &TestDesk| {
+            desk.platforms
+                .x
+                .ledger()
+                .delivered()
+                .into_iter()
+                .filter(|d| d.kind == "dm")
+                .collect::<Vec<_>>()
+        };
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(dms(&desk).is_empty(), "a dry run sent something");
+
+        let (status, sent) = desk
+            .api_post_as(
+                &lena_token,
+                &path,
+                json!({ "text": text, "agent": "mallory" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{sent}");
+        assert_eq!(sent["customers"], 4, "{sent}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while dms(&desk).len() < angry.len() {
+            assert!(std::time::Instant::now() < deadline, "{:?}", dms(&desk));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut recipients: Vec<String> = dms(&desk).into_iter().map(|d| d.recipient).collect();
+        recipients.sort();
+        assert_eq!(recipients, angry);
+        assert!(dms(&desk).iter().all(|d| d.text == text));
+        // The notice is recorded as the caller's, never the body's name.
+        for user in angry {
+            let (_, theirs) = desk
+                .api(&format!("/api/conversations?customer=twitter:{user}"))
+                .await;
+            let mut notices = Vec::new();
+            for c in theirs["conversations"].as_array().unwrap() {
+                let body = detail(&desk, c["id"].as_str().unwrap()).await;
+                notices.extend(
+                    body["messages"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter(|m| m["text"] == text)
+                        .map(|m| {
+                            (
+                                m["author"].to_string(),
+                                body["conversation"]["visibility"].clone(),
+                            )
+                        }),
+                );
+            }
+            assert_eq!(notices.len(), 1, "{user}: {notices:?}");
+            assert!(notices[0].0.contains(&lena), "{notices:?}");
+            assert_eq!(notices[0].1, "private", "{notices:?}");
+        }
+
+        desk.stop().await;
+    }
 }

@@ -100,8 +100,9 @@ async fn quiet_at(clock: &FakeClock, seen: &Received, to: &str) {
 }
 
 /// Sets the clock to `to`, waits for the digest, and checks that exactly
-/// one arrived, at `to`, saying `until` in its subject.
-async fn sent_at(clock: &FakeClock, seen: &Received, to: &str) -> String {
+/// one arrived, at `to`, saying `local` (the team's wall clock) in its
+/// subject.
+async fn sent_at(clock: &FakeClock, seen: &Received, to: &str, local: &str) -> String {
     let before = seen.lock().unwrap().len();
     clock.set(at(to));
     for _ in 0..500 {
@@ -115,9 +116,8 @@ async fn sent_at(clock: &FakeClock, seen: &Received, to: &str) -> String {
     assert_eq!(got.len(), 1, "one digest at {to}: {got:?}");
     let (when, text) = got.into_iter().next().unwrap();
     assert_eq!(when, at(to));
-    let until = at(to).format("%Y-%m-%d %H:%M UTC").to_string();
     assert!(
-        text.starts_with(&format!("*Care digest {until}:")),
+        text.starts_with(&format!("*Care digest {local}:")),
         "{text}"
     );
     text
@@ -156,10 +156,18 @@ async fn digest_across_dst(store_url: &str, schema: Option<&str>) {
 
     // Saturday 24 October, summer time (UTC+2): 09:00 is 07:00Z.
     quiet_at(&clock, &seen, "2026-10-24T06:59:59Z").await;
-    let text = sent_at(&clock, &seen, "2026-10-24T07:00:00Z").await;
+    let text = sent_at(
+        &clock,
+        &seen,
+        "2026-10-24T07:00:00Z",
+        "2026-10-24 09:00 CEST",
+    )
+    .await;
     assert!(text.contains("1 new mention"), "{text}");
+    // The mention at 15:00Z is shown at 17:00 on Berlin's clocks.
+    assert!(text.contains("10-23 17:00  twitter"), "{text}");
     assert!(
-        text.contains("Care digest, 2026-10-23 12:00 to 2026-10-24 07:00 UTC"),
+        text.contains("Care digest, 2026-10-23 14:00 CEST to 2026-10-24 09:00 CEST"),
         "{text}"
     );
     quiet_at(&clock, &seen, "2026-10-24T08:00:00Z").await;
@@ -169,10 +177,16 @@ async fn digest_across_dst(store_url: &str, schema: Option<&str>) {
     quiet_at(&clock, &seen, "2026-10-25T01:30:00Z").await;
     quiet_at(&clock, &seen, "2026-10-25T07:00:00Z").await;
     quiet_at(&clock, &seen, "2026-10-25T07:59:59Z").await;
-    let text = sent_at(&clock, &seen, "2026-10-25T08:00:00Z").await;
+    let text = sent_at(
+        &clock,
+        &seen,
+        "2026-10-25T08:00:00Z",
+        "2026-10-25 09:00 CET",
+    )
+    .await;
     assert!(text.contains("0 new mentions"), "{text}");
     assert!(
-        text.contains("2026-10-24 07:00 to 2026-10-25 08:00 UTC"),
+        text.contains("2026-10-24 09:00 CEST to 2026-10-25 09:00 CET"),
         "{text}"
     );
     quiet_at(&clock, &seen, "2026-10-25T20:00:00Z").await;
@@ -183,7 +197,13 @@ async fn digest_across_dst(store_url: &str, schema: Option<&str>) {
     let third = worker(store_url, schema, &clock, &hook).await;
     quiet_at(&clock, &seen, "2026-10-26T07:00:00Z").await;
     quiet_at(&clock, &seen, "2026-10-26T07:59:59Z").await;
-    sent_at(&clock, &seen, "2026-10-26T08:00:00Z").await;
+    sent_at(
+        &clock,
+        &seen,
+        "2026-10-26T08:00:00Z",
+        "2026-10-26 09:00 CET",
+    )
+    .await;
     quiet_at(&clock, &seen, "2026-10-26T23:00:00Z").await;
 
     let days: Vec<DateTime<Utc>> = seen.lock().unwrap().iter().map(|(t, _)| *t).collect();

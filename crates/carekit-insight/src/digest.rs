@@ -174,6 +174,10 @@ pub struct Digest {
     pub mentions: Vec<MentionLine>,
     /// SLA warnings and breaches, oldest first.
     pub sla: Vec<SlaLine>,
+    /// The zone whose wall clocks the subject and text show (UTC unless
+    /// set with [`in_zone`](Self::in_zone)).
+    #[serde(skip)]
+    pub zone: Tz,
 }
 
 fn shorten(text: &str, max: usize) -> String {
@@ -269,7 +273,20 @@ impl Digest {
             until,
             mentions,
             sla,
+            zone: Tz::UTC,
         })
+    }
+
+    /// The same digest, its times shown on the wall clocks of `zone` (the
+    /// team's own: a Berlin team reads 09:00 CEST, not 07:00 UTC).
+    pub fn in_zone(mut self, zone: Tz) -> Self {
+        self.zone = zone;
+        self
+    }
+
+    /// `t` on the digest's wall clocks, as `format` says.
+    fn local(&self, t: DateTime<Utc>, format: &str) -> String {
+        t.with_timezone(&self.zone).format(format).to_string()
     }
 
     /// Whether nothing happened.
@@ -282,7 +299,7 @@ impl Digest {
         let warnings = self.sla.len();
         format!(
             "Care digest {}: {} new mention{}, {} SLA alert{}",
-            self.until.format("%Y-%m-%d %H:%M UTC"),
+            self.local(self.until, "%Y-%m-%d %H:%M %Z"),
             self.mentions.len(),
             if self.mentions.len() == 1 { "" } else { "s" },
             warnings,
@@ -294,12 +311,12 @@ impl Digest {
     /// SLA alert on one line.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let time = |t: DateTime<Utc>| t.format("%m-%d %H:%M").to_string();
+        let time = |t: DateTime<Utc>| self.local(t, "%m-%d %H:%M");
         let _ = writeln!(
             out,
-            "Care digest, {} to {} UTC",
-            self.since.format("%Y-%m-%d %H:%M"),
-            self.until.format("%Y-%m-%d %H:%M")
+            "Care digest, {} to {}",
+            self.local(self.since, "%Y-%m-%d %H:%M %Z"),
+            self.local(self.until, "%Y-%m-%d %H:%M %Z"),
         );
         let negative = |m: &MentionLine| m.sentiment.is_some_and(|s| s < 0.0);
         let _ = writeln!(
@@ -424,6 +441,7 @@ pub struct Digester {
     lookback: Duration,
     send_empty: bool,
     team: Option<String>,
+    zone: Option<Tz>,
 }
 
 impl std::fmt::Debug for Digester {
@@ -475,6 +493,12 @@ impl DigesterBuilder {
         self.digester.send_empty = yes;
         self
     }
+    /// The zone whose wall clocks the digest shows its times in (default:
+    /// the schedule's zone for [`DigestSchedule::daily_at_in`], else UTC).
+    pub fn time_zone(mut self, zone: Tz) -> Self {
+        self.digester.zone = Some(zone);
+        self
+    }
     /// The digester.
     ///
     /// # Errors
@@ -505,7 +529,16 @@ impl Digester {
                 lookback: Duration::days(7),
                 send_empty: false,
                 team: None,
+                zone: None,
             },
+        }
+    }
+
+    /// The zone the digest shows its times in.
+    fn zone(&self) -> Tz {
+        match (self.zone, self.schedule) {
+            (Some(zone), _) | (None, DigestSchedule::DailyAtIn(_, zone)) => zone,
+            _ => Tz::UTC,
         }
     }
 
@@ -555,8 +588,9 @@ impl Digester {
         if now < self.schedule.next_after(last) {
             return Ok(None);
         }
-        let digest =
-            Digest::build_for_team(store, last, now, self.lookback, self.team.as_deref()).await?;
+        let digest = Digest::build_for_team(store, last, now, self.lookback, self.team.as_deref())
+            .await?
+            .in_zone(self.zone());
         let claimed = now.to_rfc3339();
         if !store
             .swap_cursor(&self.cursor, read.as_deref(), &claimed)

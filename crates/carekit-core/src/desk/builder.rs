@@ -271,6 +271,7 @@ impl DeskBuilder {
                 ingest_stripes: super::ingest::Stripes::default(),
                 changes_kept: self.changes_kept,
                 changes_pruned_at: Mutex::new(None),
+                recent_presence: Mutex::default(),
             }),
         })
     }

@@ -41,7 +41,7 @@ pub use merge::MergeOutcome;
 pub use notify::{LogNotifier, Notification, Notifier, NotifyRoute, RoutedNotifier};
 pub use ops::{HandoffOutcome, HandoffRequest, HideRequest, ReplyRequest};
 pub use outbox::{ChannelHealth, OutboxReport, TickReport};
-pub use presence::PRESENCE_TTL_SECONDS;
+pub use presence::{PRESENCE_REPEAT_SECONDS, PRESENCE_TTL_SECONDS};
 pub use shared::{ASSIGNMENT_KEY, CRISIS_KEY, CrisisSwitch, SHARED_STATE_MAX_AGE, health_key};
 pub use survey::{SurveyAnswer, SurveyRequest};
 
@@ -87,6 +87,8 @@ pub(crate) struct Inner {
     pub(crate) changes_kept: usize,
     /// When the tick last pruned the change feed (desk's clock).
     pub(crate) changes_pruned_at: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// This worker's last presence writes, to skip repeats.
+    pub(crate) recent_presence: Mutex<presence::RecentPresence>,
 }
 
 /// The care desk engine. Cheap to clone: clones share one engine.

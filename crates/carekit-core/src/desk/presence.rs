@@ -5,15 +5,59 @@ use super::{Desk, DeskError};
 use crate::ids::ConversationId;
 use crate::people::AgentId;
 use crate::store::{Activity, Presence};
+use std::collections::HashMap;
 
 /// How long a presence announcement holds unless repeated: clients repeat
 /// it while the agent stays (every 10 s is plenty).
 pub const PRESENCE_TTL_SECONDS: i64 = 30;
 
+/// A repeat of the same announcement (same conversation, agent and
+/// activity) within this many seconds of the one written is answered with
+/// that one and not written again: a console that reports typing on every
+/// keystroke costs the change feed one row per ten seconds, not one per key.
+pub const PRESENCE_REPEAT_SECONDS: i64 = 10;
+
+/// This worker's last written announcement per conversation and agent:
+/// a cache that only saves writes (another worker may write its own).
+#[derive(Debug, Default)]
+pub(crate) struct RecentPresence {
+    written: HashMap<(ConversationId, AgentId), Presence>,
+}
+
+impl RecentPresence {
+    /// The announcement still fresh enough to stand for a repeat.
+    fn repeat_of(
+        &self,
+        conversation: ConversationId,
+        agent: AgentId,
+        activity: Activity,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Presence> {
+        self.written
+            .get(&(conversation, agent))
+            .filter(|p| {
+                p.activity == activity
+                    && now >= p.at
+                    && now - p.at < chrono::Duration::seconds(PRESENCE_REPEAT_SECONDS)
+            })
+            .cloned()
+    }
+
+    /// Remembers `presence`, forgetting the announcements that have expired.
+    fn remember(&mut self, presence: Presence) {
+        let now = presence.at;
+        self.written.retain(|_, p| p.until > now);
+        self.written
+            .insert((presence.conversation, presence.agent), presence);
+    }
+}
+
 impl Desk {
     /// Announces that `agent` (the authenticated account, never a name a
     /// client sent) is doing `activity` on `conversation`, from now (the
-    /// desk's clock) for [`PRESENCE_TTL_SECONDS`].
+    /// desk's clock) for [`PRESENCE_TTL_SECONDS`]. A repeat within
+    /// [`PRESENCE_REPEAT_SECONDS`] of this worker's last write of the same
+    /// announcement returns that one unwritten.
     ///
     /// # Errors
     /// [`DeskError::UnknownConversation`] when there is no such
@@ -28,6 +72,12 @@ impl Desk {
             return Err(DeskError::UnknownConversation(conversation));
         }
         let now = self.inner.clock.now();
+        if let Some(earlier) = self
+            .recent_presence()
+            .repeat_of(conversation, agent, activity, now)
+        {
+            return Ok(earlier);
+        }
         let presence = Presence::new(
             conversation,
             agent,
@@ -36,7 +86,15 @@ impl Desk {
             now + chrono::Duration::seconds(PRESENCE_TTL_SECONDS),
         );
         self.inner.store.announce(&presence).await?;
+        self.recent_presence().remember(presence.clone());
         Ok(presence)
+    }
+
+    fn recent_presence(&self) -> std::sync::MutexGuard<'_, RecentPresence> {
+        self.inner
+            .recent_presence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -106,5 +164,68 @@ mod tests {
                 until: presence.until
             }
         );
+    }
+
+    #[tokio::test]
+    async fn a_repeat_within_ten_seconds_is_not_written_again() {
+        let store = Arc::new(MemoryStore::new());
+        let clock = FakeClock::new("2026-03-02T09:00:00Z".parse().unwrap());
+        let desk = Desk::builder()
+            .store(store.clone())
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        let start = clock.now();
+        let customer = Customer::new(Identity::new(ChannelKind::Sms, "+14155550123"), start);
+        let record = ConversationRecord::new(
+            ChannelKind::Sms,
+            "brand",
+            Visibility::Private,
+            customer,
+            start,
+        );
+        let mut commit = Commit::new();
+        commit
+            .conversations
+            .push(store::ConversationWrite::Insert(record.clone()));
+        store.apply(commit).await.unwrap();
+        let (ann, bob) = (crate::people::AgentId::new(), crate::people::AgentId::new());
+        let head = store.change_head().await.unwrap();
+        let written = |from| {
+            let store = store.clone();
+            async move { store.changes_after(from, 100).await.unwrap().changes.len() }
+        };
+        let first = desk
+            .announce_presence(record.id, ann, store::Activity::Typing)
+            .await
+            .unwrap();
+        // Keystrokes over the next nine seconds: one row.
+        for _ in 0..9 {
+            clock.advance(chrono::Duration::seconds(1));
+            let again = desk
+                .announce_presence(record.id, ann, store::Activity::Typing)
+                .await
+                .unwrap();
+            assert_eq!(again, first);
+        }
+        assert_eq!(written(head).await, 1);
+        // Another agent, or another activity, is news.
+        desk.announce_presence(record.id, bob, store::Activity::Typing)
+            .await
+            .unwrap();
+        let viewing = desk
+            .announce_presence(record.id, ann, store::Activity::Viewing)
+            .await
+            .unwrap();
+        assert_eq!(viewing.activity, store::Activity::Viewing);
+        assert_eq!(written(head).await, 3);
+        // Ten seconds on, the same announcement is written again.
+        clock.advance(chrono::Duration::seconds(super::PRESENCE_REPEAT_SECONDS));
+        let later = desk
+            .announce_presence(record.id, ann, store::Activity::Viewing)
+            .await
+            .unwrap();
+        assert_eq!(later.at, clock.now());
+        assert_eq!(written(head).await, 4);
     }
 }

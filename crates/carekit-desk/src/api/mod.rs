@@ -755,12 +755,37 @@ struct CrisisBody {
 }
 
 /// `GET /api/crisis`: whether the desk is in crisis mode, as this worker
-/// last read it from the store (at most `SHARED_STATE_MAX_AGE` old).
+/// last read it from the store (at most `SHARED_STATE_MAX_AGE` old), and
+/// the crisis detector's incidents, newest first, each with its
+/// conversations (the ids `POST /api/incidents/{id}/outreach` takes).
 async fn crisis(State(state): State<ApiState>) -> Json<serde_json::Value> {
     let switch = state.desk.crisis_switch();
+    let mut incidents = state
+        .insight
+        .crisis_detector()
+        .map(|detector| detector.incidents())
+        .unwrap_or_default();
+    incidents.sort_by(|a, b| (b.opened_at, &b.id).cmp(&(a.opened_at, &a.id)));
+    let incidents: Vec<serde_json::Value> = incidents
+        .iter()
+        .map(|i| {
+            json!({
+                "id": i.id,
+                "channel": i.key.channel,
+                "topic": i.key.topic,
+                "open": i.is_open(),
+                "opened_at": i.opened_at,
+                "closed_at": i.closed_at,
+                "opening_negative": i.opening_negative,
+                "peak_negative": i.peak_negative,
+                "conversations": i.conversations.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
     Json(json!({
         "crisis_mode": state.desk.crisis_mode(),
         "holding_statement": switch.holding_statement(),
+        "incidents": incidents,
     }))
 }
 
