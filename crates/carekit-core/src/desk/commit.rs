@@ -141,6 +141,23 @@ impl Change<'_> {
             .push(AuditEntry::new(self.record.id, self.now, kind));
     }
 
+    /// Marks `event` as seen (its dedupe key written with this change) and
+    /// returns the stored message it updates.
+    pub(crate) fn update_of(
+        &mut self,
+        event: &crate::domain::InboundEvent,
+        message: crate::ids::MessageId,
+    ) -> Result<&mut crate::domain::Message, DeskError> {
+        self.commit
+            .dedupe
+            .push((event.channel, event.external_id.clone()));
+        self.record
+            .messages
+            .iter_mut()
+            .find(|m| m.id == message)
+            .ok_or(DeskError::UnknownMessage(message))
+    }
+
     /// Changes status, auditing the change.
     pub(crate) fn set_status(&mut self, to: Status, by: Actor) {
         let from = self.record.status;

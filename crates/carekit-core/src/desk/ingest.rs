@@ -595,17 +595,7 @@ impl Desk {
         let removed = event.kind == EventKind::Removed;
         let applied = self
             .mutate(found.conversation_id, Trigger::Changed, |c| {
-                c.commit
-                    .dedupe
-                    .push((event.channel, event.external_id.clone()));
-                let Some(message) = c
-                    .record
-                    .messages
-                    .iter_mut()
-                    .find(|m| m.id == found.message_id)
-                else {
-                    return Err(DeskError::UnknownMessage(found.message_id));
-                };
+                let message = c.update_of(event, found.message_id)?;
                 let text = if removed {
                     format!(
                         "customer removed message {}; its text is kept here",
@@ -613,7 +603,8 @@ impl Desk {
                     )
                 } else {
                     let previous = std::mem::replace(&mut message.text, event.text.clone());
-                    c.commit.messages.push(message.clone());
+                    let updated = message.clone();
+                    c.commit.messages.push(updated);
                     format!("customer edited their message; previous text: {previous}")
                 };
                 c.note(AuditKind::Note { text });
@@ -644,24 +635,15 @@ impl Desk {
         let item = store.outbox_item(found.message_id).await?;
         let applied = self
             .mutate(found.conversation_id, Trigger::Changed, |c| {
-                c.commit
-                    .dedupe
-                    .push((event.channel, event.external_id.clone()));
-                let Some(message) = c
-                    .record
-                    .messages
-                    .iter_mut()
-                    .find(|m| m.id == found.message_id)
-                else {
-                    return Err(DeskError::UnknownMessage(found.message_id));
-                };
+                let message = c.update_of(event, found.message_id)?;
                 let current = message.delivery.unwrap_or(DeliveryState::Sent);
                 if state.rank() <= current.rank() {
                     return Ok(false);
                 }
                 message.delivery = Some(state);
                 message.delivery_error = error.clone();
-                c.commit.messages.push(message.clone());
+                let updated = message.clone();
+                c.commit.messages.push(updated);
                 if let Some(mut item) = item.clone() {
                     item.state = state;
                     item.last_error = error.clone();

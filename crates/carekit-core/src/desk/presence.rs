@@ -104,6 +104,22 @@ mod tests {
     use crate::*;
     use std::sync::Arc;
 
+    /// An SMS conversation stored at `at`.
+    async fn stored_conversation(
+        store: &MemoryStore,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> ConversationRecord {
+        let customer = Customer::new(Identity::new(ChannelKind::Sms, "+14155550123"), at);
+        let record =
+            ConversationRecord::new(ChannelKind::Sms, "brand", Visibility::Private, customer, at);
+        let mut commit = Commit::new();
+        commit
+            .conversations
+            .push(store::ConversationWrite::Insert(record.clone()));
+        store.apply(commit).await.unwrap();
+        record
+    }
+
     #[tokio::test]
     async fn presence_is_written_to_the_feed_for_known_conversations_only() {
         let store = Arc::new(MemoryStore::new());
@@ -130,19 +146,7 @@ mod tests {
         );
 
         let start = clock.now();
-        let customer = Customer::new(Identity::new(ChannelKind::Sms, "+14155550123"), start);
-        let record = ConversationRecord::new(
-            ChannelKind::Sms,
-            "brand",
-            Visibility::Private,
-            customer,
-            start,
-        );
-        let mut commit = Commit::new();
-        commit
-            .conversations
-            .push(store::ConversationWrite::Insert(record.clone()));
-        store.apply(commit).await.unwrap();
+        let record = stored_conversation(&store, start).await;
         let head = store.change_head().await.unwrap();
         let presence = desk
             .announce_presence(record.id, agent, store::Activity::Viewing)
@@ -176,19 +180,7 @@ mod tests {
             .build()
             .unwrap();
         let start = clock.now();
-        let customer = Customer::new(Identity::new(ChannelKind::Sms, "+14155550123"), start);
-        let record = ConversationRecord::new(
-            ChannelKind::Sms,
-            "brand",
-            Visibility::Private,
-            customer,
-            start,
-        );
-        let mut commit = Commit::new();
-        commit
-            .conversations
-            .push(store::ConversationWrite::Insert(record.clone()));
-        store.apply(commit).await.unwrap();
+        let record = stored_conversation(&store, start).await;
         let (ann, bob) = (crate::people::AgentId::new(), crate::people::AgentId::new());
         let head = store.change_head().await.unwrap();
         let written = |from| {
