@@ -76,9 +76,9 @@ async fn main() -> anyhow::Result<()> {
         )))
         .build()?;
 
-    let cursors: Arc<dyn Cursors> = store;
+    let values: Arc<dyn KeyValues> = store;
     let intake = Arc::new(
-        EmailIntake::new(mailbox, Arc::new(desk.clone()), clock).with_thread_index(cursors.clone()),
+        EmailIntake::new(mailbox, Arc::new(desk.clone()), clock).with_thread_index(values.clone()),
     );
     let mut imap = ImapConfig::builder(env("IMAP_HOST")?, env("IMAP_USER")?, env("IMAP_PASSWORD")?)
         .mailbox(env_or("IMAP_FOLDER", "INBOX"));
@@ -90,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
     if let Ok(port) = env_or("IMAP_PORT", "").parse() {
         imap = imap.port(port);
     }
-    let poller = ImapPoller::new(imap.build()?, intake.clone(), cursors);
+    let poller = ImapPoller::new(imap.build()?, intake.clone(), values);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

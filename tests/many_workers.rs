@@ -221,8 +221,8 @@ async fn two_workers_share_their_decisions(a: Worker, b: Worker) {
         let (sa, sb) = (a.store.clone(), b.store.clone());
         let (ka, kb) = (key.clone(), key.clone());
         let (won_a, won_b) = tokio::join!(
-            async move { sa.swap_cursor(&ka, None, "pending:a").await.unwrap() },
-            async move { sb.swap_cursor(&kb, None, "pending:b").await.unwrap() },
+            async move { sa.swap_value(&ka, None, "pending:a").await.unwrap() },
+            async move { sb.swap_value(&kb, None, "pending:b").await.unwrap() },
         );
         assert!(won_a ^ won_b, "exactly one claim wins ({won_a}, {won_b})");
     }

@@ -21,6 +21,7 @@ pub mod desk;
 pub mod domain;
 pub mod ids;
 pub mod intake;
+pub mod key_values;
 pub mod people;
 pub mod policy;
 pub mod store;
@@ -40,7 +41,8 @@ pub use domain::{
     SlaEvent, SlaEventKind, SlaMetric, Status, ThreadDecision, ThreadHints, ThreadRule,
 };
 pub use ids::{CaseId, ConversationId, CustomerId, MessageId, ThreadKey};
-pub use intake::{Cursors, EventSink, IntakeError, shared_cursors};
+pub use intake::{EventSink, IntakeError};
+pub use key_values::{KeyValues, shared_key_values};
 pub use people::{
     AgentAccount, AgentDirectory, AgentId, PasswordHash, Role, Scope, TokenId, TokenRecord,
 };

@@ -617,8 +617,8 @@ impl Store for FailingRecords {
     ) -> Result<Option<ConsentRecord>, StoreError> {
         self.inner.consent(channel, handle).await
     }
-    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.inner.cursor(name).await
+    async fn value(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.inner.value(name).await
     }
     async fn outbox_item(&self, id: MessageId) -> Result<Option<OutboxItem>, StoreError> {
         self.inner.outbox_item(id).await

@@ -1,7 +1,7 @@
 //! `[[digest]]`: each team's digest of new mentions and SLA alerts, run by
 //! the server on its schedule in the team's time zone. The time is the
-//! desk's clock; when each digest last went out is a cursor in the store
-//! (`desk.digest.<team>.<schedule>`), claimed before sending, so a restart
+//! desk's clock; when each digest last went out is kept in the store's
+//! key-value ledger (`desk.digest.<team>.<schedule>`), claimed before sending, so a restart
 //! or a second worker on the same store never sends one twice.
 
 use crate::DeskServerError;

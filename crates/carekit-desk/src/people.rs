@@ -13,7 +13,7 @@
 //!   same answer, so the answer and its time do not tell whether a login
 //!   exists.
 //! - Failed logins are counted per account and per client address in the
-//!   store's cursor ledger (one JSON list of failure times per key, written
+//!   store's key-value ledger (one JSON list of failure times per key, written
 //!   with compare-and-swap), so every worker of a desk counts together; at
 //!   [`MAX_FAILURES`] within [`FAILURE_WINDOW_MINUTES`] the key is
 //!   refused with 429 until its oldest failure leaves the window.
@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use carekit_core::people::normalize_login;
 use carekit_core::{
-    Actor, AgentAccount, AgentId, Cursors, PasswordHash, Role, Scope, Store, TokenId, TokenRecord,
+    Actor, AgentAccount, AgentId, KeyValues, PasswordHash, Role, Scope, Store, TokenId, TokenRecord,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -57,8 +57,8 @@ const MIN_PASSWORD_CHARS: usize = 10;
 const MAX_PASSWORD_BYTES: usize = 1024;
 /// Logins, names, labels and teams are at most this many bytes.
 const MAX_NAME_BYTES: usize = 200;
-/// The cursor that records the bootstrap (the first admin's id).
-const BOOTSTRAP_CURSOR: &str = "desk.people.bootstrap";
+/// The key that records the bootstrap (the first admin's id).
+const BOOTSTRAP_KEY: &str = "desk.people.bootstrap";
 
 /// The client's address, put on each request by the server (absent when
 /// the router is driven without a socket).
@@ -494,7 +494,7 @@ pub(crate) async fn bootstrap(
     let store = state.desk.store();
     let ledger: &dyn Store = &**store;
     let claimed = ledger
-        .load_cursor(BOOTSTRAP_CURSOR)
+        .load_value(BOOTSTRAP_KEY)
         .await
         .map_err(store_failed)?;
     if claimed.as_deref().is_some_and(|v| !v.is_empty())
@@ -514,7 +514,7 @@ pub(crate) async fn bootstrap(
         .with_password(password);
     // One bootstrap, however many workers are asked at once.
     if !ledger
-        .swap_cursor(BOOTSTRAP_CURSOR, claimed.as_deref(), &admin.id.to_string())
+        .swap_value(BOOTSTRAP_KEY, claimed.as_deref(), &admin.id.to_string())
         .await
         .map_err(store_failed)?
     {
@@ -523,7 +523,7 @@ pub(crate) async fn bootstrap(
     if let Err(e) = state.directory.create_agent(&admin).await {
         // Give the bootstrap back, so it can be tried again.
         let _ = ledger
-            .swap_cursor(BOOTSTRAP_CURSOR, Some(&admin.id.to_string()), "")
+            .swap_value(BOOTSTRAP_KEY, Some(&admin.id.to_string()), "")
             .await;
         return Err(store_failed(e));
     }
@@ -570,7 +570,7 @@ async fn throttled(
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, ApiError> {
-    let value = store.load_cursor(key).await.map_err(store_failed)?;
+    let value = store.load_value(key).await.map_err(store_failed)?;
     let failures = recent(value.as_deref(), now);
     if failures.len() < MAX_FAILURES {
         return Ok(None);
@@ -588,14 +588,14 @@ async fn throttled(
 /// counted by other workers at once are kept).
 async fn record_failure(store: &dyn Store, key: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
     for _ in 0..16 {
-        let value = store.load_cursor(key).await.map_err(store_failed)?;
+        let value = store.load_value(key).await.map_err(store_failed)?;
         let mut failures = recent(value.as_deref(), now);
         failures.push(now.timestamp_micros());
         failures.sort_unstable();
         let keep = failures.len().saturating_sub(MAX_FAILURES * 2);
         let next = serde_json::to_string(&failures[keep..]).unwrap_or_else(|_| "[]".into());
         if store
-            .swap_cursor(key, value.as_deref(), &next)
+            .swap_value(key, value.as_deref(), &next)
             .await
             .map_err(store_failed)?
         {
@@ -610,10 +610,10 @@ async fn record_failure(store: &dyn Store, key: &str, now: DateTime<Utc>) -> Res
 
 /// Forgets `key`'s failures.
 async fn clear_failures(store: &dyn Store, key: &str) {
-    if let Ok(Some(value)) = store.load_cursor(key).await
+    if let Ok(Some(value)) = store.load_value(key).await
         && value != "[]"
     {
-        let _ = store.swap_cursor(key, Some(&value), "[]").await;
+        let _ = store.swap_value(key, Some(&value), "[]").await;
     }
 }
 

@@ -131,13 +131,13 @@ async fn digest_across_dst(store_url: &str, schema: Option<&str>) {
     // The first look records where the digest starts.
     let store = first.desk.store().clone();
     for _ in 0..500 {
-        if store.cursor(CURSOR).await.unwrap().is_some() {
+        if store.value(CURSOR).await.unwrap().is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
-        store.cursor(CURSOR).await.unwrap().as_deref(),
+        store.value(CURSOR).await.unwrap().as_deref(),
         Some("2026-10-23T12:00:00+00:00")
     );
     // A customer writes in the afternoon.

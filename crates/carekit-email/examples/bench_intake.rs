@@ -8,7 +8,7 @@
 //!
 //! Reads `../shared/data/email/lkml` (210 real messages); prints messages/s.
 
-use carekit_core::{Clock, Cursors, Desk, EventSink, MemoryStore, Store, SystemClock};
+use carekit_core::{Clock, Desk, EventSink, KeyValues, MemoryStore, Store, SystemClock};
 use carekit_email::{
     DEFAULT_MAX_MESSAGE_BYTES, EmailIntake, extract_reply, parse_message, thread::thread_email,
     to_event,
@@ -74,7 +74,7 @@ async fn main() {
             Arc::new(desk) as Arc<dyn EventSink>,
             Arc::new(SystemClock) as Arc<dyn Clock>,
         )
-        .with_thread_index(store as Arc<dyn Cursors>);
+        .with_thread_index(store as Arc<dyn KeyValues>);
         for raw in &mails {
             intake.ingest_raw(raw).await.expect("ingest");
         }

@@ -6,8 +6,9 @@
 //! and records each message's recipients and decoded text body in a
 //! [`Ledger`]. The ledger's faults become SMTP's own: a transient `451`
 //! (server error, rate limited), a `421` that closes the connection
-//! (unavailable), and a message accepted whose `250` never arrives because
-//! the connection drops (lost response).
+//! (unavailable), a message accepted whose `250` never arrives because
+//! the connection drops (lost response), and one whose `250` comes late
+//! (slow response).
 //!
 //! [`Webhooks`] builds the `message/rfc822` posts of
 //! [`raw_mail_router`](crate::raw_mail_router) with the shared secret its
@@ -146,6 +147,12 @@ async fn session(stream: TcpStream, ledger: Ledger) -> std::io::Result<()> {
                         .write_all(b"421 4.3.2 service not available\r\n")
                         .await?;
                     return Ok(());
+                }
+                Some(FaultKind::SlowResponse) => {
+                    // Accepted, and the `250` comes late.
+                    ledger.record(Platform::Smtp, "email", rcpt.join(","), body);
+                    tokio::time::sleep(ledger.faults().slow_by).await;
+                    b"250 queued\r\n"
                 }
                 None | Some(_) => {
                     ledger.record(Platform::Smtp, "email", rcpt.join(","), body);

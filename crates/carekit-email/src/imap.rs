@@ -1,7 +1,7 @@
 //! IMAP intake with async-imap on tokio: TLS (rustls) or plain for local
 //! tests, IDLE where the server offers it and polling otherwise, resuming
 //! from the last UID (under the mailbox's UIDVALIDITY) kept in
-//! [`Cursors`], so a restart never ingests a message twice. The desk also
+//! [`KeyValues`], so a restart never ingests a message twice. The desk also
 //! dedupes on the Message-ID, so a lost cursor costs time, not duplicates.
 //!
 //! Messages are fetched with `BODY.PEEK[]` (the `\Seen` flag stays as it
@@ -12,7 +12,7 @@ use crate::error::EmailError;
 use crate::intake::{EmailIntake, IntakeOutcome};
 use async_imap::Session;
 use async_imap::extensions::idle::IdleResponse;
-use carekit_core::Cursors;
+use carekit_core::KeyValues;
 use futures::TryStreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -263,7 +263,7 @@ pub struct PollReport {
 pub struct ImapPoller {
     config: ImapConfig,
     intake: Arc<EmailIntake>,
-    cursors: Arc<dyn Cursors>,
+    values: Arc<dyn KeyValues>,
 }
 
 impl std::fmt::Debug for ImapPoller {
@@ -281,12 +281,12 @@ fn imap_err(context: &str, e: impl std::fmt::Display) -> EmailError {
 
 impl ImapPoller {
     /// A poller for `config` handing mail to `intake`, keeping its position
-    /// in `cursors` (pass the desk's store).
-    pub fn new(config: ImapConfig, intake: Arc<EmailIntake>, cursors: Arc<dyn Cursors>) -> Self {
+    /// in `values` (pass the desk's store).
+    pub fn new(config: ImapConfig, intake: Arc<EmailIntake>, values: Arc<dyn KeyValues>) -> Self {
         Self {
             config,
             intake,
-            cursors,
+            values,
         }
     }
 
@@ -296,8 +296,8 @@ impl ImapPoller {
     /// The store failed.
     pub async fn position(&self) -> Result<Option<ImapPosition>, EmailError> {
         Ok(self
-            .cursors
-            .load_cursor(&self.config.cursor_name())
+            .values
+            .load_value(&self.config.cursor_name())
             .await?
             .as_deref()
             .and_then(ImapPosition::parse))
@@ -424,18 +424,14 @@ impl ImapPoller {
                     }
                 }
                 position.last_uid = uid;
-                self.cursors
-                    .save_cursor(&cursor, &position.render())
-                    .await?;
+                self.values.save_value(&cursor, &position.render()).await?;
             }
             // Whatever the server did not return in this set is passed over.
             if let Some(max) = uids.last()
                 && *max > position.last_uid
             {
                 position.last_uid = *max;
-                self.cursors
-                    .save_cursor(&cursor, &position.render())
-                    .await?;
+                self.values.save_value(&cursor, &position.render()).await?;
             }
         }
         Ok(report)

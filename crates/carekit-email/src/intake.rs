@@ -9,7 +9,7 @@ use crate::reply::extract_reply;
 use crate::smtp::is_carekit_message_id;
 use crate::thread::{EmailThreading, ThreadIndex, thread_email};
 use carekit_core::{
-    ChannelKind, Clock, Cursors, DeliveryState, EventKind, EventSink, Identity, InboundEvent,
+    ChannelKind, Clock, DeliveryState, EventKind, EventSink, Identity, InboundEvent, KeyValues,
     ThreadHints, Visibility,
 };
 use std::sync::Arc;
@@ -83,10 +83,10 @@ impl EmailIntake {
         }
     }
 
-    /// Keeps a [`ThreadIndex`] in `cursors` (pass the desk's store), so
+    /// Keeps a [`ThreadIndex`] in `values` (pass the desk's store), so
     /// replies that share only a missing root still get one key.
-    pub fn with_thread_index(mut self, cursors: Arc<dyn Cursors>) -> Self {
-        self.index = Some(ThreadIndex::new(cursors, &self.account));
+    pub fn with_thread_index(mut self, values: Arc<dyn KeyValues>) -> Self {
+        self.index = Some(ThreadIndex::new(values, &self.account));
         self
     }
 

@@ -28,13 +28,13 @@
 //! Only carekit-core types leave this crate.
 //!
 //! ```no_run
-//! use carekit_core::{Desk, MemoryStore, SystemClock, Store, Cursors, EventSink};
+//! use carekit_core::{Desk, MemoryStore, SystemClock, Store, KeyValues, EventSink};
 //! use carekit_email::{EmailChannel, EmailIntake, ImapConfig, ImapPoller, SmtpConfig, SmtpSecurity};
 //! use std::sync::Arc;
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let clock = Arc::new(SystemClock);
-//! // A concrete store type: it is both the desk's `Store` and the poller's `Cursors`.
+//! // A concrete store type: it is both the desk's `Store` and the poller's `KeyValues`.
 //! let store = Arc::new(MemoryStore::new());
 //! let smtp = SmtpConfig::builder("smtp.example.com", "support@example.com")
 //!     .security(SmtpSecurity::StartTls)
@@ -47,16 +47,16 @@
 //!     .channel(channel)
 //!     .build()?;
 //!
-//! let cursors: Arc<dyn Cursors> = store;
+//! let values: Arc<dyn KeyValues> = store;
 //! let intake = Arc::new(
 //!     EmailIntake::new("support@example.com", Arc::new(desk.clone()), clock)
-//!         .with_thread_index(cursors.clone()),
+//!         .with_thread_index(values.clone()),
 //! );
 //! let imap = ImapConfig::builder("127.0.0.1", "support", "secret")
 //!     .plain_for_tests()
 //!     .port(10143)
 //!     .build()?;
-//! let poller = ImapPoller::new(imap, intake, cursors);
+//! let poller = ImapPoller::new(imap, intake, values);
 //! poller.poll_once().await?;
 //! desk.run_outbox_once().await?;
 //! # Ok(()) }

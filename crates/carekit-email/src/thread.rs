@@ -17,7 +17,7 @@
 //! A mail without any of these opens a new conversation.
 
 use crate::parse::ParsedEmail;
-use carekit_core::{Cursors, ThreadHints, ThreadKey};
+use carekit_core::{KeyValues, ThreadHints, ThreadKey};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -200,11 +200,11 @@ pub fn thread_email(email: &ParsedEmail, mailbox: &str) -> EmailThreading {
 
 /// Remembers which token every seen Message-ID (including referenced ones
 /// that never arrived) belongs to, so messages that share only a missing
-/// ancestor still get one key. Kept durably through [`Cursors`] (every
+/// ancestor still get one key. Kept durably through [`KeyValues`] (every
 /// carekit store is one), one small entry per id.
 #[derive(Clone)]
 pub struct ThreadIndex {
-    cursors: Arc<dyn Cursors>,
+    values: Arc<dyn KeyValues>,
     scope: String,
 }
 
@@ -217,10 +217,10 @@ impl std::fmt::Debug for ThreadIndex {
 }
 
 impl ThreadIndex {
-    /// An index for the mailbox `account`, stored in `cursors`.
-    pub fn new(cursors: Arc<dyn Cursors>, account: &str) -> Self {
+    /// An index for the mailbox `account`, stored in `values`.
+    pub fn new(values: Arc<dyn KeyValues>, account: &str) -> Self {
         Self {
-            cursors,
+            values,
             scope: account.to_lowercase(),
         }
     }
@@ -249,7 +249,7 @@ impl ThreadIndex {
             });
         }
         for id in std::iter::once(&email.message_id).chain(parents.iter()) {
-            if let Some(found) = self.cursors.load_cursor(&self.name(id)).await?
+            if let Some(found) = self.values.load_value(&self.name(id)).await?
                 && let Some(token) = ThreadToken::parse(&found)
             {
                 return Ok(EmailThreading {
@@ -279,8 +279,8 @@ impl ThreadIndex {
     ) -> Result<(), carekit_core::StoreError> {
         for id in std::iter::once(&email.message_id).chain(parents(email).iter()) {
             let name = self.name(id);
-            if self.cursors.load_cursor(&name).await?.is_none() {
-                self.cursors.save_cursor(&name, token.as_str()).await?;
+            if self.values.load_value(&name).await?.is_none() {
+                self.values.save_value(&name, token.as_str()).await?;
             }
         }
         Ok(())

@@ -10,7 +10,7 @@ mod common;
 
 use carekit_core::desk::ReplyRequest;
 use carekit_core::{
-    Channel, ChannelKind, Clock, Cursors, Desk, EventKind, EventSink, Identity, MemoryStore,
+    Channel, ChannelKind, Clock, Desk, EventKind, EventSink, Identity, KeyValues, MemoryStore,
     OutboundMessage, Store, SystemClock, Visibility,
 };
 use carekit_email::{
@@ -58,14 +58,14 @@ fn app(store: Arc<MemoryStore>, imap_port: u16, smtp_port: u16) -> App {
         .channel(channel as Arc<dyn Channel>)
         .build()
         .unwrap();
-    let cursors = store as Arc<dyn Cursors>;
+    let values = store as Arc<dyn KeyValues>;
     let intake = Arc::new(
         EmailIntake::new(
             common::MAILBOX,
             Arc::new(desk.clone()) as Arc<dyn EventSink>,
             clock,
         )
-        .with_thread_index(cursors.clone()),
+        .with_thread_index(values.clone()),
     );
     let config = ImapConfig::builder("127.0.0.1", USER, "secret")
         .plain_for_tests()
@@ -75,7 +75,7 @@ fn app(store: Arc<MemoryStore>, imap_port: u16, smtp_port: u16) -> App {
         .unwrap();
     App {
         desk,
-        poller: ImapPoller::new(config, intake, cursors),
+        poller: ImapPoller::new(config, intake, values),
     }
 }
 
@@ -116,7 +116,7 @@ async fn imap_in_smtp_out_ingested_once_and_threaded() {
     assert_eq!(restarted.poller.poll_once().await.unwrap().fetched, 0);
     // Even a lost cursor re-reads the mail but stores it only once.
     store
-        .save_cursor(
+        .save_value(
             &format!("email:imap:{USER}@127.0.0.1:{}/INBOX", imap.port),
             "0:0",
         )
@@ -287,7 +287,7 @@ async fn a_sent_reply_read_back_over_imap_is_an_echo_with_the_provider_id() {
     let poller = ImapPoller::new(
         config,
         intake,
-        Arc::new(MemoryStore::new()) as Arc<dyn Cursors>,
+        Arc::new(MemoryStore::new()) as Arc<dyn KeyValues>,
     );
     let report = poller.poll_once().await.unwrap();
     assert_eq!((report.fetched, report.ingested), (1, 1), "{report:?}");
@@ -320,7 +320,7 @@ async fn an_unavailable_sink_keeps_the_message_for_the_next_round() {
         .port(imap.port)
         .build()
         .unwrap();
-    let poller = ImapPoller::new(config, intake, store.clone() as Arc<dyn Cursors>);
+    let poller = ImapPoller::new(config, intake, store.clone() as Arc<dyn KeyValues>);
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", imap.port))
         .await
         .unwrap();
@@ -377,7 +377,7 @@ async fn no_server_is_a_retryable_error_and_run_stops_on_shutdown() {
     let poller = ImapPoller::new(
         config,
         intake,
-        Arc::new(MemoryStore::new()) as Arc<dyn Cursors>,
+        Arc::new(MemoryStore::new()) as Arc<dyn KeyValues>,
     );
     let err = poller.poll_once().await.unwrap_err();
     assert!(err.is_retryable(), "{err}");

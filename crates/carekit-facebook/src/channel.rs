@@ -6,8 +6,8 @@ use crate::graph::{GraphClient, MessagingType};
 use crate::window::{HUMAN_AGENT_WINDOW, STANDARD_WINDOW, messaging_type, private_reply_allowed};
 use async_trait::async_trait;
 use carekit_core::{
-    Capabilities, Channel, ChannelError, ChannelKind, Cursors, Delivery, Identity, OutboundMessage,
-    ReplyWindow, StoreError, ThreadKey, Visibility,
+    Capabilities, Channel, ChannelError, ChannelKind, Delivery, Identity, KeyValues,
+    OutboundMessage, ReplyWindow, StoreError, ThreadKey, Visibility,
 };
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ pub fn private_reply_key(comment_id: &str) -> String {
 /// A Facebook page as a carekit [`Channel`].
 ///
 /// Private replies are recorded in a durable ledger (any carekit `Store`
-/// is one, through [`Cursors`]) so a comment never gets a second one, not
+/// is one, through [`KeyValues`]) so a comment never gets a second one, not
 /// even after a restart: a record `pending:{message id}` is written before
 /// the call (swapped from what was read, in one step, so two workers never
 /// both claim a comment) and `sent:{mid}` after it. Only the same outbound message may
@@ -34,7 +34,7 @@ pub fn private_reply_key(comment_id: &str) -> String {
 #[derive(Clone)]
 pub struct FacebookChannel {
     client: GraphClient,
-    ledger: Arc<dyn Cursors>,
+    ledger: Arc<dyn KeyValues>,
 }
 
 impl std::fmt::Debug for FacebookChannel {
@@ -48,10 +48,10 @@ impl std::fmt::Debug for FacebookChannel {
 impl FacebookChannel {
     /// A channel sending through `client`, recording private replies in
     /// `ledger` (usually the desk's store).
-    pub fn new<C: Cursors + ?Sized + 'static>(client: GraphClient, ledger: Arc<C>) -> Self {
+    pub fn new<C: KeyValues + ?Sized + 'static>(client: GraphClient, ledger: Arc<C>) -> Self {
         Self {
             client,
-            ledger: carekit_core::shared_cursors(ledger),
+            ledger: carekit_core::shared_key_values(ledger),
         }
     }
 
@@ -119,7 +119,7 @@ impl FacebookChannel {
         // A swap fails only when another writer changed the record since
         // it was read; the next read then shows why (or a cleared failure).
         for _ in 0..4 {
-            let record = self.ledger.load_cursor(key).await.map_err(ledger_error)?;
+            let record = self.ledger.load_value(key).await.map_err(ledger_error)?;
             match record.as_deref() {
                 Some(r) if r == mine => return Ok(()),
                 Some(r) if r.starts_with("sent:") => {
@@ -137,7 +137,7 @@ impl FacebookChannel {
             }
             if self
                 .ledger
-                .swap_cursor(key, record.as_deref(), mine)
+                .swap_value(key, record.as_deref(), mine)
                 .await
                 .map_err(ledger_error)?
             {
@@ -167,7 +167,7 @@ impl FacebookChannel {
             Ok(receipt) => {
                 if let Err(e) = self
                     .ledger
-                    .save_cursor(&key, &format!("sent:{}", receipt.message_id))
+                    .save_value(&key, &format!("sent:{}", receipt.message_id))
                     .await
                 {
                     // The reply went out; the pending record still blocks others.
@@ -189,7 +189,7 @@ impl FacebookChannel {
                 if certainly_not_sent
                     && let Err(save) = self
                         .ledger
-                        .save_cursor(&key, &format!("failed:{}", message.id))
+                        .save_value(&key, &format!("failed:{}", message.id))
                         .await
                 {
                     tracing::warn!(comment_id, error = %save, "could not clear a failed private reply");

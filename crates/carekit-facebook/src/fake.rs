@@ -10,7 +10,7 @@
 //! every request and what it accepted in a [`Ledger`], refuses requests
 //! without a token (header or `access_token=`) with a 401, and injects the
 //! ledger's faults (500, 503, a code-4 429, an accepted write whose answer
-//! is lost).
+//! is lost, an answer that comes late).
 //!
 //! [`Webhooks`] builds page `feed` comments and Messenger messages signed
 //! with [`signature::sign`](crate::signature::sign), the same HMAC

@@ -4,7 +4,7 @@
 
 mod support;
 
-use carekit_core::Cursors;
+use carekit_core::KeyValues;
 use carekit_core::{
     Channel, ChannelError, ChannelKind, Clock, FakeClock, Identity, MemoryStore, OutboundMessage,
     ReplyContext, Visibility,
@@ -234,7 +234,7 @@ async fn one_private_reply_per_comment_recorded_durably() {
 
     let stored = rig
         .store
-        .load_cursor(&private_reply_key(comment))
+        .load_value(&private_reply_key(comment))
         .await
         .unwrap();
     assert_eq!(
@@ -262,23 +262,23 @@ async fn one_private_reply_per_comment_recorded_durably() {
 struct RemoteLedger(Arc<MemoryStore>);
 
 #[async_trait::async_trait]
-impl carekit_core::Cursors for RemoteLedger {
-    async fn load_cursor(&self, name: &str) -> Result<Option<String>, carekit_core::StoreError> {
+impl carekit_core::KeyValues for RemoteLedger {
+    async fn load_value(&self, name: &str) -> Result<Option<String>, carekit_core::StoreError> {
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-        self.0.load_cursor(name).await
+        self.0.load_value(name).await
     }
-    async fn save_cursor(&self, name: &str, value: &str) -> Result<(), carekit_core::StoreError> {
+    async fn save_value(&self, name: &str, value: &str) -> Result<(), carekit_core::StoreError> {
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-        self.0.save_cursor(name, value).await
+        self.0.save_value(name, value).await
     }
-    async fn swap_cursor(
+    async fn swap_value(
         &self,
         name: &str,
         expected: Option<&str>,
         value: &str,
     ) -> Result<bool, carekit_core::StoreError> {
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-        self.0.swap_cursor(name, expected, value).await
+        self.0.swap_value(name, expected, value).await
     }
 }
 
@@ -344,7 +344,7 @@ async fn private_reply_window_is_7_days_from_the_comment() {
     assert_eq!(requests(&rig.server).await.len(), 1);
     assert_eq!(
         rig.store
-            .load_cursor(&private_reply_key("1_2"))
+            .load_value(&private_reply_key("1_2"))
             .await
             .unwrap(),
         None

@@ -25,7 +25,7 @@
 
 use async_trait::async_trait;
 use carekit_core::{
-    AuditKind, Channel, ChannelKind, ConversationFilter, Cursors, Desk, Direction, Identity,
+    AuditKind, Channel, ChannelKind, ConversationFilter, Desk, Direction, Identity, KeyValues,
     OutboundMessage, SlaEventKind, Store, StoreError, Visibility,
 };
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc};
@@ -547,7 +547,7 @@ impl Digester {
     /// # Errors
     /// The store failed or holds an unreadable cursor.
     pub async fn last(&self, store: &dyn Store) -> Result<Option<DateTime<Utc>>, DigestError> {
-        match store.cursor(&self.cursor).await? {
+        match store.value(&self.cursor).await? {
             None => Ok(None),
             Some(raw) => DateTime::parse_from_rfc3339(&raw)
                 .map(|t| Some(t.to_utc()))
@@ -577,11 +577,11 @@ impl Digester {
     pub async fn run_due(&self, desk: &Desk) -> Result<Option<Digest>, DigestError> {
         let store = desk.store().as_ref();
         let now = desk.clock().now();
-        let read = store.cursor(&self.cursor).await?;
+        let read = store.value(&self.cursor).await?;
         let Some(last) = self.last(store).await? else {
             // First run: whoever records the starting point first wins.
             store
-                .swap_cursor(&self.cursor, None, &now.to_rfc3339())
+                .swap_value(&self.cursor, None, &now.to_rfc3339())
                 .await?;
             return Ok(None);
         };
@@ -593,7 +593,7 @@ impl Digester {
             .in_zone(self.zone());
         let claimed = now.to_rfc3339();
         if !store
-            .swap_cursor(&self.cursor, read.as_deref(), &claimed)
+            .swap_value(&self.cursor, read.as_deref(), &claimed)
             .await?
         {
             // Another worker took this period.
@@ -604,7 +604,7 @@ impl Digester {
             if let Some(previous) = read.as_deref() {
                 // Give the period back for the next run.
                 store
-                    .swap_cursor(&self.cursor, Some(&claimed), previous)
+                    .swap_value(&self.cursor, Some(&claimed), previous)
                     .await?;
             }
             return Err(DigestError::Send(e));

@@ -604,8 +604,8 @@ impl Store for FlakyStore {
     ) -> Result<Option<ConsentRecord>, StoreError> {
         self.inner.consent(channel, handle).await
     }
-    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.inner.cursor(name).await
+    async fn value(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.inner.value(name).await
     }
     async fn outbox_item(&self, id: MessageId) -> Result<Option<store::OutboxItem>, StoreError> {
         self.inner.outbox_item(id).await
@@ -746,7 +746,7 @@ async fn a_corrupt_stored_state_is_refused_and_left_as_it_is() {
         .by_topic(false)
         .build()
         .unwrap();
-    store.save_cursor(STATE_KEY, "{not json").await.unwrap();
+    store.save_value(STATE_KEY, "{not json").await.unwrap();
     feed(&detector, at("2026-03-02T07:30:00Z"), 150, 5, false);
     let err = detector.tick(&desk).await.unwrap_err();
     assert!(
@@ -757,12 +757,12 @@ async fn a_corrupt_stored_state_is_refused_and_left_as_it_is() {
         "{err}"
     );
     assert_eq!(
-        store.load_cursor(STATE_KEY).await.unwrap().as_deref(),
+        store.load_value(STATE_KEY).await.unwrap().as_deref(),
         Some("{not json")
     );
     // Mended (here: removed by an operator), the next tick shares the counts.
-    store.save_cursor(STATE_KEY, "{}").await.unwrap();
+    store.save_value(STATE_KEY, "{}").await.unwrap();
     detector.tick(&desk).await.unwrap();
-    let stored = store.load_cursor(STATE_KEY).await.unwrap().unwrap();
+    let stored = store.load_value(STATE_KEY).await.unwrap().unwrap();
     assert!(stored.contains("\"counts\""), "{stored:.200}");
 }

@@ -9,7 +9,7 @@
 //! reads it. It records every request and what it accepted in a
 //! [`Ledger`], refuses requests without `Authorization` with a 401, and
 //! injects the ledger's faults (500, 503, a code-20429 429, an accepted
-//! send whose answer is lost).
+//! send whose answer is lost, an answer that comes late).
 //!
 //! [`Webhooks`] builds inbound-SMS form posts signed with
 //! [`signature::compute`](crate::signature::compute), the code the webhook

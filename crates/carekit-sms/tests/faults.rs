@@ -1,143 +1,40 @@
-//! Fault injection: a fake Twilio fails 30% of calls at random (12% 500,
-//! 11% 503, 1% 429 with Retry-After: 1, 6% timeouts) and enforces a send rate. 1,000
-//! replies go through the desk's outbox. Every reply must reach the fake,
-//! none may be lost, the fake's rate limit must never be exceeded. After a
-//! timeout (the fake accepted, the client gave up) the outbox asks the
-//! fake's message list before sending again, so duplicates can only come
-//! from a list that does not show the message yet; they are reported.
+//! Fault injection: the shared fake Twilio ([`FakeTwilio`]) fails 30% of
+//! calls at random (12% 500, 11% 503, 1% 429 with Retry-After: 1, 6% slow
+//! answers that come after the client's timeout) and enforces a send rate.
+//! 1,000 replies go through the desk's outbox. Every reply must reach the
+//! fake, none may be lost, the fake's rate limit must never be exceeded.
+//! After a timeout (the fake accepted, the client gave up) the outbox asks
+//! the fake's message list before sending again, so duplicates can only
+//! come from a list that does not show the message yet; they are reported.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use carekit_core::desk::{OutboxConfig, ReplyRequest};
 use carekit_core::*;
+use carekit_sms::fake::{FakeTwilio, FaultKind, Faults, Ledger, Platform};
 use carekit_sms::{SmsChannel, TwilioConfig, TwilioProvider};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const REPLIES: usize = 1000;
-const RATE_PER_SECOND: usize = 400;
-
-#[derive(Default)]
-struct Fake {
-    accepted: HashMap<String, usize>,
-    /// (sid, to, body) of every accepted message, for the list endpoint.
-    log: Vec<(String, String, String)>,
-    faults: HashMap<&'static str, usize>,
-    window: Vec<Instant>,
-    max_in_window: usize,
-    seed: u64,
-}
-
-impl Fake {
-    fn roll(&mut self) -> u64 {
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        self.seed % 100
-    }
-}
-
-async fn messages(State(fake): State<Arc<Mutex<Fake>>>, body: axum::body::Bytes) -> Response {
-    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let text = form
-        .iter()
-        .find(|(k, _)| k == "Body")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let (fault, sid) = {
-        let mut f = fake.lock().unwrap();
-        let now = Instant::now();
-        f.window
-            .retain(|t| now.duration_since(*t) < Duration::from_secs(1));
-        f.window.push(now);
-        f.max_in_window = f.max_in_window.max(f.window.len());
-        let roll = f.roll();
-        let fault = match roll {
-            0..=11 => Some("500"),
-            12..=22 => Some("503"),
-            23 => Some("429"),
-            24..=29 => Some("timeout"),
-            _ => None,
-        };
-        if let Some(kind) = fault {
-            *f.faults.entry(kind).or_default() += 1;
-        }
-        let sid = format!("SM{:032x}", f.seed);
-        if matches!(fault, None | Some("timeout")) {
-            *f.accepted.entry(text.clone()).or_default() += 1;
-            let to = form
-                .iter()
-                .find(|(k, _)| k == "To")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            f.log.push((sid.clone(), to, text.clone()));
-        }
-        (fault, sid)
-    };
-    match fault {
-        Some("500") => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        Some("503") => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-        Some("429") => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [("Retry-After", "1")],
-            r#"{"code":20429,"message":"Too Many Requests"}"#,
-        )
-            .into_response(),
-        Some(_) => {
-            // Accepted, but the answer comes after the client's timeout.
-            tokio::time::sleep(Duration::from_millis(400)).await;
-            (
-                StatusCode::CREATED,
-                axum::Json(serde_json::json!({"sid": sid, "status": "queued"})),
-            )
-                .into_response()
-        }
-        None => (
-            StatusCode::CREATED,
-            axum::Json(serde_json::json!({"sid": sid, "status": "queued"})),
-        )
-            .into_response(),
-    }
-}
-
-/// `GET Messages.json?To=…`: what was accepted for that number, newest first.
-async fn list(
-    State(fake): State<Arc<Mutex<Fake>>>,
-    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
-) -> axum::Json<serde_json::Value> {
-    let f = fake.lock().unwrap();
-    let to = q.get("To").cloned().unwrap_or_default();
-    let messages: Vec<serde_json::Value> = f
-        .log
-        .iter()
-        .rev()
-        .filter(|(_, t, _)| *t == to)
-        .take(50)
-        .map(|(sid, to, body)| serde_json::json!({"sid": sid, "to": to, "body": body, "status": "sent"}))
-        .collect();
-    axum::Json(serde_json::json!({ "messages": messages }))
-}
+const RATE_PER_SECOND: u32 = 400;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_replies_survive_thirty_percent_faults() {
-    let fake = Arc::new(Mutex::new(Fake {
-        seed: 0x2545_F491_4F6C_DD1D,
-        ..Fake::default()
-    }));
-    let app = axum::Router::new()
-        .route(
-            "/2010-04-01/Accounts/{sid}/Messages.json",
-            axum::routing::post(messages).get(list),
-        )
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let faults = Faults::random(0.30, 0x2545_F491_4F6C_DD1D)
+        .with_mix(&[
+            (FaultKind::ServerError, 12),
+            (FaultKind::Unavailable, 11),
+            (FaultKind::RateLimited, 1),
+            (FaultKind::SlowResponse, 6),
+        ])
+        // Accepted, but the answer comes after the client's timeout.
+        .with_slow_by(Duration::from_millis(400))
+        .with_limit(RATE_PER_SECOND);
+    let ledger = Ledger::new(faults);
+    let twilio = FakeTwilio::start(ledger.clone()).await.unwrap();
 
     let config = TwilioConfig::builder("AC0123456789abcdef0123456789abcdef", "token")
-        .base_url(base)
+        .base_url(twilio.base_url())
         .timeout(Duration::from_millis(150))
         .build()
         .unwrap();
@@ -145,11 +42,7 @@ async fn a_thousand_replies_survive_thirty_percent_faults() {
         .build()
         .unwrap();
     // Stay under the platform's limit on our side.
-    let channel = RateLimited::new(
-        sms,
-        (RATE_PER_SECOND * 3 / 4) as u32,
-        Duration::from_secs(1),
-    );
+    let channel = RateLimited::new(sms, RATE_PER_SECOND * 3 / 4, Duration::from_secs(1));
     let desk = Desk::builder()
         .channel(Arc::new(channel))
         .outbox(
@@ -207,10 +100,16 @@ async fn a_thousand_replies_survive_thirty_percent_faults() {
         .await
         .unwrap();
     assert!(failed.is_empty(), "nothing failed for good: {failed:?}");
-    let f = fake.lock().unwrap();
+
+    // What the fake accepted, by text.
+    let mut accepted: HashMap<String, usize> = HashMap::new();
+    for delivered in ledger.delivered() {
+        assert_eq!(delivered.platform, Platform::Twilio);
+        *accepted.entry(delivered.text).or_default() += 1;
+    }
     let lost: Vec<&String> = expected
         .iter()
-        .filter(|t| !f.accepted.contains_key(*t))
+        .filter(|t| !accepted.contains_key(*t))
         .collect();
     assert!(
         lost.is_empty(),
@@ -218,23 +117,30 @@ async fn a_thousand_replies_survive_thirty_percent_faults() {
         lost.len(),
         lost.first()
     );
-    let duplicates: usize = f.accepted.values().map(|n| n - 1).sum();
-    let timeouts = f.faults.get("timeout").copied().unwrap_or(0);
+    let duplicates: usize = accepted.values().map(|n| n - 1).sum();
+    let faults = ledger.injected();
+    let timeouts = faults.get(&FaultKind::SlowResponse).copied().unwrap_or(0) as usize;
 
     assert!(
         duplicates <= timeouts,
         "duplicates ({duplicates}) only come from timeouts ({timeouts})"
     );
+    // A send that arrives while the fake's window holds its limit is
+    // counted here: none may.
+    let over_limit = ledger
+        .over_limit()
+        .get(&Platform::Twilio)
+        .copied()
+        .unwrap_or(0);
+    let peak = ledger.peak_per_second(Platform::Twilio);
     assert!(
-        f.max_in_window <= RATE_PER_SECOND,
-        "rate limit exceeded: {} in one second",
-        f.max_in_window
+        over_limit == 0 && peak <= u64::from(RATE_PER_SECOND),
+        "rate limit exceeded: {over_limit} sends over it, peak {peak} in one second"
     );
     eprintln!(
-        "fault injection: {REPLIES} replies, faults {:?}, duplicates {duplicates} (timeouts reconciled from the message list), \
-         peak {} requests/s (limit {RATE_PER_SECOND}), {:.1}s",
-        f.faults,
-        f.max_in_window,
+        "fault injection: {REPLIES} replies, {} calls, faults {faults:?}, duplicates {duplicates} \
+         (timeouts reconciled from the message list), peak {peak} sends/s (limit {RATE_PER_SECOND}), {:.1}s",
+        ledger.calls().get(&Platform::Twilio).copied().unwrap_or(0),
         started.elapsed().as_secs_f64()
     );
 }

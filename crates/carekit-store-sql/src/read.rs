@@ -391,7 +391,9 @@ pub(crate) async fn consent<E: Exec>(
     .await
 }
 
-pub(crate) async fn cursor<E: Exec>(db: &mut E, name: &str) -> Result<Option<String>, StoreError> {
+/// A value of the key-value ledger. The table keeps its first name,
+/// `cursors`, so stores written by earlier versions need no migration.
+pub(crate) async fn value<E: Exec>(db: &mut E, name: &str) -> Result<Option<String>, StoreError> {
     first_text(
         db,
         "SELECT value FROM cursors WHERE name = $1",

@@ -33,6 +33,8 @@ const V1: &[&str] = &[
      created_at BIGINT NOT NULL, lease_worker TEXT, lease_until BIGINT, data TEXT NOT NULL)",
     "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)",
     "CREATE TABLE consent (channel TEXT NOT NULL, handle TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (channel, handle))",
+    // The key-value ledger (`Store::value`, `Commit::values`): still named
+    // `cursors`, its first name, so that no migration is needed.
     "CREATE TABLE cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ];
 

@@ -569,8 +569,8 @@ impl Store for SqlStore {
         read!(self, consent(channel, handle))
     }
 
-    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        read!(self, cursor(name))
+    async fn value(&self, name: &str) -> Result<Option<String>, StoreError> {
+        read!(self, value(name))
     }
 
     async fn outbox_item(&self, id: MessageId) -> Result<Option<OutboxItem>, StoreError> {

@@ -310,12 +310,15 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
         )
         .await?;
     }
-    for (name, value) in &commit.cursors {
+    // The key-value ledger (`Commit::values`) lives in the table `cursors`,
+    // its first name, kept so stores written by earlier versions need no
+    // migration.
+    for (name, value) in &commit.values {
         // With an expectation, check and write are one statement: the
         // unique name (insert if absent) or the row lock (update if equal)
         // decides between two workers.
         let expected = commit
-            .cursor_expect
+            .values_expect
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, e)| e);
@@ -345,12 +348,12 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
         };
         if written == 0 {
             return Err(StoreError::Conflict(format!(
-                "cursor {name} no longer holds the value it was read with"
+                "value {name} no longer holds the value it was read with"
             )));
         }
     }
-    for (name, expected) in &commit.cursor_expect {
-        if commit.cursors.iter().any(|(n, _)| n == name) {
+    for (name, expected) in &commit.values_expect {
+        if commit.values.iter().any(|(n, _)| n == name) {
             continue;
         }
         let found = db
@@ -363,7 +366,7 @@ pub(crate) async fn apply<E: Exec>(db: &mut E, commit: &Commit) -> Result<(), St
         let value = found.first().map(|row| row.text(0)).transpose()?;
         if value != *expected {
             return Err(StoreError::Conflict(format!(
-                "cursor {name} no longer holds the value it was read with"
+                "value {name} no longer holds the value it was read with"
             )));
         }
     }

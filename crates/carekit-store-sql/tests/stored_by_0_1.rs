@@ -2,7 +2,7 @@
 //! back unchanged: a SQLite file and a Postgres schema dump, both made by
 //! `write_fixtures` below on the 0.1 code and committed under
 //! `tests/fixtures/`, are opened by today's store and every conversation,
-//! message, customer identity, queued reply, consent and cursor is found
+//! message, customer identity, queued reply, consent and key value is found
 //! with the channel kind it was written with.
 //!
 //! To make the fixtures again (only ever from a release whose data later
@@ -83,7 +83,7 @@ async fn write_day(store: Arc<dyn Store>) {
         desk.run_outbox_once().await.unwrap();
     }
     store
-        .save_cursor("twitter:since_id", "1800000000000000001")
+        .save_value("twitter:since_id", "1800000000000000001")
         .await
         .unwrap();
 }
@@ -175,7 +175,7 @@ async fn check(store: &SqlStore) {
         assert!(reply.delivery.is_some());
     }
     assert_eq!(
-        store.cursor("twitter:since_id").await.unwrap().as_deref(),
+        store.value("twitter:since_id").await.unwrap().as_deref(),
         Some("1800000000000000001")
     );
 }

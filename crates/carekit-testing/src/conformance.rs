@@ -509,8 +509,8 @@ pub async fn filters_list_newest_first(store: S) {
     );
 }
 
-/// Consent and cursors keep their latest value.
-pub async fn consent_and_cursors_persist(store: S) {
+/// Consent and key values keep their latest value.
+pub async fn consent_and_values_persist(store: S) {
     assert!(
         store
             .consent(ChannelKind::Sms, "+1")
@@ -518,7 +518,7 @@ pub async fn consent_and_cursors_persist(store: S) {
             .unwrap()
             .is_none()
     );
-    assert!(store.cursor("x:since_id").await.unwrap().is_none());
+    assert!(store.value("x:since_id").await.unwrap().is_none());
     for (opted_in, minute) in [(false, 1), (true, 2), (false, 3)] {
         let mut commit = Commit::new();
         commit.consent.push(ConsentRecord {
@@ -529,7 +529,7 @@ pub async fn consent_and_cursors_persist(store: S) {
             source: format!("step {minute}"),
         });
         commit
-            .cursors
+            .values
             .push(("x:since_id".into(), format!("{minute}00")));
         store.apply(commit).await.unwrap();
     }
@@ -541,7 +541,7 @@ pub async fn consent_and_cursors_persist(store: S) {
     assert!(!consent.opted_in);
     assert_eq!(consent.source, "step 3");
     assert_eq!(
-        store.cursor("x:since_id").await.unwrap().as_deref(),
+        store.value("x:since_id").await.unwrap().as_deref(),
         Some("300")
     );
 }
@@ -1151,38 +1151,38 @@ pub async fn outbox_expectations_guard_the_whole_commit(store: S) {
     ));
 }
 
-/// A cursor swapped from what was read is written only if it still holds
+/// A value swapped from what was read is written only if it still holds
 /// that, and of many workers swapping one absent key at once exactly one
 /// wins (the private-reply ledger relies on it).
-pub async fn cursor_swaps_are_atomic(store: S) {
-    use carekit_core::intake::Cursors;
-    assert!(store.swap_cursor("ledger:a", None, "one").await.unwrap());
-    assert!(!store.swap_cursor("ledger:a", None, "two").await.unwrap());
+pub async fn value_swaps_are_atomic(store: S) {
+    use carekit_core::KeyValues;
+    assert!(store.swap_value("ledger:a", None, "one").await.unwrap());
+    assert!(!store.swap_value("ledger:a", None, "two").await.unwrap());
     assert!(
         !store
-            .swap_cursor("ledger:a", Some("stale"), "two")
+            .swap_value("ledger:a", Some("stale"), "two")
             .await
             .unwrap()
     );
     assert_eq!(
-        store.load_cursor("ledger:a").await.unwrap().as_deref(),
+        store.load_value("ledger:a").await.unwrap().as_deref(),
         Some("one")
     );
     assert!(
         store
-            .swap_cursor("ledger:a", Some("one"), "two")
+            .swap_value("ledger:a", Some("one"), "two")
             .await
             .unwrap()
     );
     assert_eq!(
-        store.load_cursor("ledger:a").await.unwrap().as_deref(),
+        store.load_value("ledger:a").await.unwrap().as_deref(),
         Some("two")
     );
     // A failed expectation leaves the rest of its commit unwritten.
     let mut commit = Commit::new();
-    commit.cursors.push(("ledger:a".into(), "three".into()));
+    commit.values.push(("ledger:a".into(), "three".into()));
     commit
-        .cursor_expect
+        .values_expect
         .push(("ledger:a".into(), Some("one".into())));
     commit
         .dedupe
@@ -1203,7 +1203,7 @@ pub async fn cursor_swaps_are_atomic(store: S) {
         let store = store.clone();
         claims.spawn(async move {
             let mine = format!("pending:{n}");
-            let won = store.swap_cursor("ledger:b", None, &mine).await.unwrap();
+            let won = store.swap_value("ledger:b", None, &mine).await.unwrap();
             (won, mine)
         });
     }
@@ -1216,7 +1216,7 @@ pub async fn cursor_swaps_are_atomic(store: S) {
     }
     assert_eq!(winners.len(), 1, "{winners:?}");
     assert_eq!(
-        store.load_cursor("ledger:b").await.unwrap(),
+        store.load_value("ledger:b").await.unwrap(),
         Some(winners[0].clone())
     );
 }
@@ -1683,7 +1683,7 @@ macro_rules! store_conformance {
             commits_are_atomic,
             concurrent_commits_fail_alone,
             filters_list_newest_first,
-            consent_and_cursors_persist,
+            consent_and_values_persist,
             outbox_claims_are_exclusive_and_leased,
             concurrent_outbox_claims_never_overlap,
             due_deadlines_are_claimed_in_order,
@@ -1693,7 +1693,7 @@ macro_rules! store_conformance {
             identities_move_between_customers_of_one_commit,
             accepted_outbox_items_never_regress,
             outbox_expectations_guard_the_whole_commit,
-            cursor_swaps_are_atomic,
+            value_swaps_are_atomic,
             list_filters_agree_with_matches,
             pages_follow_the_listing_order,
             search_finds_words_and_handles_and_survives_hostile_text,

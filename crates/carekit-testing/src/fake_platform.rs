@@ -21,7 +21,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 /// Which fake platform.
@@ -90,7 +90,9 @@ impl Received {
 }
 
 /// Random platform failures and a rate limit, to prove nothing is lost,
-/// posted twice, or sent faster than a platform allows.
+/// posted twice, or sent faster than a platform allows. The kinds drawn
+/// and their proportions can be set ([`Faults::with_mix`]), and how late a
+/// slow answer comes ([`Faults::with_slow_by`]).
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct Faults {
@@ -101,7 +103,27 @@ pub struct Faults {
     /// Writes a platform accepts in any one-second window; more get a 429
     /// and are counted as limit violations ([`Ledger::over_limit`]).
     pub limit_per_second: Option<u32>,
+    /// How long a [`FaultKind::SlowResponse`] holds its answer back (one
+    /// second unless [`Faults::with_slow_by`] says otherwise).
+    pub slow_by: Duration,
+    /// The weight of each of [`RANDOM_KINDS`] when a random fault is drawn.
+    weights: [u32; RANDOM_KINDS.len()],
 }
+
+/// The kinds a random fault may be, in the order their weights are kept.
+const RANDOM_KINDS: [FaultKind; 5] = [
+    FaultKind::ServerError,
+    FaultKind::Unavailable,
+    FaultKind::RateLimited,
+    FaultKind::LostResponse,
+    FaultKind::SlowResponse,
+];
+
+/// By default the first four of [`RANDOM_KINDS`] in equal parts.
+const DEFAULT_WEIGHTS: [u32; RANDOM_KINDS.len()] = [1, 1, 1, 1, 0];
+
+/// How long a slow answer is held back by default.
+const DEFAULT_SLOW_BY: Duration = Duration::from_secs(1);
 
 impl Faults {
     /// No faults, no limit.
@@ -110,6 +132,8 @@ impl Faults {
             rate: 0.0,
             seed: 1,
             limit_per_second: None,
+            slow_by: DEFAULT_SLOW_BY,
+            weights: DEFAULT_WEIGHTS,
         }
     }
 
@@ -119,6 +143,8 @@ impl Faults {
             rate: rate.clamp(0.0, 1.0),
             seed,
             limit_per_second: None,
+            slow_by: DEFAULT_SLOW_BY,
+            weights: DEFAULT_WEIGHTS,
         }
     }
 
@@ -126,6 +152,41 @@ impl Faults {
     pub fn with_limit(mut self, per_second: u32) -> Self {
         self.limit_per_second = Some(per_second);
         self
+    }
+
+    /// Draws random faults in these proportions instead of the default
+    /// (server error, unavailable, rate limited and lost response in equal
+    /// parts, never a slow response): `[(FaultKind::ServerError, 12),
+    /// (FaultKind::SlowResponse, 6)]` makes two in three of them 500s and
+    /// one in three slow. A kind left out is never drawn, nor is
+    /// [`FaultKind::Refused`] (queue it with [`Ledger::fail_next`]). The
+    /// fraction of calls that fail stays [`Faults::rate`].
+    pub fn with_mix(mut self, mix: &[(FaultKind, u32)]) -> Self {
+        self.weights = [0; RANDOM_KINDS.len()];
+        for (kind, weight) in mix {
+            if let Some(i) = RANDOM_KINDS.iter().position(|k| k == kind) {
+                self.weights[i] = self.weights[i].saturating_add(*weight);
+            }
+        }
+        self
+    }
+
+    /// Holds a [`FaultKind::SlowResponse`]'s answer back for `by`: longer
+    /// than a client's timeout, and the client gives up on a request the
+    /// platform accepted.
+    pub fn with_slow_by(mut self, by: Duration) -> Self {
+        self.slow_by = by;
+        self
+    }
+
+    /// The proportions random faults are drawn in (see [`Faults::with_mix`]).
+    pub fn mix(&self) -> Vec<(FaultKind, u32)> {
+        RANDOM_KINDS
+            .iter()
+            .zip(self.weights)
+            .filter(|(_, weight)| *weight > 0)
+            .map(|(kind, weight)| (*kind, weight))
+            .collect()
     }
 }
 
@@ -154,6 +215,12 @@ pub enum FaultKind {
     /// invalid-request body (SMTP: a 550). Only ever queued with
     /// [`Ledger::fail_next`], never drawn at random.
     Refused,
+    /// The platform handles the request (a write is accepted) and answers
+    /// only after [`Faults::slow_by`] (SMTP: the `250` comes that late): a
+    /// client whose timeout is shorter gives up on a request the platform
+    /// accepted, so, like a lost response, it can cause a duplicate. Drawn
+    /// at random only when [`Faults::with_mix`] gives it a weight.
+    SlowResponse,
 }
 
 #[derive(Default)]
@@ -169,6 +236,8 @@ struct LedgerState {
     /// Recent accepted writes per platform, for the rate limit.
     recent: BTreeMap<Platform, VecDeque<Instant>>,
     over_limit: BTreeMap<Platform, u64>,
+    /// The most writes per platform in any one-second window.
+    peak: BTreeMap<Platform, u64>,
     rng: u64,
     next_id: u64,
 }
@@ -262,6 +331,13 @@ impl Ledger {
         self.lock().over_limit.clone()
     }
 
+    /// The most writes `platform` took in any one-second window, refused
+    /// ones not counted (kept only while a limit is set): how close a
+    /// client came to the limit.
+    pub fn peak_per_second(&self, platform: Platform) -> u64 {
+        self.lock().peak.get(&platform).copied().unwrap_or(0)
+    }
+
     /// Makes the next call to `platform` fail with `kind`, whatever the
     /// random faults say (queued faults go first, in order).
     pub fn fail_next(&self, platform: Platform, kind: FaultKind) {
@@ -334,12 +410,21 @@ impl Ledger {
         if next() >= rate {
             return None;
         }
-        let kind = match (next() * 4.0) as u32 {
-            0 => FaultKind::ServerError,
-            1 => FaultKind::Unavailable,
-            2 => FaultKind::RateLimited,
-            _ => FaultKind::LostResponse,
-        };
+        let weights = self.faults.weights;
+        let total: u32 = weights.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        // A draw in `0..total`, then the kind whose share it falls in.
+        let mut pick = (next() * f64::from(total)) as u32;
+        let mut kind = FaultKind::LostResponse;
+        for (candidate, weight) in RANDOM_KINDS.iter().zip(weights) {
+            if pick < weight {
+                kind = *candidate;
+                break;
+            }
+            pick -= weight;
+        }
         *s.faults.entry(kind).or_default() += 1;
         Some(kind)
     }
@@ -364,6 +449,9 @@ impl Ledger {
             return false;
         }
         window.push_back(now);
+        let taken = window.len() as u64;
+        let peak = s.peak.entry(platform).or_default();
+        *peak = (*peak).max(taken);
         true
     }
 
@@ -449,6 +537,12 @@ async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Respons
             let _ = next.run(request).await;
             (StatusCode::BAD_GATEWAY, "upstream connection reset").into_response()
         }
+        Some(FaultKind::SlowResponse) => {
+            // Handled (and a write accepted), then answered late.
+            let response = next.run(request).await;
+            tokio::time::sleep(gate.ledger.faults.slow_by).await;
+            response
+        }
         Some(FaultKind::RateLimited) => gate.rate_limited(),
         Some(FaultKind::Refused) => {
             (StatusCode::BAD_REQUEST, Json((gate.refused_body)())).into_response()
@@ -529,4 +623,121 @@ pub struct SignedWebhook {
     pub headers: Vec<(&'static str, String)>,
     /// The raw body.
     pub body: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::post;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn gate(ledger: &Ledger) -> Gate {
+        Gate {
+            ledger: ledger.clone(),
+            platform: Platform::Twilio,
+            authorized: has_authorization,
+            unauthorized_body: || serde_json::json!({"status": 401}),
+            rate_limited_body: || serde_json::json!({"status": 429}),
+            refused_body: || serde_json::json!({"status": 400}),
+        }
+    }
+
+    /// Posts to `path` over a fresh connection; the whole answer.
+    async fn post_to(server: &FakeServer, path: &str) -> String {
+        let addr = server.base_url().trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: fake\r\nAuthorization: token\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+    }
+
+    #[test]
+    fn the_default_mix_draws_the_four_kinds_it_always_drew_and_a_mix_only_its_own() {
+        let default = Faults::random(1.0, 7);
+        assert_eq!(
+            default.mix(),
+            vec![
+                (FaultKind::ServerError, 1),
+                (FaultKind::Unavailable, 1),
+                (FaultKind::RateLimited, 1),
+                (FaultKind::LostResponse, 1),
+            ]
+        );
+        let ledger = Ledger::new(default);
+        for _ in 0..400 {
+            ledger.roll(Platform::X);
+        }
+        let drawn = ledger.injected();
+        assert_eq!(drawn.len(), 4, "{drawn:?}");
+        assert!(!drawn.contains_key(&FaultKind::SlowResponse));
+        assert!(drawn.values().all(|n| *n > 50), "{drawn:?}");
+
+        let mix = Faults::random(1.0, 7).with_mix(&[
+            (FaultKind::SlowResponse, 3),
+            (FaultKind::ServerError, 1),
+            (FaultKind::Refused, 5),
+        ]);
+        assert_eq!(
+            mix.mix(),
+            vec![(FaultKind::ServerError, 1), (FaultKind::SlowResponse, 3)]
+        );
+        let ledger = Ledger::new(mix);
+        for _ in 0..400 {
+            ledger.roll(Platform::X);
+        }
+        let drawn = ledger.injected();
+        assert_eq!(drawn.len(), 2, "{drawn:?}");
+        let slow = drawn[&FaultKind::SlowResponse];
+        let errors = drawn[&FaultKind::ServerError];
+        assert_eq!(slow + errors, 400);
+        assert!(slow > 2 * errors, "{drawn:?}");
+
+        // Nothing to draw from: no call fails.
+        let ledger = Ledger::new(Faults::random(1.0, 7).with_mix(&[]));
+        assert_eq!(ledger.roll(Platform::X), None);
+    }
+
+    #[tokio::test]
+    async fn a_slow_response_is_handled_at_once_and_answered_late() {
+        let slow_by = std::time::Duration::from_millis(300);
+        let ledger = Ledger::new(Faults::none().with_slow_by(slow_by));
+        let routes = Router::new().route(
+            "/send",
+            post(|State(ledger): State<Ledger>| async move {
+                ledger.record(Platform::Twilio, "sms", "+14155550100", "hi");
+                StatusCode::CREATED
+            }),
+        );
+        let server = FakeServer::start(gate(&ledger), routes.with_state(ledger.clone()))
+            .await
+            .unwrap();
+
+        ledger.fail_next(Platform::Twilio, FaultKind::SlowResponse);
+        let started = Instant::now();
+        let answer = tokio::spawn({
+            let server = server.clone();
+            async move { post_to(&server, "/send").await }
+        });
+        // Accepted before the answer comes.
+        while ledger.delivered().is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert!(!answer.is_finished());
+        let answer = answer.await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+        assert!(started.elapsed() >= slow_by);
+        assert_eq!(ledger.injected()[&FaultKind::SlowResponse], 1);
+
+        // Without the fault the answer comes at once.
+        let started = Instant::now();
+        let answer = post_to(&server, "/send").await;
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+        assert!(started.elapsed() < slow_by);
+        assert_eq!(ledger.delivered().len(), 2);
+    }
 }

@@ -9,7 +9,7 @@
 //! It records every request and what it accepted in a [`Ledger`], refuses
 //! requests without `Authorization` with a 401, and injects the ledger's
 //! faults (500, 503, 429 with `x-rate-limit-reset`, an accepted write whose
-//! answer is lost).
+//! answer is lost, an answer that comes late).
 //!
 //! [`Webhooks`] builds `tweet_create_events` deliveries signed with
 //! [`webhook::signature`](crate::webhook::signature), the function the

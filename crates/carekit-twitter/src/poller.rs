@@ -1,6 +1,6 @@
 //! Polling intake for tiers without Account Activity webhooks: the mentions
 //! timeline (`since_id`) and DM events, on an interval, resuming from
-//! cursors kept in a [`Cursors`] store (every carekit `Store` is one), and
+//! cursors kept in [`KeyValues`] (every carekit `Store` is one), and
 //! slowing down as X's rate-limit headers say.
 //!
 //! Order of work per round: fetch every new page, hand events to the sink
@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use carekit_core::{Cursors, EventSink, InboundEvent, IntakeError, StoreError};
+use carekit_core::{EventSink, InboundEvent, IntakeError, KeyValues, StoreError};
 
 use crate::client::{Endpoint, MentionsQuery, XClient};
 use crate::error::TwitterError;
@@ -52,7 +52,7 @@ pub struct PollReport {
 pub struct Poller {
     client: XClient,
     sink: Arc<dyn EventSink>,
-    cursors: Arc<dyn Cursors>,
+    values: Arc<dyn KeyValues>,
     interval: Duration,
     max_pages: usize,
     page_size: u8,
@@ -120,17 +120,17 @@ impl PollerBuilder {
 
 impl Poller {
     /// A poller for `client`'s brand, handing events to `sink` and keeping
-    /// its place in `cursors` (for example `desk.store().clone()`).
-    pub fn builder<C: Cursors + ?Sized + 'static>(
+    /// its place in `values` (for example `desk.store().clone()`).
+    pub fn builder<C: KeyValues + ?Sized + 'static>(
         client: XClient,
         sink: Arc<dyn EventSink>,
-        cursors: Arc<C>,
+        values: Arc<C>,
     ) -> PollerBuilder {
         PollerBuilder {
             poller: Poller {
                 client,
                 sink,
-                cursors: carekit_core::shared_cursors(cursors),
+                values: carekit_core::shared_key_values(values),
                 interval: Duration::from_secs(60),
                 max_pages: 5,
                 page_size: 100,
@@ -158,7 +158,7 @@ impl Poller {
     /// latest page is taken (no flood of old mentions on first start).
     pub async fn poll_mentions_once(&self) -> Result<PollReport, PollError> {
         let name = self.mentions_cursor();
-        let since = self.cursors.load_cursor(&name).await?;
+        let since = self.values.load_value(&name).await?;
         let mut report = PollReport {
             cursor: since.clone(),
             ..PollReport::default()
@@ -209,7 +209,7 @@ impl Poller {
                 .as_ref()
                 .is_none_or(|c| id_greater(&newest, c))
         {
-            self.cursors.save_cursor(&name, &newest).await?;
+            self.values.save_value(&name, &newest).await?;
             report.cursor = Some(newest);
         }
         Ok(report)
@@ -219,7 +219,7 @@ impl Poller {
     /// `since_id`: pages are read until a known id appears).
     pub async fn poll_dms_once(&self) -> Result<PollReport, PollError> {
         let name = self.dm_cursor();
-        let last = self.cursors.load_cursor(&name).await?;
+        let last = self.values.load_value(&name).await?;
         let mut report = PollReport {
             cursor: last.clone(),
             ..PollReport::default()
@@ -260,7 +260,7 @@ impl Poller {
                 .as_ref()
                 .is_none_or(|c| id_greater(&newest, c))
         {
-            self.cursors.save_cursor(&name, &newest).await?;
+            self.values.save_value(&name, &newest).await?;
             report.cursor = Some(newest);
         }
         Ok(report)
@@ -299,7 +299,7 @@ impl Poller {
             for e in batch {
                 if let Err(err) = self.sink.accept(e).await {
                     if let Some(last) = &last_taken {
-                        self.cursors.save_cursor(cursor, last).await?;
+                        self.values.save_value(cursor, last).await?;
                         report.cursor = Some(last.clone());
                     }
                     return Err(err.into());

@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use carekit_core::{Cursors, EventSink, FakeClock, MemoryStore, TokioClock};
+use carekit_core::{EventSink, FakeClock, KeyValues, MemoryStore, TokioClock};
 use carekit_testing::{CollectingSink, at};
 use carekit_twitter::{Auth, PollError, Poller, TwitterError, XClient};
 use support::*;
@@ -107,7 +107,7 @@ async fn resumes_from_the_stored_since_id_after_a_restart_and_never_hands_over_t
     );
     assert_eq!(
         store
-            .load_cursor(&first.mentions_cursor())
+            .load_value(&first.mentions_cursor())
             .await
             .unwrap()
             .as_deref(),
@@ -177,13 +177,13 @@ async fn a_sink_failure_keeps_the_cursor_at_the_last_event_taken() {
     .direct_messages(false)
     .build();
     store
-        .save_cursor(&poller.mentions_cursor(), "1800000000000000001")
+        .save_value(&poller.mentions_cursor(), "1800000000000000001")
         .await
         .unwrap();
     assert!(matches!(poller.poll_once().await, Err(PollError::Sink(_))));
     assert_eq!(
         store
-            .load_cursor(&poller.mentions_cursor())
+            .load_value(&poller.mentions_cursor())
             .await
             .unwrap()
             .as_deref(),
@@ -271,7 +271,7 @@ async fn dm_polling_reads_until_a_known_event_and_resumes() {
     .mentions(false)
     .build();
     store
-        .save_cursor(&poller.dm_cursor(), "1800000000000000010")
+        .save_value(&poller.dm_cursor(), "1800000000000000010")
         .await
         .unwrap();
     poller.poll_once().await.unwrap();
@@ -289,7 +289,7 @@ async fn dm_polling_reads_until_a_known_event_and_resumes() {
     assert_eq!(events[2].author.handle, CUSTOMER);
     assert_eq!(
         store
-            .load_cursor(&poller.dm_cursor())
+            .load_value(&poller.dm_cursor())
             .await
             .unwrap()
             .as_deref(),

@@ -10,7 +10,7 @@
 use super::{AssignmentState, ChannelHealth, Desk, DeskError};
 use crate::channel::ChannelKind;
 use crate::domain::ConversationRecord;
-use crate::intake::Cursors;
+use crate::key_values::KeyValues;
 use crate::store::Commit;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -173,7 +173,7 @@ impl Desk {
         // Read, change, swap from what was read: a holding statement set by
         // another worker in between is not lost.
         for _ in 0..8 {
-            let read = store.load_cursor(CRISIS_KEY).await?;
+            let read = store.load_value(CRISIS_KEY).await?;
             let mut state = decode(read.as_deref());
             state.on = on;
             if let Some(text) = &holding_statement {
@@ -182,7 +182,7 @@ impl Desk {
             let value = serde_json::to_string(&state)
                 .map_err(|e| DeskError::InvalidRequest(e.to_string()))?;
             if store
-                .swap_cursor(CRISIS_KEY, read.as_deref(), &value)
+                .swap_value(CRISIS_KEY, read.as_deref(), &value)
                 .await?
             {
                 self.inner.crisis.adopt(&state);
@@ -217,7 +217,7 @@ impl Desk {
         let store = &self.inner.store;
         let mut health = Vec::new();
         for kind in self.channel_kinds() {
-            match store.load_cursor(&health_key(kind)).await {
+            match store.load_value(&health_key(kind)).await {
                 Ok(value) => health.push((kind, value)),
                 Err(e) => {
                     tracing::debug!(error = %e, "shared desk state not refreshed");
@@ -225,7 +225,7 @@ impl Desk {
                 }
             }
         }
-        match store.load_cursor(CRISIS_KEY).await {
+        match store.load_value(CRISIS_KEY).await {
             Ok(value) => self.inner.crisis.adopt(&decode(value.as_deref())),
             Err(e) => {
                 tracing::debug!(error = %e, "shared desk state not refreshed");
@@ -244,7 +244,7 @@ impl Desk {
     /// ago, and holding them again on a stale copy would keep them until
     /// the credential pause ends.
     pub(crate) async fn reread_health(&self, kind: ChannelKind) {
-        match self.inner.store.load_cursor(&health_key(kind)).await {
+        match self.inner.store.load_value(&health_key(kind)).await {
             Ok(value) => self.adopt_health(kind, value.as_deref()),
             Err(e) => tracing::debug!(error = %e, channel = %kind, "channel health not re-read"),
         }
@@ -271,7 +271,7 @@ impl Desk {
     }
 
     pub(crate) async fn load_assignment(&self) -> Result<AssignmentDraft, DeskError> {
-        let read = self.inner.store.load_cursor(ASSIGNMENT_KEY).await?;
+        let read = self.inner.store.load_value(ASSIGNMENT_KEY).await?;
         let state = read
             .as_deref()
             .and_then(|v| serde_json::from_str(v).ok())
@@ -315,9 +315,9 @@ impl Desk {
         if let Some(d) = draft.as_ref().filter(|d| d.dirty) {
             let value = serde_json::to_string(&d.state)
                 .map_err(|e| DeskError::InvalidRequest(e.to_string()))?;
-            commit.cursors.push((ASSIGNMENT_KEY.to_owned(), value));
+            commit.values.push((ASSIGNMENT_KEY.to_owned(), value));
             commit
-                .cursor_expect
+                .values_expect
                 .push((ASSIGNMENT_KEY.to_owned(), d.read.clone()));
         }
         Ok(())
@@ -333,7 +333,7 @@ impl Desk {
             serde_json::to_string(health).map_err(|e| DeskError::InvalidRequest(e.to_string()))?;
         self.inner
             .store
-            .save_cursor(&health_key(kind), &value)
+            .save_value(&health_key(kind), &value)
             .await?;
         Ok(())
     }

@@ -35,7 +35,7 @@ struct Inner {
     audit: HashMap<ConversationId, Vec<AuditEntry>>,
     outbox: HashMap<MessageId, OutboxItem>,
     consent: HashMap<(ChannelKind, String), ConsentRecord>,
-    cursors: HashMap<String, String>,
+    values: HashMap<String, String>,
     deadlines: BTreeSet<(DateTime<Utc>, ConversationId)>,
     deadline_leases: HashMap<ConversationId, DateTime<Utc>>,
     agents: Vec<AgentAccount>,
@@ -124,10 +124,10 @@ impl Inner {
                 }
             }
         }
-        for (name, expected) in &commit.cursor_expect {
-            if self.cursors.get(name) != expected.as_ref() {
+        for (name, expected) in &commit.values_expect {
+            if self.values.get(name) != expected.as_ref() {
                 return Err(StoreError::Conflict(format!(
-                    "cursor {name} no longer holds the value it was read with"
+                    "value {name} no longer holds the value it was read with"
                 )));
             }
         }
@@ -295,8 +295,8 @@ impl Inner {
             self.consent
                 .insert((record.channel, record.handle.clone()), record);
         }
-        for (name, value) in commit.cursors {
-            self.cursors.insert(name, value);
+        for (name, value) in commit.values {
+            self.values.insert(name, value);
         }
     }
 
@@ -449,8 +449,8 @@ impl Store for MemoryStore {
             .cloned())
     }
 
-    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.lock().cursors.get(name).cloned())
+    async fn value(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().values.get(name).cloned())
     }
 
     async fn outbox_item(&self, id: MessageId) -> Result<Option<OutboxItem>, StoreError> {

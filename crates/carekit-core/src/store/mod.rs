@@ -185,14 +185,19 @@ pub struct Commit {
     pub outbox_expect: Vec<(MessageId, crate::channel::DeliveryState)>,
     /// Consent changes.
     pub consent: Vec<ConsentRecord>,
-    /// Named cursors (poll positions such as an X `since_id` or an IMAP UID).
-    pub cursors: Vec<(String, String)>,
-    /// Cursors that must hold the given value (`None`: be absent) for the
-    /// commit to apply ([`StoreError::Conflict`] otherwise). Checked and
+    /// Named values to save in the store's key-value ledger
+    /// ([`KeyValues`](crate::KeyValues)): poll positions such as an X
+    /// `since_id` or an IMAP UID, claims, shared state. (Read back as
+    /// `cursors`, the name earlier versions wrote.)
+    #[serde(alias = "cursors")]
+    pub values: Vec<(String, String)>,
+    /// Named values that must hold the given value (`None`: be absent) for
+    /// the commit to apply ([`StoreError::Conflict`] otherwise). Checked and
     /// written in one step, so two workers claiming one key (a comment's
-    /// one private reply) cannot both succeed.
-    #[serde(default)]
-    pub cursor_expect: Vec<(String, Option<String>)>,
+    /// one private reply) cannot both succeed. (Read back as
+    /// `values_expect`, the name earlier versions wrote.)
+    #[serde(default, alias = "values_expect")]
+    pub values_expect: Vec<(String, Option<String>)>,
 }
 
 impl Commit {
@@ -210,8 +215,8 @@ impl Commit {
             && self.outbox.is_empty()
             && self.outbox_expect.is_empty()
             && self.consent.is_empty()
-            && self.cursors.is_empty()
-            && self.cursor_expect.is_empty()
+            && self.values.is_empty()
+            && self.values_expect.is_empty()
     }
 }
 
@@ -533,8 +538,9 @@ pub trait Store: Send + Sync {
         handle: &str,
     ) -> Result<Option<ConsentRecord>, StoreError>;
 
-    /// A named cursor.
-    async fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// The value saved under `name` in the store's key-value ledger (see
+    /// [`KeyValues`](crate::KeyValues), which every store is).
+    async fn value(&self, name: &str) -> Result<Option<String>, StoreError>;
 
     /// An outbox item by id.
     async fn outbox_item(&self, id: MessageId) -> Result<Option<OutboxItem>, StoreError>;

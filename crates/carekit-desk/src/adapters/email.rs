@@ -5,7 +5,7 @@ use crate::DeskServerError;
 use crate::config::EmailConfig;
 use crate::server::{self, Background};
 use carekit_core::Channel;
-use carekit_core::Cursors;
+use carekit_core::KeyValues;
 use std::sync::Arc;
 
 /// A connection without TLS: refused unless `[email] allow_plaintext =
@@ -101,15 +101,15 @@ pub(super) fn build(
     let mailbox = email.mailbox.clone();
     let max_body_bytes = email.max_body_bytes;
     let clock = clock.clone();
-    let cursors: Arc<dyn Cursors> = carekit_core::shared_cursors(store.clone());
+    let values: Arc<dyn KeyValues> = carekit_core::shared_key_values(store.clone());
     let mount: Mount = Box::new(move |sink| {
         let intake = Arc::new(
             EmailIntake::new(mailbox, sink, clock)
-                .with_thread_index(cursors.clone())
+                .with_thread_index(values.clone())
                 .with_max_message_bytes(max_body_bytes),
         );
         let poller = imap.map(|imap| {
-            let poller = ImapPoller::new(imap, intake.clone(), cursors);
+            let poller = ImapPoller::new(imap, intake.clone(), values);
             let run: Background = Box::new(move |stop: server::Shutdown| {
                 Box::pin(async move { poller.run(stop.wait()).await })
             });

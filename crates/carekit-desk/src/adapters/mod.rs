@@ -29,7 +29,7 @@ pub struct AdapterContext<'a> {
     /// The desk's clock: OAuth times, rate-limit pauses and webhook
     /// timestamps follow it (a virtual clock in the sandbox).
     pub clock: &'a Arc<dyn Clock>,
-    /// The desk's store (cursors, ledgers, parent lookups).
+    /// The desk's store (its key values, parent lookups).
     pub store: &'a Arc<dyn Store>,
 }
 

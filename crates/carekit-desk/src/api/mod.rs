@@ -887,7 +887,7 @@ const OUTBOX_GAUGED: [DeliveryState; 4] = [
 ];
 
 async fn healthz(State(state): State<ApiState>) -> Response {
-    let store_ok = state.desk.store().cursor("healthz").await.is_ok();
+    let store_ok = state.desk.store().value("healthz").await.is_ok();
     let channels: Vec<_> = state
         .desk
         .channel_health()

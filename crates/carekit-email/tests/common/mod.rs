@@ -1,7 +1,7 @@
 //! Shared test helpers: reading `../shared/data/email`, building a desk.
 #![allow(dead_code)]
 
-use carekit_core::{Clock, Cursors, Desk, EventSink, FakeClock, MemoryStore, Store};
+use carekit_core::{Clock, Desk, EventSink, FakeClock, KeyValues, MemoryStore, Store};
 use carekit_email::EmailIntake;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -79,7 +79,7 @@ pub fn rig_with(channel: Option<Arc<dyn carekit_core::Channel>>) -> Rig {
             Arc::new(desk.clone()) as Arc<dyn EventSink>,
             Arc::new(clock.clone()),
         )
-        .with_thread_index(store.clone() as Arc<dyn Cursors>),
+        .with_thread_index(store.clone() as Arc<dyn KeyValues>),
     );
     Rig {
         store,

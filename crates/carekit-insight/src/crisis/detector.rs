@@ -2,7 +2,7 @@
 //! with hysteresis, and their effects on the desk.
 
 use super::{CrisisError, CrisisMode};
-use carekit_core::Cursors;
+use carekit_core::KeyValues;
 use carekit_core::desk::{IngestOutcome, Notification, Notifier};
 use carekit_core::store::Commit;
 use carekit_core::{
@@ -810,16 +810,14 @@ impl CrisisDetector {
             attempt += 1;
             let unshared = std::mem::take(&mut *self.unshared_guard());
             let decided = async {
-                let read = store.load_cursor(STATE_KEY).await?;
+                let read = store.load_value(STATE_KEY).await?;
                 let mut state = decode(read.as_deref())?;
                 state.merge(&unshared);
                 let events = self.decide(&mut state, now);
                 let value = serde_json::to_string(&state).map_err(|e| {
                     CrisisError::Store(carekit_core::StoreError::Corrupt(e.to_string()))
                 })?;
-                let stored = store
-                    .swap_cursor(STATE_KEY, read.as_deref(), &value)
-                    .await?;
+                let stored = store.swap_value(STATE_KEY, read.as_deref(), &value).await?;
                 Ok::<_, CrisisError>(stored.then_some((state, events)))
             }
             .await;
@@ -929,16 +927,13 @@ impl CrisisDetector {
         }
         let store = desk.store();
         for _ in 0..8 {
-            let read = store.load_cursor(STATE_KEY).await?;
+            let read = store.load_value(STATE_KEY).await?;
             let mut shared = decode(read.as_deref())?;
             shared.unlinked.retain(|link| !written.contains(link));
             let value = serde_json::to_string(&shared).map_err(|e| {
                 CrisisError::Store(carekit_core::StoreError::Corrupt(e.to_string()))
             })?;
-            if store
-                .swap_cursor(STATE_KEY, read.as_deref(), &value)
-                .await?
-            {
+            if store.swap_value(STATE_KEY, read.as_deref(), &value).await? {
                 self.state().unlinked.retain(|link| !written.contains(link));
                 break;
             }
