@@ -457,7 +457,7 @@ async fn crisis_mode_through_the_api() {
     assert_eq!(status, 200);
     assert_eq!(
         calm,
-        json!({ "crisis_mode": false, "holding_statement": null })
+        json!({ "crisis_mode": false, "holding_statement": null, "incidents": [] })
     );
 
     let forged = reqwest::Client::new()
