@@ -19,6 +19,18 @@
 //! entry is recognised as stale by its sequence number when it surfaces,
 //! and once stale entries outnumber live ones they are swept out, so memory
 //! stays proportional to the deadlines scheduled.
+//!
+//! Whether an entry is live is read from a dense array of slots, one per
+//! key, holding the sequence number of the key's live entry (0 when it has
+//! none); each entry carries its slot's index. A tick so reads one word per
+//! due entry instead of probing the map of keys, which at a million keys
+//! is far larger than the processor's caches. The map from key to slot
+//! serves `schedule` and `cancel`. A key popped by a tick keeps its slot
+//! until the next tick, remembered in a small map, so that rescheduling it
+//! (what the desk does with every due deadline) does not probe the large
+//! map either; at the next tick the keys that were not rescheduled give
+//! their slots back. Sequence numbers never repeat, so a slot reused by
+//! another key, or by the same key again, never makes a stale entry live.
 
 use chrono::{DateTime, Utc};
 use std::cmp::{Ordering, Reverse};
@@ -38,10 +50,12 @@ const SWEEP_SLACK: usize = 1024;
 const KEEP_BUFFER: usize = 4096;
 
 /// One scheduled deadline. `at` is in ordered microseconds (see [`ordered`]).
+/// It is live while `slots[slot] == seq`.
 #[derive(Debug)]
 struct Entry<K> {
     at: u64,
     seq: u64,
+    slot: usize,
     key: K,
 }
 
@@ -92,13 +106,24 @@ pub struct DeadlineScheduler<K: Eq + Hash + Clone + Ord> {
     /// entry in `overdue` is before it.
     cursor: u64,
     overdue: BinaryHeap<Reverse<Entry<K>>>,
-    /// The live entry's sequence number per key.
-    current: HashMap<K, u64>,
+    /// Per slot, the sequence number of its key's live entry, or 0.
+    slots: Vec<u64>,
+    /// Slots no key holds (each 0).
+    free: Vec<usize>,
+    /// Each key's slot: every key with a live entry, and the keys in
+    /// `popped`. No two keys share a slot.
+    keys: HashMap<K, usize>,
+    /// Keys popped by the last tick and not scheduled since, with their
+    /// slots (each 0): rescheduling one of them needs no look-up in `keys`.
+    popped: HashMap<K, usize>,
+    /// Live entries: slots that are not 0.
+    live: usize,
     /// Entries held in buckets and `overdue`, stale ones included.
     stored: usize,
     seq: u64,
-    /// At or before every live entry; the earliest one if still live.
-    earliest: Option<(u64, u64, K)>,
+    /// At or before every live entry (at, seq, slot); the earliest one if
+    /// still live.
+    earliest: Option<(u64, u64, usize)>,
     /// An empty buffer to swap with a bucket being drained.
     spare: Vec<Entry<K>>,
 }
@@ -110,7 +135,11 @@ impl<K: Eq + Hash + Clone + Ord> Default for DeadlineScheduler<K> {
             occupied: [0; LEVELS],
             cursor: 0,
             overdue: BinaryHeap::new(),
-            current: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            keys: HashMap::new(),
+            popped: HashMap::new(),
+            live: 0,
             stored: 0,
             seq: 0,
             earliest: None,
@@ -128,18 +157,35 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
     /// Sets (or moves) `key`'s deadline.
     pub fn schedule(&mut self, key: K, at: DateTime<Utc>) {
         self.seq += 1;
+        let slot = match self.popped.remove(&key) {
+            Some(slot) => slot,
+            None => match self.keys.get(&key) {
+                Some(&slot) => slot,
+                None => {
+                    let slot = self.free.pop().unwrap_or_else(|| {
+                        self.slots.push(0);
+                        self.slots.len() - 1
+                    });
+                    self.keys.insert(key.clone(), slot);
+                    slot
+                }
+            },
+        };
+        if self.slots[slot] == 0 {
+            self.live += 1;
+        }
+        self.slots[slot] = self.seq;
         let entry = Entry {
             at: ordered(at),
             seq: self.seq,
+            slot,
             key,
         };
-        self.current.insert(entry.key.clone(), entry.seq);
         if self
             .earliest
-            .as_ref()
-            .is_some_and(|(at, seq, _)| (entry.at, entry.seq) < (*at, *seq))
+            .is_some_and(|(at, seq, _)| (entry.at, entry.seq) < (at, seq))
         {
-            self.earliest = Some((entry.at, entry.seq, entry.key.clone()));
+            self.earliest = Some((entry.at, entry.seq, slot));
         }
         self.stored += 1;
         if entry.at < self.cursor {
@@ -152,27 +198,33 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
 
     /// Removes `key`'s deadline.
     pub fn cancel(&mut self, key: &K) {
-        if self.current.remove(key).is_some() {
+        self.popped.remove(key);
+        if let Some(slot) = self.keys.remove(key) {
+            if self.slots[slot] != 0 {
+                self.live -= 1;
+                self.slots[slot] = 0;
+            }
+            self.free.push(slot);
             self.sweep_if_stale();
         }
     }
 
     /// Deadlines scheduled.
     pub fn len(&self) -> usize {
-        self.current.len()
+        self.live
     }
 
     /// Whether nothing is scheduled.
     pub fn is_empty(&self) -> bool {
-        self.current.is_empty()
+        self.live == 0
     }
 
     /// The earliest live deadline.
     pub fn next_due(&mut self) -> Option<DateTime<Utc>> {
-        if let Some((at, seq, key)) = &self.earliest
-            && self.current.get(key) == Some(seq)
+        if let Some((at, seq, slot)) = self.earliest
+            && self.slots[slot] == seq
         {
-            return instant(*at);
+            return instant(at);
         }
         self.earliest = self.find_earliest();
         self.earliest.as_ref().and_then(|(at, _, _)| instant(*at))
@@ -181,6 +233,7 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
     /// Removes and returns every deadline at or before `now`, earliest first.
     pub fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<(K, DateTime<Utc>)> {
         let limit = ordered(now);
+        self.forget_popped();
         // Candidates in order, stale ones included: first what is overdue
         // (all before the cursor, so before everything in the buckets) ...
         let mut candidates = Vec::new();
@@ -223,18 +276,34 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
         // Nothing left in the buckets is at or before `now`.
         self.cursor = self.cursor.max(limit.saturating_add(1));
         self.stored -= candidates.len();
-        // Which candidates are live, looked up first in a loop of
-        // independent reads, so the processor overlaps the cache misses of a
-        // large map instead of waiting for each in turn.
+        // Which candidates are live, read first in a loop of independent
+        // reads, so the processor overlaps the cache misses of a large
+        // array of slots instead of waiting for each in turn.
         let live: Vec<bool> = candidates.iter().map(|e| self.is_live(e)).collect();
         let mut due = Vec::with_capacity(candidates.len());
         for (entry, live) in candidates.into_iter().zip(live) {
             if live {
-                self.current.remove(&entry.key);
+                // The key keeps its slot until the next tick.
+                self.slots[entry.slot] = 0;
+                self.live -= 1;
+                self.popped.insert(entry.key.clone(), entry.slot);
                 due.push((entry.key, instant(entry.at).unwrap_or(now)));
             }
         }
         due
+    }
+
+    /// Gives back the slots of the keys the last tick popped that were not
+    /// scheduled again since.
+    fn forget_popped(&mut self) {
+        for (key, slot) in self.popped.drain() {
+            debug_assert_eq!(self.slots[slot], 0);
+            self.keys.remove(&key);
+            self.free.push(slot);
+        }
+        if self.popped.capacity() > KEEP_BUFFER {
+            self.popped = HashMap::new();
+        }
     }
 
     /// Appends `entry` (at or after the cursor) to its bucket.
@@ -277,14 +346,14 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
     }
 
     fn is_live(&self, entry: &Entry<K>) -> bool {
-        self.current.get(&entry.key) == Some(&entry.seq)
+        self.slots[entry.slot] == entry.seq
     }
 
     /// The earliest live entry, dropping stale entries met on the way.
-    fn find_earliest(&mut self) -> Option<(u64, u64, K)> {
+    fn find_earliest(&mut self) -> Option<(u64, u64, usize)> {
         while let Some(Reverse(top)) = self.overdue.peek() {
             if self.is_live(top) {
-                return Some((top.at, top.seq, top.key.clone()));
+                return Some((top.at, top.seq, top.slot));
             }
             self.overdue.pop();
             self.stored -= 1;
@@ -295,7 +364,7 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
             let before = bucket.len();
             bucket.retain(|e| self.is_live(e));
             self.stored -= before - bucket.len();
-            let first = bucket.iter().min().map(|e| (e.at, e.seq, e.key.clone()));
+            let first = bucket.iter().min().map(|e| (e.at, e.seq, e.slot));
             if bucket.is_empty() {
                 self.occupied[level] &= !(1 << slot);
             }
@@ -311,11 +380,11 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
     /// slack), so each sweep's cost is paid for by the moves and cancels
     /// that made the stale entries.
     fn sweep_if_stale(&mut self) {
-        if self.stored <= 2 * self.current.len() + SWEEP_SLACK {
+        if self.stored <= 2 * self.live + SWEEP_SLACK {
             return;
         }
-        let current = &self.current;
-        let live = |e: &Entry<K>| current.get(&e.key) == Some(&e.seq);
+        let slots = &self.slots;
+        let live = |e: &Entry<K>| slots[e.slot] == e.seq;
         let mut stored = 0;
         for (index, bucket) in self.buckets.iter_mut().enumerate() {
             if bucket.is_empty() {
