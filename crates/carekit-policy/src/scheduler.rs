@@ -291,7 +291,14 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
             let mut chunks = std::mem::take(&mut self.buckets[index]);
             self.occupied[level] &= !(1 << slot);
             let from = candidates.len();
-            let partial = chunks.iter().flatten().any(|e| e.at > limit);
+            // Every entry is read here, not only up to the first one not
+            // due: the reads are independent, so the processor fetches a
+            // bucket that is not in cache many lines at a time, and the
+            // loop below, which moves each entry, finds them in cache.
+            let partial = chunks
+                .iter()
+                .flatten()
+                .fold(false, |partial, e| partial | (e.at > limit));
             if partial {
                 self.cursor = self.cursor.max(limit.saturating_add(1));
             }
