@@ -28,13 +28,18 @@
 //! slot's. Sequence numbers never repeat, so a slot reused by another key,
 //! or by the same key again, never makes a stale entry live. A tick so
 //! reads a bit per due entry (an array that stays in cache: 128 KB for a
-//! million keys), and a word of a dense array for the few whose bit is
-//! set, never the map of keys, which at a million keys is far larger than
-//! the processor's caches. That map serves `schedule` and `cancel`. A key popped by a tick
-//! keeps its slot until the next tick, remembered in a small map, so that
-//! rescheduling it (what the desk does with every due deadline) does not
-//! probe the large map either; at the next tick the keys that were not
-//! rescheduled give their slots back.
+//! million keys) and, where the bit is set, a word of a dense array, never
+//! the map of keys, which at a million keys is far larger than the
+//! processor's caches. That map serves `schedule` and `cancel`. A key
+//! popped by a tick keeps its slot until the next tick, remembered in a
+//! small map, so that rescheduling it (what the desk does with every due
+//! deadline) does not probe the large map either; at the next tick the
+//! keys that were not rescheduled give their slots back.
+//!
+//! Buckets are lists of fixed-size chunks taken from a pool shared by all
+//! buckets, so the chunks a tick empties take the deadlines it reschedules:
+//! a bucket grows without copying what it holds, and in a steady state
+//! without touching fresh memory.
 
 use chrono::{DateTime, Utc};
 use std::cmp::{Ordering, Reverse};
@@ -59,7 +64,8 @@ const POOL_SLACK: usize = 16;
 const KEEP_POPPED: usize = 4096;
 
 /// One scheduled deadline. `at` is in ordered microseconds (see [`ordered`]).
-/// It is live while `slots[slot] == seq`.
+/// It is live unless its slot's bit in `maybe_stale` is set and the slot
+/// holds another number.
 #[derive(Debug)]
 struct Entry<K> {
     at: u64,
@@ -110,9 +116,7 @@ pub struct DeadlineScheduler<K: Eq + Hash + Clone + Ord> {
     /// `LEVELS * SLOTS` buckets, level by level, each a list of chunks of
     /// at most `CHUNK` entries (only the last one not full).
     buckets: Vec<Vec<Vec<Entry<K>>>>,
-    /// Empty chunks (capacity `CHUNK`) for any bucket, so that the memory
-    /// of the entries a tick takes holds the entries it reschedules: a
-    /// bucket grows without copying and without fresh pages.
+    /// Empty chunks (capacity `CHUNK`) for any bucket.
     pool: Vec<Vec<Entry<K>>>,
     /// Per level, a bit per non-empty bucket.
     occupied: [u64; LEVELS],
@@ -128,15 +132,15 @@ pub struct DeadlineScheduler<K: Eq + Hash + Clone + Ord> {
     /// A bit per slot, set when a stored entry with that slot may be stale;
     /// entries of a slot whose bit is clear are live.
     maybe_stale: Vec<u64>,
-    /// Slots no key holds (each 0).
+    /// Slots no key holds.
     free: Vec<usize>,
     /// Each key's slot: every key with a live entry, and the keys in
     /// `popped`. No two keys share a slot.
     keys: HashMap<K, usize>,
     /// Keys popped by the last tick and not scheduled since, with their
-    /// slots (each 0): rescheduling one of them needs no look-up in `keys`.
+    /// slots: rescheduling one of them needs no look-up in `keys`.
     popped: HashMap<K, usize>,
-    /// Live entries: slots that are not 0.
+    /// Live entries: the keys in `keys` that are not in `popped`.
     live: usize,
     /// Entries held in buckets and `overdue`, stale ones included.
     stored: usize,
