@@ -19,6 +19,27 @@
 //! entry is recognised as stale by its sequence number when it surfaces,
 //! and once stale entries outnumber live ones they are swept out, so memory
 //! stays proportional to the deadlines scheduled.
+//!
+//! Each key holds a slot, and each entry carries its key's slot. A bit per
+//! slot is set when a move or cancel leaves a stale entry with that slot,
+//! and cleared for every slot by a sweep: an entry whose slot's bit is
+//! clear is live. Once its bit is set, the slot holds the sequence number
+//! of its key's live entry, so an entry is live if its number is its
+//! slot's. Sequence numbers never repeat, so a slot reused by another key,
+//! or by the same key again, never makes a stale entry live. A tick so
+//! reads a bit per due entry (an array that stays in cache: 128 KB for a
+//! million keys) and, where the bit is set, a word of a dense array, never
+//! the map of keys, which at a million keys is far larger than the
+//! processor's caches. That map serves `schedule` and `cancel`. A key
+//! popped by a tick keeps its slot until the next tick, remembered in a
+//! small map, so that rescheduling it (what the desk does with every due
+//! deadline) does not probe the large map either; at the next tick the
+//! keys that were not rescheduled give their slots back.
+//!
+//! Buckets are lists of fixed-size chunks taken from a pool shared by all
+//! buckets, so the chunks a tick empties take the deadlines it reschedules:
+//! a bucket grows without copying what it holds, and in a steady state
+//! without touching fresh memory.
 
 use chrono::{DateTime, Utc};
 use std::cmp::{Ordering, Reverse};
@@ -34,14 +55,22 @@ const SLOTS: usize = 1 << SLOT_BITS;
 const LEVELS: usize = (64 - GRANULE_BITS as usize).div_ceil(SLOT_BITS as usize);
 /// Stale entries tolerated beyond the live ones before a sweep.
 const SWEEP_SLACK: usize = 1024;
-/// A drained bucket's buffer larger than this is freed rather than reused.
-const KEEP_BUFFER: usize = 4096;
+/// Entries per chunk of a bucket.
+const CHUNK: usize = 64;
+/// Empty chunks kept for reuse beyond one per `CHUNK` entries stored.
+const POOL_SLACK: usize = 16;
+/// A map of popped keys with room for more than this is freed rather than
+/// kept for the next tick.
+const KEEP_POPPED: usize = 4096;
 
 /// One scheduled deadline. `at` is in ordered microseconds (see [`ordered`]).
+/// It is live unless its slot's bit in `maybe_stale` is set and the slot
+/// holds another number.
 #[derive(Debug)]
 struct Entry<K> {
     at: u64,
     seq: u64,
+    slot: usize,
     key: K,
 }
 
@@ -84,23 +113,44 @@ fn instant(at: u64) -> Option<DateTime<Utc>> {
 /// deadlines sorts them into buckets once, O(n).
 #[derive(Debug)]
 pub struct DeadlineScheduler<K: Eq + Hash + Clone + Ord> {
-    /// `LEVELS * SLOTS` buckets, level by level.
-    buckets: Vec<Vec<Entry<K>>>,
+    /// `LEVELS * SLOTS` buckets, level by level, each a list of chunks of
+    /// at most `CHUNK` entries (only the last one not full).
+    buckets: Vec<Vec<Vec<Entry<K>>>>,
+    /// Empty chunks (capacity `CHUNK`) for any bucket.
+    pool: Vec<Vec<Entry<K>>>,
     /// Per level, a bit per non-empty bucket.
     occupied: [u64; LEVELS],
     /// Ordered microseconds at or before every entry in the buckets; every
     /// entry in `overdue` is before it.
     cursor: u64,
     overdue: BinaryHeap<Reverse<Entry<K>>>,
-    /// The live entry's sequence number per key.
-    current: HashMap<K, u64>,
+    /// Per slot whose bit in `maybe_stale` is set, the sequence number of
+    /// its key's live entry; without one (free, cancelled, or its key
+    /// popped), 0 or the number of an entry already popped. Not read, nor
+    /// written, for a slot whose bit is clear.
+    slots: Vec<u64>,
+    /// A bit per slot, set when a stored entry with that slot may be stale;
+    /// entries of a slot whose bit is clear are live.
+    maybe_stale: Vec<u64>,
+    /// Slots no key holds.
+    free: Vec<usize>,
+    /// Each key's slot: every key with a live entry, and the keys in
+    /// `popped`. No two keys share a slot.
+    keys: HashMap<K, usize>,
+    /// Keys popped by the last tick and not scheduled since, with their
+    /// slots: rescheduling one of them needs no look-up in `keys`.
+    popped: HashMap<K, usize>,
+    /// Live entries: the keys in `keys` that are not in `popped`.
+    live: usize,
     /// Entries held in buckets and `overdue`, stale ones included.
     stored: usize,
+    /// Stale entries tolerated beyond the live ones before a sweep
+    /// (`SWEEP_SLACK`; tests lower it to sweep often).
+    sweep_slack: usize,
     seq: u64,
-    /// At or before every live entry; the earliest one if still live.
-    earliest: Option<(u64, u64, K)>,
-    /// An empty buffer to swap with a bucket being drained.
-    spare: Vec<Entry<K>>,
+    /// At or before every live entry (at, seq, slot); the earliest one if
+    /// still live.
+    earliest: Option<(u64, u64, usize)>,
 }
 
 impl<K: Eq + Hash + Clone + Ord> Default for DeadlineScheduler<K> {
@@ -110,11 +160,17 @@ impl<K: Eq + Hash + Clone + Ord> Default for DeadlineScheduler<K> {
             occupied: [0; LEVELS],
             cursor: 0,
             overdue: BinaryHeap::new(),
-            current: HashMap::new(),
+            slots: Vec::new(),
+            maybe_stale: Vec::new(),
+            free: Vec::new(),
+            keys: HashMap::new(),
+            popped: HashMap::new(),
+            live: 0,
+            sweep_slack: SWEEP_SLACK,
             stored: 0,
             seq: 0,
             earliest: None,
-            spare: Vec::new(),
+            pool: Vec::new(),
         }
     }
 }
@@ -128,18 +184,45 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
     /// Sets (or moves) `key`'s deadline.
     pub fn schedule(&mut self, key: K, at: DateTime<Utc>) {
         self.seq += 1;
+        let slot = match self.popped.remove(&key) {
+            Some(slot) => {
+                self.live += 1;
+                slot
+            }
+            None => match self.keys.get(&key) {
+                Some(&slot) => {
+                    // Moved: the entry it had is now stale.
+                    self.mark_stale(slot);
+                    slot
+                }
+                None => {
+                    self.live += 1;
+                    let slot = self.free.pop().unwrap_or_else(|| {
+                        self.slots.push(0);
+                        if self.slots.len() > self.maybe_stale.len() * 64 {
+                            self.maybe_stale.push(0);
+                        }
+                        self.slots.len() - 1
+                    });
+                    self.keys.insert(key.clone(), slot);
+                    slot
+                }
+            },
+        };
+        if self.marked(slot) {
+            self.slots[slot] = self.seq;
+        }
         let entry = Entry {
             at: ordered(at),
             seq: self.seq,
+            slot,
             key,
         };
-        self.current.insert(entry.key.clone(), entry.seq);
         if self
             .earliest
-            .as_ref()
-            .is_some_and(|(at, seq, _)| (entry.at, entry.seq) < (*at, *seq))
+            .is_some_and(|(at, seq, _)| (entry.at, entry.seq) < (at, seq))
         {
-            self.earliest = Some((entry.at, entry.seq, entry.key.clone()));
+            self.earliest = Some((entry.at, entry.seq, slot));
         }
         self.stored += 1;
         if entry.at < self.cursor {
@@ -152,27 +235,34 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
 
     /// Removes `key`'s deadline.
     pub fn cancel(&mut self, key: &K) {
-        if self.current.remove(key).is_some() {
+        let popped = self.popped.remove(key).is_some();
+        if let Some(slot) = self.keys.remove(key) {
+            if !popped {
+                self.live -= 1;
+                self.slots[slot] = 0;
+                self.mark_stale(slot);
+            }
+            self.free.push(slot);
             self.sweep_if_stale();
         }
     }
 
     /// Deadlines scheduled.
     pub fn len(&self) -> usize {
-        self.current.len()
+        self.live
     }
 
     /// Whether nothing is scheduled.
     pub fn is_empty(&self) -> bool {
-        self.current.is_empty()
+        self.live == 0
     }
 
     /// The earliest live deadline.
     pub fn next_due(&mut self) -> Option<DateTime<Utc>> {
-        if let Some((at, seq, key)) = &self.earliest
-            && self.current.get(key) == Some(seq)
+        if let Some((at, seq, slot)) = self.earliest
+            && self.holds(slot, seq)
         {
-            return instant(*at);
+            return instant(at);
         }
         self.earliest = self.find_earliest();
         self.earliest.as_ref().and_then(|(at, _, _)| instant(*at))
@@ -181,6 +271,11 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
     /// Removes and returns every deadline at or before `now`, earliest first.
     pub fn pop_due(&mut self, now: DateTime<Utc>) -> Vec<(K, DateTime<Utc>)> {
         let limit = ordered(now);
+        self.forget_popped();
+        // What is due is popped, and a popped entry's slot keeps its number.
+        if self.earliest.is_some_and(|(at, _, _)| at <= limit) {
+            self.earliest = None;
+        }
         // Candidates in order, stale ones included: first what is overdue
         // (all before the cursor, so before everything in the buckets) ...
         let mut candidates = Vec::new();
@@ -197,25 +292,38 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
                 break;
             }
             let index = level * SLOTS + slot;
-            let mut batch = std::mem::take(&mut self.spare);
-            std::mem::swap(&mut batch, &mut self.buckets[index]);
+            let mut chunks = std::mem::take(&mut self.buckets[index]);
             self.occupied[level] &= !(1 << slot);
             let from = candidates.len();
-            let partial = batch.iter().any(|e| e.at > limit);
+            // Every entry is read here, not only up to the first one not
+            // due: the reads are independent, so the processor fetches a
+            // bucket that is not in cache many lines at a time, and the
+            // loop below, which moves each entry, finds them in cache.
+            let partial = chunks
+                .iter()
+                .flatten()
+                .fold(false, |partial, e| partial | (e.at > limit));
             if partial {
                 self.cursor = self.cursor.max(limit.saturating_add(1));
-                for entry in batch.drain(..) {
-                    if entry.at <= limit {
-                        candidates.push(entry);
-                    } else {
-                        self.place(entry);
+            }
+            for mut chunk in chunks.drain(..) {
+                if partial {
+                    for entry in chunk.drain(..) {
+                        if entry.at <= limit {
+                            candidates.push(entry);
+                        } else {
+                            self.place(entry);
+                        }
                     }
+                } else {
+                    candidates.append(&mut chunk);
                 }
-            } else {
-                candidates.append(&mut batch);
+                self.recycle(chunk);
+            }
+            if self.buckets[index].capacity() == 0 {
+                self.buckets[index] = chunks;
             }
             candidates[from..].sort_unstable();
-            self.keep_buffer(batch);
             if partial {
                 break;
             }
@@ -223,18 +331,33 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
         // Nothing left in the buckets is at or before `now`.
         self.cursor = self.cursor.max(limit.saturating_add(1));
         self.stored -= candidates.len();
-        // Which candidates are live, looked up first in a loop of
-        // independent reads, so the processor overlaps the cache misses of a
-        // large map instead of waiting for each in turn.
+        // Which candidates are live, read first in a loop of independent
+        // reads, so that the processor overlaps the cache misses of the
+        // slots it has to read instead of waiting for each in turn.
         let live: Vec<bool> = candidates.iter().map(|e| self.is_live(e)).collect();
         let mut due = Vec::with_capacity(candidates.len());
         for (entry, live) in candidates.into_iter().zip(live) {
             if live {
-                self.current.remove(&entry.key);
+                // The key keeps its slot until the next tick. The slot keeps
+                // the number of the entry popped, which no entry has now.
+                self.live -= 1;
+                self.popped.insert(entry.key.clone(), entry.slot);
                 due.push((entry.key, instant(entry.at).unwrap_or(now)));
             }
         }
         due
+    }
+
+    /// Gives back the slots of the keys the last tick popped that were not
+    /// scheduled again since.
+    fn forget_popped(&mut self) {
+        for (key, slot) in self.popped.drain() {
+            self.keys.remove(&key);
+            self.free.push(slot);
+        }
+        if self.popped.capacity() > KEEP_POPPED {
+            self.popped = HashMap::new();
+        }
     }
 
     /// Appends `entry` (at or after the cursor) to its bucket.
@@ -247,8 +370,54 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
             ((63 - differs.leading_zeros()) / SLOT_BITS) as usize
         };
         let slot = ((granule >> (SLOT_BITS * level as u32)) as usize) & (SLOTS - 1);
-        self.buckets[level * SLOTS + slot].push(entry);
+        self.push(level * SLOTS + slot, entry);
         self.occupied[level] |= 1 << slot;
+    }
+
+    /// Appends `entry` to bucket `index`, in a chunk from the pool when the
+    /// bucket's last chunk is full.
+    fn push(&mut self, index: usize, entry: Entry<K>) {
+        let bucket = &mut self.buckets[index];
+        match bucket.last_mut() {
+            Some(chunk) if chunk.len() < CHUNK => chunk.push(entry),
+            _ => {
+                let mut chunk = self.pool.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK));
+                chunk.push(entry);
+                bucket.push(chunk);
+            }
+        }
+    }
+
+    /// Puts an emptied chunk back in the pool, unless the pool already
+    /// holds as many entries as the buckets (and some slack).
+    fn recycle(&mut self, chunk: Vec<Entry<K>>) {
+        debug_assert!(chunk.is_empty());
+        if chunk.capacity() == CHUNK && self.pool.len() < self.stored / CHUNK + POOL_SLACK {
+            self.pool.push(chunk);
+        }
+    }
+
+    /// Empties bucket `index` and refills it with the live entries it held,
+    /// returning how many stale ones were dropped.
+    fn drop_stale(&mut self, index: usize) -> usize {
+        let mut chunks = std::mem::take(&mut self.buckets[index]);
+        let mut entries = Vec::with_capacity(chunks.len() * CHUNK);
+        for mut chunk in chunks.drain(..) {
+            entries.append(&mut chunk);
+            self.recycle(chunk);
+        }
+        self.buckets[index] = chunks;
+        let before = entries.len();
+        entries.retain(|e| self.is_live(e));
+        let dropped = before - entries.len();
+        for entry in entries {
+            self.push(index, entry);
+        }
+        if self.buckets[index].is_empty() {
+            self.buckets[index] = Vec::new();
+            self.occupied[index / SLOTS] &= !(1 << (index % SLOTS));
+        }
+        dropped
     }
 
     /// The earliest non-empty bucket: the lowest level wins (its buckets
@@ -269,37 +438,40 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
         (above | ((slot as u64) << shift)) << GRANULE_BITS
     }
 
-    fn keep_buffer(&mut self, buffer: Vec<Entry<K>>) {
-        debug_assert!(buffer.is_empty());
-        if buffer.capacity() <= KEEP_BUFFER && buffer.capacity() > self.spare.capacity() {
-            self.spare = buffer;
-        }
+    fn is_live(&self, entry: &Entry<K>) -> bool {
+        self.holds(entry.slot, entry.seq)
     }
 
-    fn is_live(&self, entry: &Entry<K>) -> bool {
-        self.current.get(&entry.key) == Some(&entry.seq)
+    /// Whether the entry numbered `seq` with slot `slot`, if stored, is live.
+    fn holds(&self, slot: usize, seq: u64) -> bool {
+        !self.marked(slot) || self.slots[slot] == seq
+    }
+
+    fn marked(&self, slot: usize) -> bool {
+        self.maybe_stale[slot / 64] & (1 << (slot % 64)) != 0
+    }
+
+    fn mark_stale(&mut self, slot: usize) {
+        self.maybe_stale[slot / 64] |= 1 << (slot % 64);
     }
 
     /// The earliest live entry, dropping stale entries met on the way.
-    fn find_earliest(&mut self) -> Option<(u64, u64, K)> {
+    fn find_earliest(&mut self) -> Option<(u64, u64, usize)> {
         while let Some(Reverse(top)) = self.overdue.peek() {
             if self.is_live(top) {
-                return Some((top.at, top.seq, top.key.clone()));
+                return Some((top.at, top.seq, top.slot));
             }
             self.overdue.pop();
             self.stored -= 1;
         }
         while let Some((level, slot)) = self.first_bucket() {
             let index = level * SLOTS + slot;
-            let mut bucket = std::mem::take(&mut self.buckets[index]);
-            let before = bucket.len();
-            bucket.retain(|e| self.is_live(e));
-            self.stored -= before - bucket.len();
-            let first = bucket.iter().min().map(|e| (e.at, e.seq, e.key.clone()));
-            if bucket.is_empty() {
-                self.occupied[level] &= !(1 << slot);
-            }
-            self.buckets[index] = bucket;
+            self.stored -= self.drop_stale(index);
+            let first = self.buckets[index]
+                .iter()
+                .flatten()
+                .min()
+                .map(|e| (e.at, e.seq, e.slot));
             if first.is_some() {
                 return first;
             }
@@ -311,28 +483,22 @@ impl<K: Eq + Hash + Clone + Ord> DeadlineScheduler<K> {
     /// slack), so each sweep's cost is paid for by the moves and cancels
     /// that made the stale entries.
     fn sweep_if_stale(&mut self) {
-        if self.stored <= 2 * self.current.len() + SWEEP_SLACK {
+        if self.stored <= 2 * self.live + self.sweep_slack {
             return;
         }
-        let current = &self.current;
-        let live = |e: &Entry<K>| current.get(&e.key) == Some(&e.seq);
-        let mut stored = 0;
-        for (index, bucket) in self.buckets.iter_mut().enumerate() {
-            if bucket.is_empty() {
-                continue;
-            }
-            bucket.retain(live);
-            stored += bucket.len();
-            if bucket.is_empty() {
-                *bucket = Vec::new();
-                self.occupied[index / SLOTS] &= !(1 << (index % SLOTS));
+        for index in 0..self.buckets.len() {
+            if !self.buckets[index].is_empty() {
+                self.stored -= self.drop_stale(index);
             }
         }
         let mut overdue = std::mem::take(&mut self.overdue).into_vec();
-        overdue.retain(|Reverse(e)| live(e));
-        stored += overdue.len();
+        let before = overdue.len();
+        overdue.retain(|Reverse(e)| self.is_live(e));
+        self.stored -= before - overdue.len();
         self.overdue = BinaryHeap::from(overdue);
-        self.stored = stored;
+        // No entry is stale now. The earliest entry known may have been.
+        self.maybe_stale.fill(0);
+        self.earliest = None;
     }
 }
 
@@ -420,6 +586,91 @@ mod tests {
         assert_eq!(s.next_due(), Some(first));
         assert_eq!(s.pop_due(t(0)), vec![(2, first)]);
         assert_eq!(s.pop_due(last), vec![(1, last)]);
+    }
+
+    #[test]
+    fn a_reused_slot_never_fires_the_entry_it_held_before() {
+        let mut s = DeadlineScheduler::new();
+        s.schedule(1, t(10));
+        s.cancel(&1);
+        s.schedule(2, t(20)); // takes the slot 1 gave back
+        assert_eq!(s.next_due(), Some(t(20)));
+        assert_eq!(s.pop_due(t(15)), vec![]);
+        s.schedule(2, t(40)); // moved: its entry at 20 is stale
+        s.cancel(&2);
+        s.schedule(3, t(30)); // the same slot again
+        assert_eq!(s.pop_due(t(25)), vec![]);
+        assert_eq!(s.pop_due(t(35)), vec![(3, t(30))]);
+        // Popped and rescheduled in the same slot; popped and not, then
+        // the slot goes to another key at the next tick.
+        s.schedule(3, t(50));
+        s.schedule(4, t(45));
+        assert_eq!(s.pop_due(t(45)), vec![(4, t(45))]);
+        assert_eq!(s.pop_due(t(46)), vec![]);
+        s.schedule(5, t(60));
+        s.schedule(4, t(55));
+        assert_eq!(s.len(), 3);
+        s.check();
+        assert_eq!(s.pop_due(t(100)), vec![(3, t(50)), (4, t(55)), (5, t(60))]);
+        s.check();
+    }
+
+    impl<K: Eq + Hash + Clone + Ord + std::fmt::Debug> DeadlineScheduler<K> {
+        /// Asserts the invariants the fields' comments state.
+        fn check(&self) {
+            let entries: Vec<&Entry<K>> = self
+                .buckets
+                .iter()
+                .flatten()
+                .flatten()
+                .chain(self.overdue.iter().map(|Reverse(e)| e))
+                .collect();
+            assert_eq!(entries.len(), self.stored, "entries counted");
+            for (index, bucket) in self.buckets.iter().enumerate() {
+                let bit = self.occupied[index / SLOTS] & (1 << (index % SLOTS)) != 0;
+                assert_eq!(bit, !bucket.is_empty(), "occupied bit of bucket {index}");
+                for (i, chunk) in bucket.iter().enumerate() {
+                    assert!(!chunk.is_empty() && chunk.len() <= CHUNK);
+                    assert!(i + 1 == bucket.len() || chunk.len() == CHUNK);
+                }
+            }
+            assert!(
+                self.pool
+                    .iter()
+                    .all(|c| c.is_empty() && c.capacity() == CHUNK)
+            );
+            // Every slot is a key's or free, never both, never twice.
+            let mut owner = vec![None; self.slots.len()];
+            for (key, &slot) in &self.keys {
+                assert!(owner[slot].replace(key).is_none(), "slot {slot} held twice");
+            }
+            for &slot in &self.free {
+                assert!(owner[slot].is_none(), "free slot {slot} held");
+            }
+            assert_eq!(self.keys.len() + self.free.len(), self.slots.len());
+            for (key, slot) in &self.popped {
+                assert_eq!(self.keys.get(key), Some(slot), "popped key {key:?}");
+            }
+            // Exactly one live entry per scheduled key, in the key's slot;
+            // none for a popped key or a free slot.
+            let mut live = HashMap::new();
+            for e in entries.iter().filter(|e| self.is_live(e)) {
+                assert_eq!(
+                    owner[e.slot],
+                    Some(&e.key),
+                    "live entry {:?} in another's slot",
+                    e.key
+                );
+                assert!(!self.popped.contains_key(&e.key), "popped {:?} live", e.key);
+                assert!(
+                    live.insert(&e.key, e.seq).is_none(),
+                    "{:?} live twice",
+                    e.key
+                );
+            }
+            assert_eq!(live.len(), self.live);
+            assert_eq!(self.keys.len(), self.live + self.popped.len());
+        }
     }
 
     /// What the scheduler must do, the slow way.
@@ -540,6 +791,54 @@ mod tests {
             let rest = popped(&mut s, end);
             prop_assert_eq!(rest, model.pop_due(end.timestamp_micros()));
             prop_assert!(s.is_empty());
+        }
+
+        /// Few keys, few instants and frequent sweeps, so that slots are
+        /// given back and taken again (by cancels, and by popped keys not
+        /// rescheduled) while stale entries with those slots are stored.
+        #[test]
+        fn reused_slots_never_resurrect_stale_entries(
+            slack in 0usize..6,
+            ops in proptest::collection::vec(
+                prop_oneof![
+                    5 => (0u8..6, 0i64..12).prop_map(|(k, at)| Op::Schedule(k, BASE + at * 700)),
+                    2 => (0u8..6).prop_map(Op::Cancel),
+                    2 => (0i64..12).prop_map(|at| Op::PopDue(BASE + at * 700)),
+                    1 => Just(Op::NextDue),
+                ],
+                1..300,
+            ),
+        ) {
+            let mut s = DeadlineScheduler::new();
+            s.sweep_slack = slack;
+            let mut model = Model::default();
+            for op in ops {
+                match op {
+                    Op::Schedule(k, at) => {
+                        s.schedule(k, micros(at));
+                        model.schedule(k, at);
+                    }
+                    Op::Cancel(k) => {
+                        s.cancel(&k);
+                        model.cancel(k);
+                    }
+                    Op::PopDue(now) => {
+                        let got = popped(&mut s, micros(now));
+                        prop_assert_eq!(got, model.pop_due(now));
+                    }
+                    Op::NextDue => {
+                        prop_assert_eq!(
+                            s.next_due().map(|at| at.timestamp_micros()),
+                            model.next_due()
+                        );
+                    }
+                }
+                s.check();
+                prop_assert_eq!(s.len(), model.by_key.len());
+            }
+            let end = DateTime::<Utc>::MAX_UTC;
+            prop_assert_eq!(popped(&mut s, end), model.pop_due(end.timestamp_micros()));
+            s.check();
         }
 
         #[test]
