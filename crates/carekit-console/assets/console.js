@@ -101,8 +101,16 @@
   }
 
   // --- SLA clocks ---------------------------------------------------------
+  // Deadlines count from the desk's clock (a page says what time it was
+  // there when rendered), not the browser's.
+  var skew = 0;
+  function readSkew() {
+    var meta = document.querySelector('meta[name="desk-now"]');
+    var at = meta ? Date.parse(meta.getAttribute("content")) : NaN;
+    skew = isNaN(at) ? 0 : at - Date.now();
+  }
   function tick() {
-    var now = Date.now();
+    var now = Date.now() + skew;
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var due = Date.parse(el.getAttribute("data-deadline"));
       if (isNaN(due)) return;
@@ -198,7 +206,20 @@
     };
   }
 
+  // --- keyboard shortcuts -------------------------------------------------
+  // "/" search, "r" reply, "n" note (outside text fields).
+  function shortcuts(e) {
+    var t = e.target;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable)) return;
+    var target = { "/": 'input[name="q"]', "r": "#reply-text", "n": "#note-text" }[e.key];
+    var el = target && document.querySelector(target);
+    if (el) { e.preventDefault(); el.focus(); }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    readSkew();
+    document.addEventListener("keydown", shortcuts);
     wireCounter();
     tick();
     setInterval(tick, 1000);

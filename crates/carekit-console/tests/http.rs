@@ -328,3 +328,90 @@ async fn views_list_the_right_conversations_and_actions_go_through_the_desk() {
     assert!(page.contains("id=\"case-status\">resolved<"), "resolved");
     desk.stop().await;
 }
+
+#[tokio::test]
+async fn console_sign_in_is_throttled_with_the_apis_login() {
+    let (desk, _dir) = desk().await;
+    desk.make_agent("alice", "agent", Some(AGENT_PASSWORD))
+        .await;
+    for _ in 0..MAX_FAILURES_SEEN {
+        assert_eq!(sign_in(&desk, "alice", "guess").await.status(), 401);
+    }
+    // The next try, even with the right password, waits.
+    let r = sign_in(&desk, "alice", AGENT_PASSWORD).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("set-cookie").is_none());
+    // The API counts the same failures.
+    let (status, _) = desk
+        .api_post(
+            "/api/login",
+            serde_json::json!({ "login": "alice", "password": AGENT_PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 429);
+    desk.stop().await;
+}
+
+/// `carekit_desk::MAX_FAILURES`.
+const MAX_FAILURES_SEEN: usize = carekit_desk::MAX_FAILURES;
+
+#[tokio::test]
+async fn presence_takes_the_token_in_a_header_and_every_answer_has_the_csp() {
+    let (desk, _dir) = desk().await;
+    desk.make_agent("alice", "agent", Some(AGENT_PASSWORD))
+        .await;
+    let case = tweet_in(&desk, "1900000000000000005", "4005", "@acme hello").await;
+    let alice = Agent::new(&desk, "alice", AGENT_PASSWORD).await;
+    let csrf = alice.csrf().await;
+    let url = format!("{}/cases/{case}/presence", desk.base);
+    let without = alice
+        .http
+        .post(&url)
+        .header("cookie", &alice.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without.status(), 403);
+    let with = alice
+        .http
+        .post(&url)
+        .header("cookie", &alice.cookie)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with.status(), 202);
+    for path in [
+        "/login".to_owned(),
+        "/views/due".to_owned(),
+        format!("/cases/{case}"),
+        "/admin".to_owned(),
+        "/assets/console.js".to_owned(),
+    ] {
+        let r = alice
+            .http
+            .get(format!("{}{path}", desk.base))
+            .header("cookie", &alice.cookie)
+            .send()
+            .await
+            .unwrap();
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert_eq!(csp, carekit_console::CONTENT_SECURITY_POLICY, "{path}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+    // The SLA view shows the deadline with the desk's time beside it.
+    // (The first tweet is dated months ago: breached, no deadline left.)
+    let before = desk.conversations(0).await.len();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let fresh = tweet_at("1900000000000000006", "4006", "erin", "@acme now", now_ms);
+    assert_eq!(desk.post_tweet(fresh).await, 200);
+    desk.conversations(before + 1).await;
+    let (_, due) = alice.get("/views/due").await;
+    assert!(
+        due.contains("data-deadline=") && due.contains("due in"),
+        "{due}"
+    );
+    assert!(due.contains("data-count=\"due\">1<"));
+    assert!(due.contains("name=\"desk-now\""));
+    desk.stop().await;
+}

@@ -49,5 +49,5 @@ pub(crate) async fn show(State(state): State<ConsoleState>, headers: HeaderMap) 
             }
         }
     };
-    Html(page("Agents", Some(&session), body).into_string()).into_response()
+    Html(page("Agents", Some(&session), None, body).into_string()).into_response()
 }

@@ -69,7 +69,10 @@ pub(crate) async fn show(
         );
     };
     match render(&state, &session, id).await {
-        Ok(body) => Html(page("Case", Some(&session), body).into_string()).into_response(),
+        Ok(body) => {
+            Html(page("Case", Some(&session), Some(state.desk.clock().now()), body).into_string())
+                .into_response()
+        }
         Err(DeskError::UnknownConversation(_)) => error(
             StatusCode::NOT_FOUND,
             Some(&session),
@@ -246,26 +249,51 @@ fn timeline_entry(entry: &Entry<'_>, name_of: &dyn Fn(&str) -> String) -> Markup
     }
 }
 
-/// One line of the audit trail: the kind's name, and a note's author.
+/// One line of the audit trail: what happened and, for a person's action,
+/// who (by name).
 fn audit_text(kind: &AuditKind, name_of: &dyn Fn(&str) -> String) -> String {
+    let by = |actor: &carekit_core::Actor| actor_name(actor, name_of);
     match kind {
-        AuditKind::AgentNote { by, .. } => format!("note by {}", actor_name(by, name_of)),
-        other => {
-            let debug = format!("{other:?}");
-            let name: String = debug.chars().take_while(|c| c.is_alphanumeric()).collect();
-            // The names of agents the entry mentions, by id.
-            let by: Vec<String> = debug
-                .split("Agent(\"")
-                .skip(1)
-                .filter_map(|rest| rest.split('"').next())
-                .map(name_of)
-                .collect();
-            if by.is_empty() {
-                name
-            } else {
-                format!("{name} by {}", by.join(", "))
-            }
+        AuditKind::AgentNote { by: who, .. } => format!("private note by {}", by(who)),
+        AuditKind::StatusChanged { from, to, by: who } => {
+            format!("status {} → {} by {}", from.as_str(), to.as_str(), by(who))
         }
+        AuditKind::Assigned {
+            agent,
+            team,
+            by: who,
+        } => {
+            let to = match (agent, team) {
+                (Some(a), Some(t)) => format!("{} ({t})", name_of(a)),
+                (Some(a), None) => name_of(a),
+                (None, Some(t)) => format!("team {t}"),
+                (None, None) => "no one".into(),
+            };
+            format!("assigned to {to} by {}", by(who))
+        }
+        AuditKind::HandedOff {
+            channel, by: who, ..
+        } => {
+            format!("handed off to {} by {}", channel.as_str(), by(who))
+        }
+        AuditKind::Delivery { state, error, .. } => match error {
+            Some(e) => format!("delivery: {} ({e})", state.as_str()),
+            None => format!("delivery: {}", state.as_str()),
+        },
+        AuditKind::Escalated(e) => format!("escalated to level {}: {}", e.level, e.explanation),
+        AuditKind::Tagged { tag, added, .. } => {
+            format!("tag {tag} {}", if *added { "added" } else { "removed" })
+        }
+        AuditKind::PriorityChanged { from, to, .. } => format!(
+            "priority {} → {}",
+            format!("{from:?}").to_lowercase(),
+            format!("{to:?}").to_lowercase()
+        ),
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| "change".into())
+            .replace('_', " "),
     }
 }
 

@@ -58,7 +58,7 @@ pub(crate) async fn show(
     }
     let now = state.desk.clock().now();
     let body = render(&session, view, &counts, &filters, &shown, now);
-    Html(page(view.title(), Some(&session), body).into_string()).into_response()
+    Html(page(view.title(), Some(&session), Some(now), body).into_string()).into_response()
 }
 
 fn query_string(filters: &Filters) -> String {

@@ -7,7 +7,15 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
 /// A whole page.
-pub(crate) fn page(title: &str, session: Option<&Session>, body: Markup) -> Markup {
+///
+/// `now` is the desk's clock (pages with deadlines): the script counts SLA deadlines from it, not
+/// from the browser's clock (which may differ, or the desk's be virtual).
+pub(crate) fn page(
+    title: &str,
+    session: Option<&Session>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -19,6 +27,9 @@ pub(crate) fn page(title: &str, session: Option<&Session>, body: Markup) -> Mark
                 script src="/assets/console.js" defer {}
                 @if let Some(s) = session {
                     meta name="csrf-token" content=(s.csrf());
+                }
+                @if let Some(now) = now {
+                    meta name="desk-now" content=(now.to_rfc3339());
                 }
             }
             @match session {
@@ -57,5 +68,9 @@ pub(crate) fn error(status: StatusCode, session: Option<&Session>, message: &str
             p { a href="/" { "Back to the console" } }
         }
     };
-    (status, Html(page("Error", session, body).into_string())).into_response()
+    (
+        status,
+        Html(page("Error", session, None, body).into_string()),
+    )
+        .into_response()
 }

@@ -14,6 +14,7 @@ fn form(message: Option<&str>) -> maud::Markup {
     page(
         "Sign in",
         None,
+        None,
         html! {
             main #main.login {
                 h1 { "Sign in to carekit" }
