@@ -3,7 +3,7 @@
 //! method the JSON API uses, with the signed-in agent as the actor the
 //! audit trail names.
 
-use crate::pages::case::parse_id;
+use crate::pages::case::{SNOOZE_HOURS, parse_id};
 use crate::pages::layout::error;
 use crate::session::{self, Session};
 use crate::state::ConsoleState;
@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use carekit_core::desk::{HandoffRequest, ReplyRequest};
 use carekit_core::store::Activity;
-use carekit_core::{ChannelKind, ConversationId, DeskError, Identity, Scope, Visibility};
+use carekit_core::{ChannelKind, ConversationId, DeskError, Identity, Scope, Status, Visibility};
 use serde::Deserialize;
 
 /// A form with only the CSRF token.
@@ -29,6 +29,16 @@ pub(crate) struct Text {
     csrf: String,
     #[serde(default)]
     text: String,
+}
+
+/// The status form: `open` (reopen), `pending`, or `snooze` for `hours`.
+#[derive(Deserialize)]
+pub(crate) struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    status: String,
+    #[serde(default)]
+    hours: String,
 }
 
 /// The hand-off form.
@@ -224,6 +234,45 @@ pub(crate) async fn resolve(
         Err(refused) => return refused,
     };
     let result = state.desk.resolve(id, session.who.actor()).await;
+    done(&session, id, result)
+}
+
+/// `POST /cases/{id}/status` (`reply`): waiting on the customer, snoozed
+/// for one of [`SNOOZE_HOURS`] on the desk's clock, or reopened.
+pub(crate) async fn status(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> Response {
+    let (session, id) = match checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await {
+        Ok(ok) => ok,
+        Err(refused) => return refused,
+    };
+    let status = match f.status.as_str() {
+        "open" => Status::Open,
+        "pending" => Status::Pending,
+        "snooze" => match f.hours.parse::<i64>() {
+            Ok(hours) if SNOOZE_HOURS.contains(&hours) => Status::Snoozed {
+                until: state.desk.clock().now() + chrono::Duration::hours(hours),
+            },
+            _ => {
+                return error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(&session),
+                    "snooze for 1, 4, 24 or 72 hours",
+                );
+            }
+        },
+        _ => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&session),
+                "the status is open, pending or snooze",
+            );
+        }
+    };
+    let result = state.desk.set_status(id, status, session.who.actor()).await;
     done(&session, id, result)
 }
 

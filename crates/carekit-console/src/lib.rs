@@ -27,6 +27,7 @@
 mod accounts;
 mod actions;
 mod assets;
+mod console;
 mod csrf;
 mod live;
 mod pages;
@@ -37,9 +38,9 @@ mod state;
 mod views;
 
 pub use accounts::{Accounts, Credential, SignInError, SignedIn};
+pub use console::{Console, ConsoleBuilder};
 pub use csrf::{CSRF_FIELD, CSRF_HEADER};
 pub use security::CONTENT_SECURITY_POLICY;
-pub use state::{Console, ConsoleBuilder};
 pub use views::{CRISIS_TAG, View};
 
 /// The README's example, compiled as a doctest.

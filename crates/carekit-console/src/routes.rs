@@ -19,6 +19,7 @@ pub(crate) fn router(state: ConsoleState) -> Router {
         .route("/cases/{id}/handoff", post(actions::handoff))
         .route("/cases/{id}/assign", post(actions::assign))
         .route("/cases/{id}/resolve", post(actions::resolve))
+        .route("/cases/{id}/status", post(actions::status))
         .route("/cases/{id}/presence", post(actions::presence))
         .route("/admin", get(pages::admin::show))
         .route("/events", get(live::events))

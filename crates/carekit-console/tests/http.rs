@@ -415,3 +415,50 @@ async fn presence_takes_the_token_in_a_header_and_every_answer_has_the_csp() {
     assert!(due.contains("name=\"desk-now\""));
     desk.stop().await;
 }
+
+#[tokio::test]
+async fn pending_and_snoozed_cases_leave_the_open_queue_for_the_waiting_one() {
+    let (desk, _dir) = desk().await;
+    desk.make_agent("alice", "agent", Some(AGENT_PASSWORD))
+        .await;
+    let case = tweet_in(&desk, "1900000000000000007", "4007", "@acme any news?").await;
+    let alice = Agent::new(&desk, "alice", AGENT_PASSWORD).await;
+    let csrf = alice.csrf().await;
+    let path = format!("/cases/{case}/status");
+
+    let (status, _) = alice
+        .post(
+            &path,
+            &[("csrf", &csrf), ("status", "snooze"), ("hours", "5")],
+        )
+        .await;
+    assert_eq!(status, 422, "only the offered snoozes");
+    let (status, _) = alice
+        .post(&path, &[("csrf", &csrf), ("status", "closed")])
+        .await;
+    assert_eq!(status, 422);
+
+    for (form, shown) in [
+        (vec![("status", "pending")], "pending"),
+        (vec![("status", "snooze"), ("hours", "4")], "snoozed until"),
+    ] {
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend(form);
+        let (status, _) = alice.post(&path, &fields).await;
+        assert_eq!(status, 303);
+        let (_, open) = alice.get("/views/open").await;
+        assert!(!open.contains(&case), "{shown}");
+        let (_, waiting) = alice.get("/views/waiting").await;
+        assert!(
+            waiting.contains(&case) && waiting.contains(shown),
+            "{shown}"
+        );
+    }
+    let (status, _) = alice
+        .post(&path, &[("csrf", &csrf), ("status", "open")])
+        .await;
+    assert_eq!(status, 303);
+    let (_, open) = alice.get("/views/open").await;
+    assert!(open.contains(&case));
+    desk.stop().await;
+}

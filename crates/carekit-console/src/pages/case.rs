@@ -17,6 +17,9 @@ use carekit_core::{
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
+/// The snoozes the status form offers, in hours.
+pub(crate) const SNOOZE_HOURS: [i64; 4] = [1, 4, 24, 72];
+
 /// Earlier conversations of the customer shown at most.
 const EARLIER: usize = 20;
 
@@ -341,6 +344,20 @@ fn actions(session: &Session, c: &ConversationRecord, csrf: &str, limit: Option<
                     form #resolve method="post" action={ (base) "/resolve" } {
                         input type="hidden" name="csrf" value=(csrf);
                         button #resolve-send type="submit" { "Resolve" }
+                    }
+                    form #status method="post" action={ (base) "/status" } {
+                        input type="hidden" name="csrf" value=(csrf);
+                        select #status-to name="status" aria-label="New status" {
+                            option value="pending" { "Pending (waiting on the customer)" }
+                            option value="snooze" { "Snooze" }
+                            option value="open" { "Reopen" }
+                        }
+                        select #status-hours name="hours" aria-label="Snooze for" {
+                            @for h in SNOOZE_HOURS {
+                                option value=(h) { (h) " h" }
+                            }
+                        }
+                        button #status-send type="submit" { "Set status" }
                     }
                 }
             }
