@@ -131,6 +131,31 @@ async fn until(client: &Client, script: &str, what: &str) {
     }
 }
 
+/// axe-core, injected by the test (the console's CSP would refuse it as a
+/// page script; WebDriver's scripts are not page scripts).
+const AXE: &str = include_str!("axe/axe.min.js");
+
+/// Runs axe-core's WCAG 2 A and AA rules on the page: the violations.
+async fn accessibility_violations(client: &Client) -> Vec<String> {
+    let loaded = client
+        .execute(&format!("{AXE}\nreturn typeof window.axe;"), vec![])
+        .await
+        .unwrap();
+    assert_eq!(loaded, json!("object"), "axe-core loaded");
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             window.axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}}) \
+               .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' (' + \
+                 v.nodes.map(n => n.target.join(' ')).join(', ') + ')'))) \
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(found).unwrap()
+}
+
 async fn js(client: &Client, script: &str) -> Value {
     client.execute(script, vec![]).await.unwrap()
 }
@@ -273,6 +298,25 @@ async fn an_agent_works_a_case_in_a_real_browser() {
         "no reload"
     );
     shot(&alice, "02-tweet-arrived-live").await;
+    let on_list = accessibility_violations(&alice).await;
+    assert!(on_list.is_empty(), "list page: {on_list:#?}");
+    // The checker itself finds a violation when there is one.
+    js(
+        &alice,
+        "const b = document.createElement('button'); b.id = 'axe-probe'; \
+         document.body.appendChild(b); return null;",
+    )
+    .await;
+    let probe = accessibility_violations(&alice).await;
+    assert!(
+        probe.iter().any(|v| v.starts_with("button-name")),
+        "axe-core finds an unnamed button: {probe:?}"
+    );
+    js(
+        &alice,
+        "document.getElementById('axe-probe').remove(); return null;",
+    )
+    .await;
     let case = js(&alice, "return document.querySelector('#list tr[data-conversation]').getAttribute('data-conversation');")
         .await
         .as_str()
@@ -299,6 +343,11 @@ async fn an_agent_works_a_case_in_a_real_browser() {
     .await;
     shot(&bob, "03-bob-sees-alice-viewing").await;
     shot(&alice, "04-case-open").await;
+    // The list and the case pass axe-core's WCAG 2 A and AA rules.
+    let on_case = accessibility_violations(&alice).await;
+    assert!(on_case.is_empty(), "case page: {on_case:#?}");
+    let on_list = accessibility_violations(&bob).await;
+    assert!(on_list.is_empty(), "case page (Bob): {on_list:#?}");
 
     // 4. A reply over 280 weighted characters: the counter refuses it.
     let long = "a".repeat(300);
@@ -432,6 +481,27 @@ async fn an_agent_works_a_case_in_a_real_browser() {
     )
     .await;
     shot(&alice, "10-resolved").await;
+
+    // On a phone-sized window the case fits the width (one column).
+    alice.set_window_size(390, 844).await.unwrap();
+    alice.refresh().await.unwrap();
+    until(
+        &alice,
+        "document.getElementById('case')",
+        "the case on a phone",
+    )
+    .await;
+    assert_eq!(
+        js(
+            &alice,
+            "return document.documentElement.scrollWidth <= window.innerWidth;"
+        )
+        .await,
+        json!(true),
+        "no sideways scrolling on a phone"
+    );
+    shot(&alice, "10b-case-on-a-phone").await;
+    alice.set_window_size(1200, 1000).await.unwrap();
 
     // --- security -----------------------------------------------------
     // A state-changing request without the CSRF token is refused.
