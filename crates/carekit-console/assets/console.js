@@ -196,8 +196,12 @@
       try { data = JSON.parse(e.data); } catch (_) { return; }
       if (!data || data.conversation !== caseId() || data.agent === me()) return;
       var until = Date.parse(data.until);
+      var isNew = !(data.agent in viewers);
       viewers[data.agent] = isNaN(until) ? Date.now() + 30000 : until;
       showViewers();
+      // Someone just arrived: tell them who is already here (they answer
+      // only for agents new to them, so this ends after one round).
+      if (isNew) announce();
     });
     source.onopen = function () {
       document.body.setAttribute("data-live-ready", "true");

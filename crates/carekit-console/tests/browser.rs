@@ -22,8 +22,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::*;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's paths; `CAREKIT_CHROMIUM` and `CAREKIT_CHROMEDRIVER` override
+/// them.
+fn chromium() -> String {
+    std::env::var("CAREKIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+fn chromedriver() -> String {
+    std::env::var("CAREKIT_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
+}
 const PASSWORD: &str = "a long enough passphrase";
 const CUSTOMER_PHONE: &str = "+14155552671";
 
@@ -46,7 +53,7 @@ async fn start_driver() -> Driver {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(CHROMEDRIVER)
+    let child = Command::new(chromedriver())
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -73,7 +80,7 @@ async fn browser(driver: &Driver, profile: &Path) -> Client {
     caps.insert(
         "goog:chromeOptions".into(),
         json!({
-            "binary": CHROMIUM,
+            "binary": chromium(),
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking",
@@ -236,7 +243,7 @@ async fn post_sms(desk: &TestDesk, sid: &str, from: &str, body: &str) {
 }
 
 fn browser_installed() -> bool {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+    if Path::new(&chromium()).exists() && Path::new(&chromedriver()).exists() {
         return true;
     }
     if std::env::var("CI").as_deref() == Ok("true") {
@@ -339,6 +346,13 @@ async fn an_agent_works_a_case_in_a_real_browser() {
         &bob,
         "document.getElementById('viewers').textContent.includes('ALICE is viewing')",
         "Alice shown as viewing to Bob",
+    )
+    .await;
+    // …and Alice, who came second, sees Bob, who was already there.
+    until(
+        &alice,
+        "document.getElementById('viewers').textContent.includes('BOB is viewing')",
+        "Bob shown as viewing to Alice",
     )
     .await;
     shot(&bob, "03-bob-sees-alice-viewing").await;
