@@ -199,6 +199,13 @@ async fn an_app_mounts_the_console_over_its_own_accounts() {
     app.desk.run_outbox_once().await.ok();
     assert!(app.twitter.sent().is_empty(), "a note is never sent");
 
+    // Crisis mode shows on the queues.
+    let (_, _, page) = send(&app, get("/views/crisis", &cookie)).await;
+    assert!(!page.contains("crisis-mode"));
+    app.desk.set_crisis_mode(true, None).await.unwrap();
+    let (_, _, page) = send(&app, get("/views/crisis", &cookie)).await;
+    assert!(page.contains("id=\"crisis-mode\""));
+
     // Signing out ends the session.
     let (status, _, _) = send(
         &app,

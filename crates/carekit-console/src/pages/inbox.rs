@@ -57,7 +57,8 @@ pub(crate) async fn show(
         }
     }
     let now = state.desk.clock().now();
-    let body = render(&session, view, &counts, &filters, &shown, now);
+    let crisis = state.desk.crisis_mode();
+    let body = render(&session, view, &counts, &filters, &shown, now, crisis);
     Html(page(view.title(), Some(&session), Some(now), body).into_string()).into_response()
 }
 
@@ -123,6 +124,7 @@ fn render(
     filters: &Filters,
     shown: &[ConversationRecord],
     now: DateTime<Utc>,
+    crisis: bool,
 ) -> Markup {
     let _ = session;
     let qs = query_string(filters);
@@ -135,6 +137,11 @@ fn render(
             }
         }
         main #main {
+            @if crisis {
+                p.crisis #crisis-mode role="status" {
+                    "Crisis mode is on: automated public replies are held back."
+                }
+            }
             h1 { (view.title()) }
             form.filters method="get" action={ "/views/" (view.slug()) } role="search" {
                 input type="search" name="q" placeholder="Search" value=(filters.q) aria-label="Search";
