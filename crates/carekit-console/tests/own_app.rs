@@ -2,101 +2,15 @@
 //! accounts (an `Accounts` of its own) and an in-memory desk on a fake
 //! clock, driven without a socket.
 
+mod app;
+
+use app::{App, app};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use carekit_console::{Accounts, Console, Credential, SignInError, SignedIn};
-use carekit_core::{AgentAccount, AuditKind, ChannelKind, Desk, FakeClock, MemoryStore, Role};
-use carekit_testing::RecordingChannel;
+use carekit_core::{AuditKind, ChannelKind};
 use carekit_testing::{at, sample_event};
 use http_body_util::BodyExt;
-use std::sync::{Arc, Mutex};
 use tower::ServiceExt;
-
-/// One agent, one password, sessions kept in memory.
-struct AppAccounts {
-    agent: AgentAccount,
-    sessions: Mutex<Vec<String>>,
-}
-
-#[async_trait::async_trait]
-impl Accounts for AppAccounts {
-    async fn sign_in(
-        &self,
-        login: &str,
-        password: &str,
-        _request: &axum::http::Extensions,
-    ) -> Result<Credential, SignInError> {
-        if login != self.agent.login || password != "app password 123" {
-            return Err(SignInError::Wrong);
-        }
-        let secret = format!("app-session-{}", self.sessions.lock().unwrap().len());
-        self.sessions.lock().unwrap().push(secret.clone());
-        Ok(Credential::new(secret))
-    }
-
-    async fn signed_in(&self, credential: &Credential) -> Result<Option<SignedIn>, SignInError> {
-        let known = self
-            .sessions
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|s| s == credential.expose());
-        Ok(known.then(|| SignedIn::new(self.agent.clone(), self.agent.role.scopes())))
-    }
-
-    async fn sign_out(&self, credential: &Credential) {
-        self.sessions
-            .lock()
-            .unwrap()
-            .retain(|s| s != credential.expose());
-    }
-
-    async fn events(&self, _credential: &Credential, _last: Option<&str>) -> Response {
-        StatusCode::NO_CONTENT.into_response()
-    }
-
-    async fn agents(&self) -> Result<Vec<AgentAccount>, SignInError> {
-        Ok(vec![self.agent.clone()])
-    }
-}
-
-struct App {
-    router: axum::Router,
-    desk: Desk,
-    agent: AgentAccount,
-    twitter: Arc<RecordingChannel>,
-}
-
-async fn app() -> App {
-    let clock = FakeClock::new(at("2026-03-02T09:00:00Z"));
-    let twitter = Arc::new(RecordingChannel::new(ChannelKind::Twitter));
-    let desk = Desk::builder()
-        .store(Arc::new(MemoryStore::new()))
-        .clock(Arc::new(clock))
-        .channel(twitter.clone())
-        .build()
-        .unwrap();
-    let agent = AgentAccount::new("pat", Role::Agent, at("2026-03-01T00:00:00Z")).with_name("Pat");
-    let accounts = Arc::new(AppAccounts {
-        agent: agent.clone(),
-        sessions: Mutex::new(Vec::new()),
-    });
-    let router = axum::Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .merge(
-            Console::builder(desk.clone(), accounts)
-                .insecure_cookies_for_tests()
-                .build()
-                .router(),
-        );
-    App {
-        router,
-        desk,
-        agent,
-        twitter,
-    }
-}
 
 async fn send(app: &App, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
     let response = app.router.clone().oneshot(request).await.unwrap();
@@ -146,7 +60,11 @@ async fn an_app_mounts_the_console_over_its_own_accounts() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, headers, _) = send(
         &app,
-        form("/login", None, "login=pat&password=app+password+123"),
+        form(
+            "/login",
+            None,
+            &format!("login=pat&password={}", app::PASSWORD.replace(' ', "+")),
+        ),
     )
     .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
