@@ -138,14 +138,41 @@ async fn until(client: &Client, script: &str, what: &str) {
     }
 }
 
-/// axe-core, injected by the test (the console's CSP would refuse it as a
-/// page script; WebDriver's scripts are not page scripts).
-const AXE: &str = include_str!("axe/axe.min.js");
+/// axe-core (the npm package, which `.ci/run` installs under
+/// `target/axe`), injected by the test: the console's CSP would refuse it
+/// as a page script, but WebDriver's scripts are not page scripts.
+/// `CAREKIT_AXE_JS` names another copy. `None`, after saying so loudly,
+/// where it is not installed (and a failure under `CI=true`).
+fn axe_core() -> Option<String> {
+    let path = std::env::var("CAREKIT_AXE_JS").map_or_else(
+        |_| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/axe/node_modules/axe-core/axe.min.js")
+        },
+        std::path::PathBuf::from,
+    );
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("axe-core must be installed in CI ({}: {e})", path.display())
+        }
+        Err(_) => {
+            eprintln!(
+                "\n!!! SKIPPED the accessibility checks: axe-core not found at {} \
+                 (npm install --prefix target/axe axe-core, or set CAREKIT_AXE_JS) !!!\n",
+                path.display()
+            );
+            None
+        }
+    }
+}
 
-/// Runs axe-core's WCAG 2 A and AA rules on the page: the violations.
-async fn accessibility_violations(client: &Client) -> Vec<String> {
+/// Runs axe-core's WCAG 2 A and AA rules on the page: the violations, or
+/// `None` where axe-core is not installed.
+async fn accessibility_violations(client: &Client) -> Option<Vec<String>> {
+    let axe = axe_core()?;
     let loaded = client
-        .execute(&format!("{AXE}\nreturn typeof window.axe;"), vec![])
+        .execute(&format!("{axe}\nreturn typeof window.axe;"), vec![])
         .await
         .unwrap();
     assert_eq!(loaded, json!("object"), "axe-core loaded");
@@ -160,7 +187,7 @@ async fn accessibility_violations(client: &Client) -> Vec<String> {
         )
         .await
         .unwrap();
-    serde_json::from_value(found).unwrap()
+    Some(serde_json::from_value(found).unwrap())
 }
 
 async fn js(client: &Client, script: &str) -> Value {
@@ -305,25 +332,26 @@ async fn an_agent_works_a_case_in_a_real_browser() {
         "no reload"
     );
     shot(&alice, "02-tweet-arrived-live").await;
-    let on_list = accessibility_violations(&alice).await;
-    assert!(on_list.is_empty(), "list page: {on_list:#?}");
-    // The checker itself finds a violation when there is one.
-    js(
-        &alice,
-        "const b = document.createElement('button'); b.id = 'axe-probe'; \
-         document.body.appendChild(b); return null;",
-    )
-    .await;
-    let probe = accessibility_violations(&alice).await;
-    assert!(
-        probe.iter().any(|v| v.starts_with("button-name")),
-        "axe-core finds an unnamed button: {probe:?}"
-    );
-    js(
-        &alice,
-        "document.getElementById('axe-probe').remove(); return null;",
-    )
-    .await;
+    if let Some(on_list) = accessibility_violations(&alice).await {
+        assert!(on_list.is_empty(), "list page: {on_list:#?}");
+        // The checker itself finds a violation when there is one.
+        js(
+            &alice,
+            "const b = document.createElement('button'); b.id = 'axe-probe'; \
+             document.body.appendChild(b); return null;",
+        )
+        .await;
+        let probe = accessibility_violations(&alice).await.unwrap_or_default();
+        assert!(
+            probe.iter().any(|v| v.starts_with("button-name")),
+            "axe-core finds an unnamed button: {probe:?}"
+        );
+        js(
+            &alice,
+            "document.getElementById('axe-probe').remove(); return null;",
+        )
+        .await;
+    }
     let case = js(&alice, "return document.querySelector('#list tr[data-conversation]').getAttribute('data-conversation');")
         .await
         .as_str()
@@ -358,10 +386,12 @@ async fn an_agent_works_a_case_in_a_real_browser() {
     shot(&bob, "03-bob-sees-alice-viewing").await;
     shot(&alice, "04-case-open").await;
     // The list and the case pass axe-core's WCAG 2 A and AA rules.
-    let on_case = accessibility_violations(&alice).await;
-    assert!(on_case.is_empty(), "case page: {on_case:#?}");
-    let on_list = accessibility_violations(&bob).await;
-    assert!(on_list.is_empty(), "case page (Bob): {on_list:#?}");
+    if let Some(on_case) = accessibility_violations(&alice).await {
+        assert!(on_case.is_empty(), "case page: {on_case:#?}");
+    }
+    if let Some(on_case) = accessibility_violations(&bob).await {
+        assert!(on_case.is_empty(), "case page (Bob): {on_case:#?}");
+    }
 
     // 4. A reply over 280 weighted characters: the counter refuses it.
     let long = "a".repeat(300);
