@@ -70,6 +70,8 @@ pub struct DeskServerBuilder {
     rules: Vec<Arc<dyn carekit_core::desk::Rule>>,
     channels: Vec<Arc<dyn Channel>>,
     adapters: Vec<Arc<dyn ServerAdapter>>,
+    /// The console's session cookie drops `Secure` (tests over plain HTTP).
+    insecure_console_cookies: bool,
 }
 
 impl DeskServer {
@@ -86,6 +88,7 @@ impl DeskServer {
             rules: Vec::new(),
             channels: Vec::new(),
             adapters: crate::adapters::built_in(),
+            insecure_console_cookies: false,
         }
     }
 
@@ -184,6 +187,14 @@ impl DeskServerBuilder {
         self
     }
 
+    /// The console's session cookie without `Secure`, so a browser keeps it
+    /// over plain `http://127.0.0.1`: for tests only (see
+    /// `carekit_console::ConsoleBuilder::insecure_cookies_for_tests`).
+    pub fn insecure_console_cookies_for_tests(mut self) -> Self {
+        self.insecure_console_cookies = true;
+        self
+    }
+
     /// Opens the store (running migrations), builds every configured
     /// adapter, and mounts the routes.
     ///
@@ -202,6 +213,7 @@ impl DeskServerBuilder {
             rules,
             channels,
             adapters,
+            insecure_console_cookies,
         } = self;
         let api_token = secrets
             .require("CAREKIT_API_TOKEN", "the JSON API")?
@@ -373,29 +385,29 @@ impl DeskServerBuilder {
             webhooks = webhooks.nest(mounted.path, mounted.router.layer(limit(bytes)));
             background.extend(mounted.poller);
         }
+        let api_state = api::ApiState {
+            desk: desk.clone(),
+            directory,
+            canned,
+            insight: insight.clone(),
+            bootstrap: crate::auth::BearerToken::new(&api_token),
+            metrics_token: match secrets.get("CAREKIT_METRICS_TOKEN") {
+                Some(token) => Some(crate::auth::BearerToken::new(token).ok_or_else(|| {
+                    DeskServerError::Config("CAREKIT_METRICS_TOKEN is empty".into())
+                })?),
+                None => None,
+            },
+            metrics: metrics.clone(),
+            inbox,
+            config: Arc::new(api::config_view::effective(&config, &secrets)),
+            live: live.clone(),
+        };
+        // The agent console at `/`, over the API's own accounts and desk.
+        let console = crate::console::console(&api_state, insecure_console_cookies);
         let router = server::wrap(
-            webhooks.merge(
-                api::router(api::ApiState {
-                    desk: desk.clone(),
-                    directory,
-                    canned,
-                    insight: insight.clone(),
-                    bootstrap: crate::auth::BearerToken::new(&api_token),
-                    metrics_token: match secrets.get("CAREKIT_METRICS_TOKEN") {
-                        Some(token) => {
-                            Some(crate::auth::BearerToken::new(token).ok_or_else(|| {
-                                DeskServerError::Config("CAREKIT_METRICS_TOKEN is empty".into())
-                            })?)
-                        }
-                        None => None,
-                    },
-                    metrics: metrics.clone(),
-                    inbox,
-                    config: Arc::new(api::config_view::effective(&config, &secrets)),
-                    live: live.clone(),
-                })
-                .layer(limit(config.server.max_body_bytes)),
-            ),
+            webhooks
+                .merge(api::router(api_state).layer(limit(config.server.max_body_bytes)))
+                .merge(console.layer(limit(config.server.max_body_bytes))),
             &config.server,
             metrics.clone(),
         );

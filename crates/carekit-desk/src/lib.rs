@@ -34,6 +34,7 @@ mod app;
 mod auth;
 mod care;
 mod config;
+mod console;
 mod credentials;
 mod digest;
 mod error;

@@ -320,6 +320,12 @@ pub(crate) async fn authenticate(
 
 async fn caller(state: &ApiState, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let secret = presented(headers).ok_or_else(unauthorized)?;
+    caller_for(state, secret).await
+}
+
+/// The caller a token's secret stands for: 401 for none, a revoked token or
+/// a disabled agent's (the console's sessions are read through this too).
+pub(crate) async fn caller_for(state: &ApiState, secret: &str) -> Result<Caller, ApiError> {
     // Not one of ours (the configured token, a typo, a huge header): no
     // store read needed to say no.
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 100 {
@@ -618,7 +624,7 @@ async fn clear_failures(store: &dyn Store, key: &str) {
 }
 
 /// The client's address as throttling counts it.
-fn client_address(addr: Option<Extension<ClientAddr>>) -> String {
+pub(crate) fn client_address(addr: Option<Extension<ClientAddr>>) -> String {
     addr.map_or_else(|| "unknown".to_owned(), |Extension(a)| a.0.to_string())
 }
 
@@ -635,29 +641,40 @@ fn too_many(retry_after: i64) -> Response {
     response
 }
 
-/// `POST /api/login`: a token with the scopes of the agent's role, for the
-/// right login and password. Every failure answers the same 401.
-pub(crate) async fn login(
-    State(state): State<ApiState>,
-    addr: Option<Extension<ClientAddr>>,
-    Json(body): Json<LoginBody>,
-) -> Result<Response, ApiError> {
-    let wrong = || ApiError::new(StatusCode::UNAUTHORIZED, "wrong login or password");
-    if body.login.len() > MAX_NAME_BYTES || body.password.len() > MAX_PASSWORD_BYTES {
-        return Err(wrong());
+/// How a sign-in ended.
+pub(crate) enum SignIn {
+    /// The agent, the new token's secret (to show once) and its record.
+    Done(Box<(AgentAccount, String, TokenRecord)>),
+    /// Wrong login or password, or a disabled account: one answer for all.
+    Wrong,
+    /// Too many failures: the seconds to wait.
+    Throttled(i64),
+}
+
+/// Checks a login and password, throttled per account and per client
+/// `address`, and on success makes a token labelled `label` with the
+/// scopes of the agent's role: the one sign-in of the API and the console.
+pub(crate) async fn sign_in(
+    state: &ApiState,
+    login: &str,
+    password: String,
+    address: &str,
+    label: &str,
+) -> Result<SignIn, ApiError> {
+    if login.len() > MAX_NAME_BYTES || password.len() > MAX_PASSWORD_BYTES {
+        return Ok(SignIn::Wrong);
     }
-    let login = normalize_login(&body.login);
-    let address = client_address(addr);
+    let login = normalize_login(login);
     let store = state.desk.store();
     let ledger: &dyn Store = &**store;
     let now = state.desk.clock().now();
     let account_key = failure_key("account", &login);
-    let address_key = failure_key("address", &address);
+    let address_key = failure_key("address", address);
     let by_account = throttled(ledger, &account_key, now).await?;
     let by_address = throttled(ledger, &address_key, now).await?;
     if let Some(wait) = by_account.max(by_address) {
         tracing::info!(%address, "login refused: too many failures");
-        return Ok(too_many(wait));
+        return Ok(SignIn::Throttled(wait));
     }
     let agent = state
         .directory
@@ -668,21 +685,42 @@ pub(crate) async fn login(
         .as_ref()
         .and_then(|a| a.password.as_ref())
         .map(|p| p.expose().to_owned());
-    let verified = verify_password(body.password, hash).await;
+    let verified = verify_password(password, hash).await;
     let agent = agent.filter(|a| verified && !a.disabled);
     let Some(agent) = agent else {
         record_failure(ledger, &account_key, now).await?;
         record_failure(ledger, &address_key, now).await?;
         tracing::info!(%address, "login failed");
-        return Err(wrong());
+        return Ok(SignIn::Wrong);
     };
     clear_failures(ledger, &address_key).await;
-    let (secret, token) = issue(&state, agent.id, "login", agent.role.scopes(), now).await?;
+    let (secret, token) = issue(state, agent.id, label, agent.role.scopes(), now).await?;
     tracing::info!(agent = %agent.id, token = %token.id, "logged in");
-    Ok(
-        Json(json!({ "agent": agent_view(&agent), "token": issued(&secret, &token) }))
-            .into_response(),
-    )
+    Ok(SignIn::Done(Box::new((agent, secret, token))))
+}
+
+/// `POST /api/login`: a token with the scopes of the agent's role, for the
+/// right login and password. Every failure answers the same 401.
+pub(crate) async fn login(
+    State(state): State<ApiState>,
+    addr: Option<Extension<ClientAddr>>,
+    Json(body): Json<LoginBody>,
+) -> Result<Response, ApiError> {
+    let address = client_address(addr);
+    match sign_in(&state, &body.login, body.password, &address, "login").await? {
+        SignIn::Done(done) => {
+            let (agent, secret, token) = *done;
+            Ok(
+                Json(json!({ "agent": agent_view(&agent), "token": issued(&secret, &token) }))
+                    .into_response(),
+            )
+        }
+        SignIn::Throttled(wait) => Ok(too_many(wait)),
+        SignIn::Wrong => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong login or password",
+        )),
+    }
 }
 
 /// `GET /api/me`: the caller's account and the scopes of this token.

@@ -6,7 +6,7 @@
 //! and health and metrics carry no customer data.
 
 pub(crate) mod config_view;
-mod events;
+pub(crate) mod events;
 pub(crate) mod shared;
 
 mod canned;
