@@ -11,10 +11,12 @@ use std::collections::HashMap;
 /// it while the agent stays (every 10 s is plenty).
 pub const PRESENCE_TTL_SECONDS: i64 = 30;
 
-/// A repeat of the same announcement (same conversation, agent and
-/// activity) within this many seconds of the one written is answered with
-/// that one and not written again: a console that reports typing on every
-/// keystroke costs the change feed one row per ten seconds, not one per key.
+/// A repeat of the same typing announcement (same conversation and agent)
+/// within this many seconds of the one written is answered with that one
+/// and not written again: a console that reports typing on every keystroke
+/// costs the change feed one row per ten seconds, not one per key.
+/// Viewing is always written: clients send it when a case opens, as a
+/// heartbeat, and to answer an agent who just arrived, who must hear it.
 pub const PRESENCE_REPEAT_SECONDS: i64 = 10;
 
 /// This worker's last written announcement per conversation and agent:
@@ -36,7 +38,8 @@ impl RecentPresence {
         self.written
             .get(&(conversation, agent))
             .filter(|p| {
-                p.activity == activity
+                activity == Activity::Typing
+                    && p.activity == activity
                     && now >= p.at
                     && now - p.at < chrono::Duration::seconds(PRESENCE_REPEAT_SECONDS)
             })
@@ -55,9 +58,9 @@ impl RecentPresence {
 impl Desk {
     /// Announces that `agent` (the authenticated account, never a name a
     /// client sent) is doing `activity` on `conversation`, from now (the
-    /// desk's clock) for [`PRESENCE_TTL_SECONDS`]. A repeat within
-    /// [`PRESENCE_REPEAT_SECONDS`] of this worker's last write of the same
-    /// announcement returns that one unwritten.
+    /// desk's clock) for [`PRESENCE_TTL_SECONDS`]. A typing announcement
+    /// repeated within [`PRESENCE_REPEAT_SECONDS`] of this worker's last
+    /// write of it returns that one unwritten.
     ///
     /// # Errors
     /// [`DeskError::UnknownConversation`] when there is no such
@@ -171,7 +174,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_repeat_within_ten_seconds_is_not_written_again() {
+    async fn typing_repeated_within_ten_seconds_is_not_written_again() {
         let store = Arc::new(MemoryStore::new());
         let clock = FakeClock::new("2026-03-02T09:00:00Z".parse().unwrap());
         let desk = Desk::builder()
@@ -211,13 +214,19 @@ mod tests {
             .unwrap();
         assert_eq!(viewing.activity, store::Activity::Viewing);
         assert_eq!(written(head).await, 3);
-        // Ten seconds on, the same announcement is written again.
+        // Viewing is always written: a newcomer must hear who is there.
+        clock.advance(chrono::Duration::seconds(1));
+        desk.announce_presence(record.id, ann, store::Activity::Viewing)
+            .await
+            .unwrap();
+        assert_eq!(written(head).await, 4);
+        // Ten seconds after the first, typing is written again.
         clock.advance(chrono::Duration::seconds(super::PRESENCE_REPEAT_SECONDS));
         let later = desk
-            .announce_presence(record.id, ann, store::Activity::Viewing)
+            .announce_presence(record.id, ann, store::Activity::Typing)
             .await
             .unwrap();
         assert_eq!(later.at, clock.now());
-        assert_eq!(written(head).await, 4);
+        assert_eq!(written(head).await, 5);
     }
 }
