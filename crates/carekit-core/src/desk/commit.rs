@@ -255,7 +255,7 @@ impl Desk {
     pub(crate) fn evaluate_draft(&self, draft: &mut Draft, trigger: Trigger) {
         let fresh = self.evaluate(
             &mut draft.record,
-            &draft.history,
+            &mut draft.history,
             &mut draft.audit,
             trigger,
             draft.now,
@@ -295,10 +295,16 @@ impl Desk {
             .await?;
         record.version = expected.map_or(0, |v| v + 1);
         commit.audit.extend(audit);
+        // The store ignores a written record's messages (the new and changed
+        // ones are in `commit.messages`): the copy leaves them out, so its
+        // cost does not grow with the conversation.
+        let messages = std::mem::take(&mut record.messages);
+        let written = record.clone();
+        record.messages = messages;
         commit.conversations.push(match expected {
-            None => ConversationWrite::Insert(record.clone()),
+            None => ConversationWrite::Insert(written),
             Some(expected_version) => ConversationWrite::Update {
-                record: record.clone(),
+                record: written,
                 expected_version,
             },
         });

@@ -11,10 +11,14 @@ impl Desk {
     /// Runs the escalation policies on `record`, applies what they decide to
     /// the record and audit list, and sets the next deadline. Returns the
     /// escalations not seen before.
+    ///
+    /// The policies see `history` followed by `audit`: the change's entries
+    /// are appended to `history` for the evaluation and removed again, so
+    /// the trail, which grows with the conversation, is never cloned.
     pub(crate) fn evaluate(
         &self,
         record: &mut ConversationRecord,
-        history: &[AuditEntry],
+        history: &mut Vec<AuditEntry>,
         audit: &mut Vec<AuditEntry>,
         trigger: Trigger,
         now: DateTime<Utc>,
@@ -27,13 +31,13 @@ impl Desk {
             record.next_deadline = snooze;
             return Vec::new();
         }
-        let mut seen: Vec<AuditEntry> = Vec::with_capacity(history.len() + audit.len() + 4);
-        seen.extend_from_slice(history);
+        let committed = history.len();
+        let seen = history;
         seen.extend(audit.iter().cloned());
         let mut fresh: Vec<Escalation> = Vec::new();
         let mut observed = Vec::new();
         {
-            let ctx = PolicyContext::new(now, trigger.clone(), &seen);
+            let ctx = PolicyContext::new(now, trigger.clone(), seen);
             for policy in &self.inner.policies {
                 for esc in policy.evaluate(&*record, &ctx) {
                     if !ctx.already_escalated(&esc.dedupe_key)
@@ -77,13 +81,14 @@ impl Desk {
             seen.push(entry.clone());
             audit.push(entry);
         }
-        let ctx = PolicyContext::new(now, trigger, &seen);
+        let ctx = PolicyContext::new(now, trigger, seen);
         let policy_deadline = self
             .inner
             .policies
             .iter()
             .filter_map(|p| p.next_deadline(&*record, &ctx))
             .min();
+        seen.truncate(committed);
         record.next_deadline = match (policy_deadline, snooze) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
