@@ -55,6 +55,17 @@ pub(crate) struct Handoff {
     private_text: String,
 }
 
+/// The value of a [`checked`] request, or a return of the answer that
+/// refuses it.
+macro_rules! or_refuse {
+    ($checked:expr) => {
+        match $checked {
+            Ok(ok) => ok,
+            Err(refused) => return refused,
+        }
+    };
+}
+
 /// A checked request: the session, the conversation, or the answer that
 /// refuses it.
 async fn checked(
@@ -124,10 +135,8 @@ pub(crate) async fn reply(
     Path(id): Path<String>,
     Form(f): Form<Text>,
 ) -> Response {
-    let (session, id) = match checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await {
-        Ok(ok) => ok,
-        Err(refused) => return refused,
-    };
+    let (session, id) =
+        or_refuse!(checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await);
     let conversation = match state.desk.conversation(id).await {
         Ok(c) => c,
         Err(e) => return done(&session, id, Err(e)),
@@ -158,10 +167,8 @@ pub(crate) async fn note(
     Path(id): Path<String>,
     Form(f): Form<Text>,
 ) -> Response {
-    let (session, id) = match checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await {
-        Ok(ok) => ok,
-        Err(refused) => return refused,
-    };
+    let (session, id) =
+        or_refuse!(checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await);
     let result = state.desk.add_note(id, f.text, session.who.actor()).await;
     done(&session, id, result)
 }
@@ -173,10 +180,8 @@ pub(crate) async fn handoff(
     Path(id): Path<String>,
     Form(f): Form<Handoff>,
 ) -> Response {
-    let (session, id) = match checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await {
-        Ok(ok) => ok,
-        Err(refused) => return refused,
-    };
+    let (session, id) =
+        or_refuse!(checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await);
     let Ok(to) = f.to.parse::<ChannelKind>() else {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -210,10 +215,8 @@ pub(crate) async fn assign(
     Path(id): Path<String>,
     Form(f): Form<Plain>,
 ) -> Response {
-    let (session, id) = match checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await {
-        Ok(ok) => ok,
-        Err(refused) => return refused,
-    };
+    let (session, id) =
+        or_refuse!(checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await);
     let me = session.who.agent.id.to_string();
     let result = state
         .desk
@@ -229,10 +232,8 @@ pub(crate) async fn resolve(
     Path(id): Path<String>,
     Form(f): Form<Plain>,
 ) -> Response {
-    let (session, id) = match checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await {
-        Ok(ok) => ok,
-        Err(refused) => return refused,
-    };
+    let (session, id) =
+        or_refuse!(checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await);
     let result = state.desk.resolve(id, session.who.actor()).await;
     done(&session, id, result)
 }
@@ -245,10 +246,8 @@ pub(crate) async fn status(
     Path(id): Path<String>,
     Form(f): Form<StatusForm>,
 ) -> Response {
-    let (session, id) = match checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await {
-        Ok(ok) => ok,
-        Err(refused) => return refused,
-    };
+    let (session, id) =
+        or_refuse!(checked(&state, &headers, &id, Some(&f.csrf), Scope::Reply).await);
     let status = match f.status.as_str() {
         "open" => Status::Open,
         "pending" => Status::Pending,
@@ -283,10 +282,7 @@ pub(crate) async fn presence(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let (session, id) = match checked(&state, &headers, &id, None, Scope::Read).await {
-        Ok(ok) => ok,
-        Err(refused) => return refused,
-    };
+    let (session, id) = or_refuse!(checked(&state, &headers, &id, None, Scope::Read).await);
     match state
         .desk
         .announce_presence(id, session.who.agent.id, Activity::Viewing)

@@ -33,7 +33,8 @@ pub(crate) fn from_config(
         let at = format!("[[digest]] team {:?} (entry {})", d.team, i + 1);
         let bad = |why: String| DeskServerError::Config(format!("{at}: {why}"));
         check_team(config, &d.team, &at)?;
-        let (schedule, when) = schedule(d, &at)?;
+        let zone = time_zone(&d.time_zone, &at)?;
+        let (schedule, when) = schedule(d, zone, &at)?;
         let cursor = format!("desk.digest.{}.{when}", d.team);
         if !cursors.insert(cursor.clone()) {
             return Err(bad(format!(
@@ -68,7 +69,7 @@ pub(crate) fn from_config(
             .schedule(schedule)
             .cursor(cursor)
             .send_empty(d.send_empty)
-            .time_zone(time_zone(&d.time_zone, &at)?);
+            .time_zone(zone);
         if d.covers == DigestCovers::Team {
             builder = builder.team(d.team.clone());
         }
@@ -81,9 +82,12 @@ pub(crate) fn from_config(
 }
 
 /// The schedule, and a short name for it (part of the cursor's name).
-fn schedule(d: &DigestConfig, at: &str) -> Result<(DigestSchedule, String), DeskServerError> {
+fn schedule(
+    d: &DigestConfig,
+    zone: chrono_tz::Tz,
+    at: &str,
+) -> Result<(DigestSchedule, String), DeskServerError> {
     let bad = |why: String| DeskServerError::Config(format!("{at}: {why}"));
-    let zone = time_zone(&d.time_zone, at)?;
     match (&d.daily_at, d.every_hours) {
         (Some(daily), None) => {
             let time = time_of_day(daily, false).map_err(|e| bad(format!("daily_at {e}")))?;

@@ -33,25 +33,6 @@ const ROUNDS: usize = 3;
 /// The windows reported, as 1-based inclusive message numbers.
 const WINDOWS: [(usize, usize); 4] = [(1, 10), (291, 300), (991, 1_000), (1_491, 1_500)];
 
-struct Unanswered;
-
-impl EscalationPolicy for Unanswered {
-    fn name(&self) -> &str {
-        "unanswered"
-    }
-    fn evaluate(&self, c: &dyn Conversation, _: &PolicyContext<'_>) -> Vec<Escalation> {
-        if c.unanswered_inbound() >= 3 {
-            vec![Escalation::new(
-                self.name(),
-                EscalationReason::new("repeated_contact").with_detail("count", 3),
-                "three unanswered",
-            )]
-        } else {
-            Vec::new()
-        }
-    }
-}
-
 /// Message `i` (0-based) of thread `thread`.
 fn event(thread: &str, i: usize) -> InboundEvent {
     let id = |i: usize| format!("<{thread}-m{i}@mail.example.com>");
@@ -125,7 +106,7 @@ async fn ingest(desk: &Desk, thread: &str, from: usize, to: usize) -> (Vec<Cost>
 async fn run(store: Arc<SqlStore>) -> (Vec<Vec<Cost>>, Vec<Vec<Vec<Cost>>>, ConversationId) {
     let desk = Desk::builder()
         .store(store)
-        .policy(Arc::new(Unanswered))
+        .policy(Arc::new(carekit_policy::builtin::RepeatedContact::new(3)))
         .build()
         .unwrap();
     let mut rounds = Vec::new();

@@ -107,6 +107,18 @@ mod tests {
     use crate::*;
     use std::sync::Arc;
 
+    /// A desk on a memory store and a fake clock.
+    fn memory_desk() -> (Arc<MemoryStore>, FakeClock, Desk) {
+        let store = Arc::new(MemoryStore::new());
+        let clock = FakeClock::new("2026-03-02T09:00:00Z".parse().unwrap());
+        let desk = Desk::builder()
+            .store(store.clone())
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        (store, clock, desk)
+    }
+
     /// An SMS conversation stored at `at`.
     async fn stored_conversation(
         store: &MemoryStore,
@@ -125,13 +137,7 @@ mod tests {
 
     #[tokio::test]
     async fn presence_is_written_to_the_feed_for_known_conversations_only() {
-        let store = Arc::new(MemoryStore::new());
-        let clock = FakeClock::new("2026-03-02T09:00:00Z".parse().unwrap());
-        let desk = Desk::builder()
-            .store(store.clone())
-            .clock(Arc::new(clock.clone()))
-            .build()
-            .unwrap();
+        let (store, clock, desk) = memory_desk();
         let agent = crate::people::AgentId::new();
         let unknown = ConversationId::new();
         assert!(matches!(
@@ -175,13 +181,7 @@ mod tests {
 
     #[tokio::test]
     async fn typing_repeated_within_ten_seconds_is_not_written_again() {
-        let store = Arc::new(MemoryStore::new());
-        let clock = FakeClock::new("2026-03-02T09:00:00Z".parse().unwrap());
-        let desk = Desk::builder()
-            .store(store.clone())
-            .clock(Arc::new(clock.clone()))
-            .build()
-            .unwrap();
+        let (store, clock, desk) = memory_desk();
         let start = clock.now();
         let record = stored_conversation(&store, start).await;
         let (ann, bob) = (crate::people::AgentId::new(), crate::people::AgentId::new());
